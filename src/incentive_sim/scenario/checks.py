@@ -1,0 +1,135 @@
+"""Checks that relate one part of a scenario to another: names refer to things that exist,
+shares add up, capacities are not given twice for the same place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .loading import Located, Path_, Problem
+from .rules import preset_names
+from .schema import FundingRule, Scenario, Transfers
+
+SUM_TOLERANCE = 1e-9
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    return f"unknown {kind} {name!r}; known: {', '.join(known) or '(none)'}"
+
+
+def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def report(path: Path_, message: str) -> None:
+        problems.append(doc.problem(path, message))
+
+    munis = set(s.municipalities)
+    groups = set(s.groups)
+
+    # Groups: shares of the population and each benefit mix add up to one.
+    total = sum(g.share for g in s.groups.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        report(("groups",), f"group shares add up to {total:g}, not 1")
+    for name, g in s.groups.items():
+        mix = sum(g.benefit_mix.values())
+        if abs(mix - 1.0) > SUM_TOLERANCE:
+            report(("groups", name, "benefit_mix"), f"benefit shares add up to {mix:g}, not 1")
+
+    # Areas: members exist, each municipality in one area at most, no name clashes.
+    area_of: dict[str, str] = {}
+    for area, members in s.areas.items():
+        if area in munis:
+            report(("areas", area), "an area cannot have the name of a municipality")
+        for i, m in enumerate(members):
+            if m not in munis:
+                report(("areas", area, i), _unknown("municipality", m, s.municipalities))
+            elif m in area_of:
+                report(("areas", area, i), f"{m} is already in area {area_of[m]!r}")
+            else:
+                area_of[m] = area
+
+    for key in ("initial_stock", "inflow_per_year"):
+        for m in getattr(s.population, key):
+            if m not in munis:
+                report(("population", key, m), _unknown("municipality", m, s.municipalities))
+
+    for hazard_name in ("employment", "education", "inactivity", "job_loss"):
+        hazard = getattr(s.transitions, hazard_name)
+        if hazard is None:
+            continue
+        for g in hazard.group_multiplier:
+            if g not in groups:
+                report(("transitions", hazard_name, "group_multiplier", g),
+                       _unknown("group", g, s.groups))
+
+    for name, svc in s.services.items():
+        covered: dict[str, str] = {}
+        for place in svc.capacity:
+            if place in munis:
+                members = [place]
+            elif place in s.areas:
+                members = list(s.areas[place])
+            else:
+                report(("services", name, "capacity", place),
+                       _unknown("municipality or area", place, [*s.municipalities, *s.areas]))
+                continue
+            for m in members:
+                if m in covered:
+                    report(("services", name, "capacity", place),
+                           f"capacity for {m} is already given by {covered[m]!r}")
+                covered[m] = place
+        for i, g in enumerate(svc.eligible.groups or []):
+            if g not in groups:
+                report(("services", name, "eligible", "groups", i), _unknown("group", g, s.groups))
+        outcome = sum(svc.on_completion.values())
+        if outcome > 1 + SUM_TOLERANCE:
+            report(("services", name, "on_completion"),
+                   f"outcome probabilities add up to {outcome:g}, more than 1")
+        mx = svc.eligible.max_paid_days
+        if mx is not None and mx < svc.eligible.min_paid_days:
+            report(("services", name, "eligible", "max_paid_days"),
+                   "max_paid_days is below min_paid_days")
+
+    for m in s.policy.by_municipality:
+        if m not in munis:
+            report(("policy", "by_municipality", m), _unknown("municipality", m, s.municipalities))
+
+    known_rules = [*preset_names(), *s.rules]
+    if s.funding.in_force not in known_rules:
+        report(("funding", "in_force"), _unknown("funding rule", s.funding.in_force, known_rules))
+    for i, r in enumerate(s.funding.compare):
+        if r not in known_rules:
+            report(("funding", "compare", i), _unknown("funding rule", r, known_rules))
+    if s.funding.transfers is not None:
+        problems.extend(_transfer_problems(s.funding.transfers, ("funding", "transfers"),
+                                           s, known_rules, doc))
+    for name, rule in s.rules.items():
+        problems.extend(_rule_problems(rule, ("rules", name), s, known_rules, doc))
+    return problems
+
+
+def _rule_problems(rule: FundingRule, path: Path_, s: Scenario, known_rules: list[str],
+                   doc: Located) -> list[Problem]:
+    if rule.transfers is None:
+        return []
+    return _transfer_problems(rule.transfers, (*path, "transfers"), s, known_rules, doc)
+
+
+def _transfer_problems(t: Transfers, path: Path_, s: Scenario, known_rules: list[str],
+                       doc: Located) -> list[Problem]:
+    problems: list[Problem] = []
+    if t.kind == "fixed":
+        for m in t.amounts:
+            if m not in s.municipalities:
+                problems.append(doc.problem((*path, "amounts", m),
+                                            _unknown("municipality", m, s.municipalities)))
+        return problems
+    if t.base not in known_rules:
+        problems.append(doc.problem((*path, "base"), _unknown("funding rule", t.base, known_rules)))
+    if t.allocate_by != "working_age_population":
+        missing = [m for m, v in s.municipalities.items() if t.allocate_by not in v.attributes]
+        if missing:
+            problems.append(doc.problem(
+                (*path, "allocate_by"),
+                f"municipalities {', '.join(missing)} have no attribute {t.allocate_by!r} "
+                f"(give it under municipalities.<name>.attributes)"))
+    return problems

@@ -1,0 +1,395 @@
+"""The scenario and funding-rule languages as immutable pydantic models.
+
+Field-level checks (types, signs, ranges, list shapes) live here; checks that relate one part of
+a scenario to another (every name refers to something that exists, shares add up) live in
+`validation.py`, so each problem can be reported at the exact key that causes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .vocabulary import Benefit, Payer, Provider, State, Transition
+
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    """Every model: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------- distributions
+
+class Fixed(Strict):
+    dist: Literal["fixed"]
+    value: NonNegative
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: Positive
+
+
+class Lognormal(Strict):
+    dist: Literal["lognormal"]
+    mean: Positive
+    sd: NonNegative
+
+
+class Gamma(Strict):
+    dist: Literal["gamma"]
+    mean: Positive
+    sd: NonNegative
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: NonNegative
+    high: NonNegative
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must be at least low")
+        return self
+
+
+class Empirical(Strict):
+    dist: Literal["empirical"]
+    values: list[NonNegative] = Field(min_length=1)
+    weights: list[NonNegative] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> Empirical:
+        if self.weights is not None:
+            if len(self.weights) != len(self.values):
+                raise ValueError(f"weights has {len(self.weights)} entries but values has "
+                                 f"{len(self.values)}")
+            if sum(self.weights) <= 0:
+                raise ValueError("weights must not all be zero")
+        return self
+
+
+Distribution = Annotated[Fixed | Exponential | Lognormal | Gamma | Uniform | Empirical,
+                         Field(discriminator="dist")]
+
+
+class Frailty(Strict):
+    """Unobserved heterogeneity: a mean-one multiplier on every exit hazard of a person."""
+
+    dist: Literal["gamma", "lognormal"] = "gamma"
+    variance: NonNegative
+
+
+# ---------------------------------------------------------------- benefits
+
+class EarningsRelatedDaily(Strict):
+    mean: Positive
+    sd: NonNegative = 0.0
+    basic_part: NonNegative
+    max_paid_days: Annotated[int, Field(gt=0)] = 400
+
+    @model_validator(mode="after")
+    def _basic_below_mean(self) -> EarningsRelatedDaily:
+        if self.basic_part > self.mean:
+            raise ValueError("basic_part cannot exceed the mean daily amount")
+        return self
+
+
+class DailyAmounts(Strict):
+    labour_market_subsidy: NonNegative = 37.21
+    basic_allowance: NonNegative = 37.21
+    earnings_related: EarningsRelatedDaily = EarningsRelatedDaily(
+        mean=68.0, sd=18.0, basic_part=37.21, max_paid_days=400)
+
+
+class Benefits(Strict):
+    paid_days_per_week: Annotated[int, Field(ge=1, le=7)] = 5
+    daily: DailyAmounts = DailyAmounts()
+
+
+# ---------------------------------------------------------------- places and people
+
+class Municipality(Strict):
+    working_age_population: Count
+    attributes: dict[Name, NonNegative] = {}
+
+
+class Group(Strict):
+    share: Share
+    benefit_mix: dict[Benefit, Share] = Field(min_length=1)
+
+
+class Population(Strict):
+    initial_stock: dict[Name, Count] = {}
+    initial_duration_days: Distribution = Exponential(dist="exponential", mean=365.0)
+    initial_paid_days: Distribution = Exponential(dist="exponential", mean=300.0)
+    inflow_per_year: dict[Name, NonNegative] = {}
+    seasonality: list[NonNegative] | None = Field(
+        default=None, min_length=12, max_length=12,
+        description="Twelve monthly multipliers of the inflow rate (January first).")
+    heterogeneity: Frailty | None = None
+
+
+class Hazard(Strict):
+    """A hazard per calendar day: a constant, or piecewise-constant in spell duration."""
+
+    bands_days: list[NonNegative] | None = None
+    rate_per_day: NonNegative | list[NonNegative]
+    group_multiplier: dict[Name, NonNegative] = {}
+
+    @model_validator(mode="after")
+    def _bands_match_rates(self) -> Hazard:
+        if isinstance(self.rate_per_day, list):
+            if self.bands_days is None:
+                raise ValueError("a list of rates needs bands_days, the start of each band")
+            if len(self.bands_days) != len(self.rate_per_day):
+                raise ValueError(f"bands_days has {len(self.bands_days)} entries but "
+                                 f"rate_per_day has {len(self.rate_per_day)}")
+            if not self.bands_days or self.bands_days[0] != 0:
+                raise ValueError("bands_days must start at 0")
+            if any(b <= a for a, b in zip(self.bands_days, self.bands_days[1:], strict=False)):
+                raise ValueError("bands_days must strictly increase")
+        elif self.bands_days is not None:
+            raise ValueError("bands_days given but rate_per_day is a single number; "
+                             "give one rate per band")
+        return self
+
+    def band_rates(self) -> tuple[list[float], list[float]]:
+        """(band starts, rates) also for a constant hazard."""
+        if isinstance(self.rate_per_day, list):
+            assert self.bands_days is not None
+            return list(self.bands_days), list(self.rate_per_day)
+        return [0.0], [float(self.rate_per_day)]
+
+
+class Transitions(Strict):
+    employment: Hazard
+    education: Hazard | None = None
+    inactivity: Hazard | None = None
+    job_loss: Hazard | None = None
+
+
+# ---------------------------------------------------------------- services
+
+class HazardMultipliers(Strict):
+    employment: NonNegative = 1.0
+    education: NonNegative = 1.0
+    inactivity: NonNegative = 1.0
+
+
+class HazardAfter(HazardMultipliers):
+    days: NonNegative = 0.0
+
+
+class Eligibility(Strict):
+    groups: list[Name] | None = None
+    min_paid_days: NonNegative = 0.0
+    max_paid_days: NonNegative | None = None
+
+
+class Service(Strict):
+    capacity: dict[Name, Count] = Field(min_length=1)
+    duration_days: Distribution
+    cost_per_day: NonNegative = 0.0
+    paid_by: Literal["municipality", "state"] = "municipality"
+    state_compensation_per_day: NonNegative = 0.0
+    benefit_paid: bool = True
+    hazard_during: HazardMultipliers = HazardMultipliers()
+    hazard_after: HazardAfter = HazardAfter()
+    on_completion: dict[Transition, Share] = {}
+    eligible: Eligibility = Eligibility()
+    provider: Provider = "municipal"
+
+
+# ---------------------------------------------------------------- policy
+
+class PolicyOverride(Strict):
+    strategy: Literal["none", "fifo", "threshold", "incentive_aware"] | None = None
+    review_every_days: Positive | None = None
+    refer_at_paid_days: NonNegative | None = None
+    take_up: Share | None = None
+
+
+class Policy(Strict):
+    strategy: Literal["none", "fifo", "threshold", "incentive_aware"] = "none"
+    review_every_days: Positive = 90.0
+    refer_at_paid_days: NonNegative = 0.0
+    take_up: Share = 1.0
+    by_municipality: dict[Name, PolicyOverride] = {}
+
+
+# ---------------------------------------------------------------- funding rules
+
+class Step(Strict):
+    """From paid day `from_day` (exclusive: from_day 300 applies to day 301 on) this share."""
+
+    from_day: NonNegative | None = None
+    from_week: NonNegative | None = None
+    share: Share
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Step:
+        if (self.from_day is None) == (self.from_week is None):
+            raise ValueError("give exactly one of from_day or from_week")
+        return self
+
+    def threshold_days(self, paid_days_per_week: int) -> float:
+        """The threshold in paid days (weeks count `paid_days_per_week` paid days each)."""
+        if self.from_day is not None:
+            return self.from_day
+        assert self.from_week is not None
+        return self.from_week * paid_days_per_week
+
+
+class Reset(Strict):
+    """The counter restarts once `days` calendar days in `after_days_in` fall within
+    `within_days` (e.g. the employment condition: 182 days of work within 852)."""
+
+    after_days_in: list[State] = Field(min_length=1)
+    days: Positive
+    within_days: Positive
+
+    @model_validator(mode="after")
+    def _window_holds_days(self) -> Reset:
+        if self.within_days < self.days:
+            raise ValueError("within_days must be at least days")
+        return self
+
+
+class Liability(Strict):
+    benefits: list[Benefit] = Field(min_length=1)
+    counts: list[State]
+    charged: list[State]
+    municipality_share: list[Step] = Field(min_length=1)
+    reset: Reset | None = None
+
+    @model_validator(mode="after")
+    def _steps_increase(self) -> Liability:
+        by_day = [s.from_day is not None for s in self.municipality_share]
+        if any(by_day) and not all(by_day):
+            raise ValueError("use either from_day or from_week in all steps of a block")
+        days = [s.from_day if s.from_day is not None else s.from_week or 0.0
+                for s in self.municipality_share]
+        if any(b <= a for a, b in zip(days, days[1:], strict=False)):
+            raise ValueError("municipality_share steps must have strictly increasing "
+                             "from_day/from_week")
+        if self.reset is not None:
+            both = sorted(set(self.reset.after_days_in) & set(self.counts))
+            if both:
+                raise ValueError(f"states {both} both count towards the counter and towards "
+                                 f"its reset")
+        return self
+
+
+class Bonus(Strict):
+    """A payment when a person enters a state (progress), optionally only if it lasts."""
+
+    on: Transition
+    amount: NonNegative
+    lasting_days: NonNegative = 0.0
+    min_counter: NonNegative = 0.0
+    from_: Payer = Field("state", alias="from")
+    to: Payer = "municipality"
+
+    @model_validator(mode="after")
+    def _two_parties(self) -> Bonus:
+        if self.from_ == self.to:
+            raise ValueError("a bonus must go from one payer to another")
+        return self
+
+
+class FixedTransfer(Strict):
+    kind: Literal["fixed"]
+    amounts: dict[Name, NonNegative] = Field(
+        description="State transfer to each municipality, per year.")
+
+
+class CostNeutralTransfer(Strict):
+    kind: Literal["cost_neutral"]
+    base: Name
+    allocate_by: Name = "working_age_population"
+
+
+Transfers = Annotated[FixedTransfer | CostNeutralTransfer, Field(discriminator="kind")]
+
+
+class FundingRule(Strict):
+    title: Name
+    reference: str = ""
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    confidence: str = ""
+    currency: str = "EUR"
+    liability: list[Liability] = []
+    bonuses: list[Bonus] = []
+    transfers: Transfers | None = None
+
+    @model_validator(mode="after")
+    def _blocks_disjoint(self) -> FundingRule:
+        seen: dict[str, int] = {}
+        for i, block in enumerate(self.liability):
+            for b in block.benefits:
+                if b in seen:
+                    raise ValueError(f"benefit {b} is in liability blocks {seen[b]} and {i}; "
+                                     f"each benefit may be in one block only")
+                seen[b] = i
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+# ---------------------------------------------------------------- the scenario
+
+class Funding(Strict):
+    in_force: Name
+    compare: list[Name] = []
+    transfers: Transfers | None = None
+
+
+class Scenario(Strict):
+    name: Name
+    description: str = ""
+    start_date: dt.date = dt.date(2025, 1, 1)
+    horizon_days: Annotated[int, Field(gt=0)] = 1461
+    seed: Annotated[int, Field(ge=0)] = 0
+    replications: Annotated[int, Field(ge=1)] = 1
+    benefits: Benefits = Benefits()
+    municipalities: dict[Name, Municipality] = Field(min_length=1)
+    areas: dict[Name, list[Name]] = {}
+    groups: dict[Name, Group] = Field(min_length=1)
+    population: Population = Population()
+    transitions: Transitions
+    services: dict[Name, Service] = {}
+    policy: Policy = Policy()
+    funding: Funding
+    rules: dict[Name, FundingRule] = {}
+
+    def rule_names(self) -> list[str]:
+        """The rules this scenario prices, the one in force first, without repeats."""
+        names = [self.funding.in_force, *self.funding.compare]
+        return list(dict.fromkeys(names))
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario language, for editors."""
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "incentive-sim scenario"
+    # Files may extend a base file; the key is consumed by the loader before validation.
+    schema["properties"]["extends"] = {"type": "string",
+                                       "description": "Base scenario file, relative path."}
+    # Custom rules may extend a preset and override only some keys.
+    schema["properties"]["rules"] = {"type": "object",
+                                     "additionalProperties": {"type": "object"},
+                                     "description": "Custom funding rules (may use extends)."}
+    return schema
