@@ -1,0 +1,181 @@
+"""Benefit-day counters and their reset windows: one implementation, used online by the engine
+(a municipality's policy looks at the counter now) and offline by pricing.
+
+A block's counter advances by `paid_days_per_week / 7` per calendar day a person spends in one
+of its `counts` states while paid one of its `benefits`. It restarts at 0 once the person has
+spent `reset.days` calendar days in the `reset.after_days_in` states (the employment condition)
+within a trailing window of `reset.within_days`. Qualifying time is consumed by a reset: work
+used to meet the condition once does not count towards meeting it again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .rules import CompiledBlock, CompiledRule
+from .spells import SpellTable
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_BISECTION_STEPS = 64
+
+
+class CounterState:
+    """The counters of one liability block for a population of `n` people.
+
+    `advance` moves chosen people through one segment each; segments of a person must be
+    given in time order. Qualifying time (towards a reset) since the last reset is kept per
+    person as a short list of [start, end) intervals, pruned once they leave the window.
+    """
+
+    def __init__(self, block: CompiledBlock, initial: npt.ArrayLike, paid_days_per_week: int,
+                 history_slots: int = 4) -> None:
+        self.block = block
+        self.value = np.array(initial, dtype=np.float64, copy=True)
+        self.rate = paid_days_per_week / 7.0
+        n = len(self.value)
+        slots = history_slots if block.reset_states is not None else 0
+        self.hist_start = np.full((n, slots), np.nan)
+        self.hist_end = np.full((n, slots), np.nan)
+
+    def grow(self, n_more: int, initial: npt.ArrayLike) -> None:
+        """Add people (new arrivals) at the end."""
+        self.value = np.concatenate([self.value, np.asarray(initial, np.float64)])
+        pad = np.full((n_more, self.hist_start.shape[1]), np.nan)
+        self.hist_start = np.vstack([self.hist_start, pad])
+        self.hist_end = np.vstack([self.hist_end, pad])
+
+    def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
+                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike
+                ) -> FloatArray:
+        """Move each person (distinct indices) through one segment; return the counters at
+        the segment starts."""
+        persons = np.asarray(persons, np.int64)
+        state = np.asarray(state)
+        start = np.asarray(start, np.float64)
+        end = np.asarray(end, np.float64)
+        before = self.value[persons]
+        counted = (self.block.counts[state] & self.block.benefits[np.asarray(benefit)]
+                   & np.asarray(benefit_paid, bool))
+        self.value[persons[counted]] += (end[counted] - start[counted]) * self.rate
+        if self.block.reset_states is not None:
+            q = self.block.reset_states[state]
+            if q.any():
+                self._qualify(persons[q], start[q], end[q])
+        return before
+
+    def _qualify(self, persons: IntArray, start: FloatArray, end: FloatArray) -> None:
+        """Add qualifying time [start, end) and reset counters whose condition is met."""
+        need = self.block.reset_days
+        window = self.block.reset_within_days
+        hs = self.hist_start[persons]
+        he = self.hist_end[persons]
+        # Entries that ended before the earliest window this segment can look at never matter.
+        stale = he <= (start - window)[:, None]
+        hs[stale] = np.nan
+        he[stale] = np.nan
+
+        def qualified(t: FloatArray, rows: npt.NDArray[np.bool_] | slice) -> FloatArray:
+            """Qualifying days in (t - window, t] for times t inside the current segment."""
+            lo = (t - window)[:, None]
+            past = np.clip(he[rows] - np.maximum(hs[rows], lo), 0.0, None)
+            return np.asarray(t - start[rows] + np.nansum(past, axis=1))
+
+        met = qualified(end, slice(None)) >= need
+        if met.any():
+            # qualified() is non-decreasing in t, so bisect for the moment the condition is met.
+            lo, hi = start[met].copy(), end[met].copy()
+            for _ in range(_BISECTION_STEPS):
+                mid = 0.5 * (lo + hi)
+                ok = qualified(mid, met) >= need
+                hi = np.where(ok, mid, hi)
+                lo = np.where(ok, lo, mid)
+            met_at = hi
+            # After a reset only this segment counts, so later resets come every `need` days.
+            left = end[met] - met_at
+            restart = met_at + np.floor(left / need) * need
+            self.value[persons[met]] = 0.0
+            hs[met] = np.nan
+            he[met] = np.nan
+            hs[met, 0] = np.where(restart < end[met], restart, np.nan)
+            he[met, 0] = np.where(restart < end[met], end[met], np.nan)
+        keep = np.flatnonzero(~met)
+        if keep.size:
+            hs, he = self._append(hs, he, keep, start, end)
+        self.hist_start[persons] = hs
+        self.hist_end[persons] = he
+
+    def _append(self, hs: FloatArray, he: FloatArray, rows: IntArray, start: FloatArray,
+                end: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Append [start, end) to the interval lists of `rows` (merging with an adjoining last
+        interval); lists are compacted first and widened, for everyone, when one is full."""
+        order = np.argsort(np.where(np.isnan(hs), np.inf, hs), axis=1, kind="stable")
+        hs = np.take_along_axis(hs, order, axis=1)
+        he = np.take_along_axis(he, order, axis=1)
+        used = (~np.isnan(hs)).sum(axis=1)
+        last = used[rows] - 1
+        adjoins = (last >= 0) & (he[rows, np.maximum(last, 0)] == start[rows])
+        merged = rows[adjoins]
+        he[merged, last[adjoins]] = end[merged]
+        new = rows[~adjoins]
+        slot = used[new]
+        if new.size and slot.max() >= hs.shape[1]:
+            extra = max(hs.shape[1], 1)
+            pad = np.full((hs.shape[0], extra), np.nan)
+            hs, he = np.hstack([hs, pad]), np.hstack([he, pad])
+            everyone = np.full((self.hist_start.shape[0], extra), np.nan)
+            self.hist_start = np.hstack([self.hist_start, everyone])
+            self.hist_end = np.hstack([self.hist_end, everyone])
+        hs[new, slot] = start[new]
+        he[new, slot] = end[new]
+        return hs, he
+
+
+def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
+    """The block's counter at the start of every segment, computed from the whole history."""
+    n = len(spells)
+    out = np.empty(n)
+    if n == 0:
+        return out
+    order = spells.person_order()
+    pid = spells.person_id[order]
+    first = np.concatenate([[True], pid[1:] != pid[:-1]])
+    person = np.cumsum(first) - 1                      # dense person index per sorted row
+    firsts = np.flatnonzero(first)
+    initial = spells.prior_paid_days[order][firsts]
+    state = spells.state[order]
+    benefit = spells.benefit[order]
+    paid = spells.benefit_paid[order]
+    start = spells.start_day[order]
+    end = spells.end_day[order]
+    if block.reset_states is None or not block.reset_states[state].any():
+        # No reset can happen: the counter is the running sum of counted paid days.
+        counted = block.counts[state] & block.benefits[benefit] & paid
+        inc = np.where(counted, (end - start) * (spells.paid_days_per_week / 7.0), 0.0)
+        running = np.cumsum(inc) - inc                  # exclusive running sum over all rows
+        out[order] = initial[person] + running - running[firsts][person]
+        return out
+    # Resets depend on the path: walk the k-th segment of every person at once.
+    rank = np.arange(n) - firsts[person]
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
+    counters = CounterState(block, initial, spells.paid_days_per_week)
+    for k in range(rank.max() + 1):
+        rows = by_rank[bounds[k]:bounds[k + 1]]
+        out[order[rows]] = counters.advance(person[rows], state[rows], benefit[rows],
+                                            paid[rows], start[rows], end[rows])
+    return out
+
+
+def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
+    """The rule's counter at the start of every segment: for a segment paid a benefit that one
+    of the rule's blocks covers, that block's counter; otherwise the first block's."""
+    if not rule.blocks:
+        return np.zeros(len(spells))
+    per_block = [counters_for_block(spells, b) for b in rule.blocks]
+    if len(per_block) == 1:
+        return per_block[0]
+    which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
+    return np.choose(which, per_block)

@@ -1,0 +1,155 @@
+"""The SpellTable: the simulated (or scripted) history that pricing consumes.
+
+One row per spell segment: a stretch of calendar days [start_day, end_day) that one person spends
+in one state, with one benefit type and daily amount. Columns are numpy arrays (no Python
+object per spell) so national-scale histories of millions of segments price in a fraction of a
+second. States and benefits are stored as codes into `vocabulary.STATES` and `BENEFITS`;
+municipalities, groups and services as codes into the table's own name tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..scenario.vocabulary import BENEFITS, NO_BENEFIT, STATES
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Column name -> dtype. Order is the order of `spells.csv.gz`.
+COLUMNS: dict[str, Any] = {
+    "person_id": np.int64,
+    "municipality": np.int32,
+    "group": np.int32,
+    "state": np.int8,
+    "service": np.int32,       # -1: not in a service (or waiting for none)
+    "benefit": np.int8,        # -1: no benefit type (employed, education, ...)
+    "benefit_paid": np.bool_,
+    "daily_amount": np.float64,  # the whole daily benefit
+    "basic_part": np.float64,    # the co-financeable part (= daily_amount except earnings-related)
+    "start_day": np.float64,
+    "end_day": np.float64,
+    "censored": np.bool_,        # still open at the horizon
+    "prior_paid_days": np.float64,  # the person's benefit-day counter before any segment here
+}
+
+
+@dataclass(frozen=True, eq=False)
+class SpellTable:
+    person_id: IntArray
+    municipality: npt.NDArray[np.int32]
+    group: npt.NDArray[np.int32]
+    state: npt.NDArray[np.int8]
+    service: npt.NDArray[np.int32]
+    benefit: npt.NDArray[np.int8]
+    benefit_paid: BoolArray
+    daily_amount: FloatArray
+    basic_part: FloatArray
+    start_day: FloatArray
+    end_day: FloatArray
+    censored: BoolArray
+    prior_paid_days: FloatArray
+    municipalities: tuple[str, ...] = ("",)
+    groups: tuple[str, ...] = ("",)
+    services: tuple[str, ...] = ()
+    paid_days_per_week: int = 5
+    # rule name -> paid-day counter at the start of each segment (see counters.py)
+    counter_at_start: Mapping[str, FloatArray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.person_id)
+        for name, dtype in COLUMNS.items():
+            value = np.asarray(getattr(self, name), dtype=dtype)
+            if value.shape != (n,):
+                raise ValueError(f"column {name} has shape {value.shape}, expected ({n},)")
+            object.__setattr__(self, name, value)
+        for rule, counter in self.counter_at_start.items():
+            if np.shape(counter) != (n,):
+                raise ValueError(f"counter_at_start[{rule}] has the wrong length")
+        if n and np.any(self.end_day < self.start_day):
+            raise ValueError("a segment ends before it starts")
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Any], **meta: Any) -> SpellTable:
+        """Build from a mapping of columns; `benefit_paid`, `basic_part`, `service`,
+        `censored` and `prior_paid_days` have defaults."""
+        n = len(columns["person_id"])
+        cols = dict(columns)
+        cols.setdefault("service", np.full(n, -1))
+        cols.setdefault("censored", np.zeros(n, bool))
+        cols.setdefault("prior_paid_days", np.zeros(n))
+        cols.setdefault("municipality", np.zeros(n))
+        cols.setdefault("group", np.zeros(n))
+        if "benefit_paid" not in cols:
+            state = np.asarray(cols["state"])
+            cols["benefit_paid"] = (np.asarray(cols["benefit"]) != NO_BENEFIT) & (state <= 2)
+        cols.setdefault("basic_part", cols["daily_amount"])
+        return cls(**{k: cols[k] for k in COLUMNS}, **meta)
+
+    @classmethod
+    def empty(cls, **meta: Any) -> SpellTable:
+        return cls(**{k: np.empty(0, dtype=d) for k, d in COLUMNS.items()}, **meta)
+
+    def __len__(self) -> int:
+        return len(self.person_id)
+
+    @property
+    def duration(self) -> FloatArray:
+        return self.end_day - self.start_day
+
+    @property
+    def paid_days(self) -> FloatArray:
+        """Benefit days paid in each segment: `paid_days_per_week` of every 7 calendar days."""
+        return np.where(self.benefit_paid, self.duration * (self.paid_days_per_week / 7.0), 0.0)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    def meta(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in COLUMNS}
+
+    def take(self, index: npt.ArrayLike) -> SpellTable:
+        """The rows at `index` (an integer or boolean array), counters included."""
+        idx = np.asarray(index)
+        return replace(self, **{k: v[idx] for k, v in self.columns().items()},
+                       counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()})
+
+    def person_order(self) -> IntArray:
+        """Row order by person, then start day (stable)."""
+        return np.lexsort((self.start_day, self.person_id)).astype(np.int64)
+
+    def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
+        return replace(self, counter_at_start={**self.counter_at_start, rule: counter})
+
+    def state_names(self) -> npt.NDArray[np.str_]:
+        return np.asarray(STATES)[self.state]
+
+    def benefit_names(self) -> npt.NDArray[np.str_]:
+        names = np.asarray([*BENEFITS, ""])
+        return names[self.benefit]  # -1 picks the trailing ""
+
+
+def concat(tables: Sequence[SpellTable]) -> SpellTable:
+    """Stack tables that share their name tuples and paid_days_per_week."""
+    if not tables:
+        return SpellTable.empty()
+    first = tables[0]
+    for t in tables[1:]:
+        if (t.municipalities, t.groups, t.services, t.paid_days_per_week) != (
+                first.municipalities, first.groups, first.services, first.paid_days_per_week):
+            raise ValueError("cannot concatenate spell tables with different name tables")
+    rules = set(first.counter_at_start)
+    for t in tables[1:]:
+        rules &= set(t.counter_at_start)
+    return replace(
+        first,
+        **{k: np.concatenate([getattr(t, k) for t in tables]) for k in COLUMNS},
+        counter_at_start={r: np.concatenate([t.counter_at_start[r] for t in tables])
+                          for r in rules},
+    )
