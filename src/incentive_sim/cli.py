@@ -1,0 +1,140 @@
+"""The command line: parses arguments, calls the library, prints. Exit codes: 0 ok, 1 a failed
+expectation, 2 bad input (reported as `file:line: field.path: message`, never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .scenario import InputError, json_schema, load_scenario
+from .scenario.rules import preset, preset_names, preset_text
+
+app = typer.Typer(
+    name="incentive-sim",
+    help="Simulate who pays for unemployment (state, municipality, fund) under Nordic funding "
+         "rules, and what the rules make municipalities do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+rules_app = typer.Typer(help="The funding-rule presets.", invoke_without_command=True)
+app.add_typer(rules_app, name="rules")
+
+# Off a terminal (pipes, CI logs) tables keep their rows on one line rather than wrapping at 80.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+T = TypeVar("T")
+
+
+def _bad_input(exc: InputError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """Run `action`, turning bad input into exit code 2 with located messages."""
+    try:
+        return action()
+    except InputError as exc:
+        _bad_input(exc)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"incentive-sim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """incentive-sim command line."""
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario; exit 0 if valid, else 2 with one line per problem."""
+    s = _guarded(lambda: load_scenario(scenario))
+    out.print(f"{scenario}: valid scenario {s.name!r} ({len(s.municipalities)} municipalities, "
+              f"rules {', '.join(s.rule_names())})", markup=False, highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scenario language (for editors)."""
+    print(json.dumps(json_schema(), indent=2))
+
+
+@rules_app.callback()
+def rules_list(ctx: typer.Context) -> None:
+    """List the funding-rule presets."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="Funding-rule presets")
+    for column in ("name", "title", "valid", "currency"):
+        table.add_column(column)
+    for name in preset_names():
+        rule = preset(name)
+        valid = f"{rule.valid_from or ''} - {rule.valid_to or ''}".strip()
+        table.add_row(name, rule.title, valid, rule.currency)
+    out.print(table)
+
+
+@rules_app.command("show")
+def rules_show(name: Annotated[str, typer.Argument(help="Preset name.")]) -> None:
+    """Print one preset as YAML, with its legal reference and confidence note."""
+    if name not in preset_names():
+        err.print(f"{name}: unknown rule; presets: {', '.join(preset_names())}",
+                  markup=False, highlight=False)
+        raise typer.Exit(2)
+    print(preset_text(name), end="")
+
+
+@app.command()
+def cases(
+    file: Annotated[Path, typer.Argument(help="Cases YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Price scripted example jobseekers; exit 1 if any `expect:` fails."""
+    from .funding.cases import run_cases
+
+    results = _guarded(lambda: run_cases(file))
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        table = Table(title=f"Example jobseekers: {file}")
+        table.add_column("case")
+        table.add_column("rule")
+        for column in ("municipality", "state", "fund", "total"):
+            table.add_column(column, justify="right")
+        table.add_column("check")
+        for r in results:
+            check = ("ok" if r.ok else "FAILED") if r.checked else "-"
+            table.add_row(r.name, r.rule, f"{r.municipality:,.2f}", f"{r.state:,.2f}",
+                          f"{r.fund:,.2f}", f"{r.total:,.2f}", check)
+        out.print(table)
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        for failure in r.failures:
+            err.print(f"FAILED {r.name} [{r.rule}]: {failure}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        err.print("interrupted")
+        sys.exit(130)
