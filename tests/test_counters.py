@@ -1,0 +1,67 @@
+"""Counter resets: the employment condition restarts the count; qualifying time is consumed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from incentive_sim.funding.counters import counters_for_rule
+from incentive_sim.funding.pricing import price
+from incentive_sim.funding.rules import CompiledRule
+from incentive_sim.funding.spells import SpellTable
+from incentive_sim.scenario.rules import preset
+from incentive_sim.scenario.vocabulary import STATE_CODE
+
+U, E = STATE_CODE["unemployed"], STATE_CODE["employed"]
+TWO_STEP = CompiledRule.compile("fi_2015_two_step", preset("fi_2015_two_step"))
+
+
+def history(*periods: tuple[int, float]) -> SpellTable:
+    """One person on the labour market subsidy (37.21) through (state, calendar days) periods."""
+    lengths = np.array([d for _, d in periods], float)
+    ends = np.cumsum(lengths)
+    states = np.array([s for s, _ in periods])
+    paid = states == U
+    return SpellTable.from_columns({
+        "person_id": np.zeros(len(periods), np.int64), "state": states,
+        "benefit": np.where(paid, 0, -1), "daily_amount": np.where(paid, 37.21, 0.0),
+        "start_day": ends - lengths, "end_day": ends})
+
+
+def test_the_employment_condition_met_restarts_the_counter() -> None:
+    # 560 calendar days = 400 paid days; 182 days of work meet the condition
+    counters = counters_for_rule(history((U, 560), (E, 182), (U, 560)), TWO_STEP)
+    np.testing.assert_allclose(counters, [0, 400, 0])
+
+
+def test_one_day_short_of_the_condition_keeps_the_counter() -> None:
+    counters = counters_for_rule(history((U, 560), (E, 181), (U, 560)), TWO_STEP)
+    np.testing.assert_allclose(counters, [0, 400, 400])
+
+
+def test_the_reset_changes_the_municipal_cost_by_the_legal_amount() -> None:
+    # with reset: 100 paid days at 50 % in each spell = 2 * 100 * 0.5 * 37.21 = 3721.00
+    # without: 100 days in the first and 400 in the second at 50 % = 500 * 0.5 * 37.21 = 9302.50
+    reset = price(history((U, 560), (E, 182), (U, 560)), TWO_STEP).payer_totals()
+    kept = price(history((U, 560), (E, 181), (U, 560)), TWO_STEP).payer_totals()
+    assert reset["municipality"] == pytest.approx(3721.00, abs=1e-6)
+    assert kept["municipality"] == pytest.approx(9302.50, abs=1e-6)
+
+
+def test_work_split_by_a_short_gap_adds_up_within_the_window() -> None:
+    counters = counters_for_rule(history((U, 560), (E, 100), (U, 7), (E, 82), (U, 70)), TWO_STEP)
+    np.testing.assert_allclose(counters, [0, 400, 400, 405, 0])
+
+
+def test_work_used_for_one_reset_does_not_count_again() -> None:
+    # 300 days of work: reset at day 182, 118 days left over; then 64 more days make 182
+    consumed = counters_for_rule(history((U, 560), (E, 300), (U, 70), (E, 64), (U, 70)), TWO_STEP)
+    np.testing.assert_allclose(consumed, [0, 400, 0, 50, 0])
+    short = counters_for_rule(history((U, 560), (E, 300), (U, 70), (E, 63), (U, 70)), TWO_STEP)
+    np.testing.assert_allclose(short, [0, 400, 0, 50, 50])
+
+
+def test_work_older_than_the_window_does_not_count() -> None:
+    # 100 days of work, 800 days unemployed, 82 days of work: the first work is 882+ days back
+    counters = counters_for_rule(history((U, 560), (E, 100), (U, 800), (E, 82), (U, 70)), TWO_STEP)
+    assert counters[-1] == pytest.approx(400 + 800 * 5 / 7)
