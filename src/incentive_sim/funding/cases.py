@@ -94,7 +94,7 @@ class Case(Strict):
 
 class CasesFile(Strict):
     cases: list[Case] = Field(min_length=1)
-    rules: dict[str, Any] = {}
+    rules: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ counter, and masks over state and benefit codes, so counting and pricing are vec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,13 +16,13 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-def state_mask(names: list[str] | tuple[str, ...]) -> BoolArray:
+def state_mask(names: Sequence[str]) -> BoolArray:
     mask = np.zeros(len(STATES), bool)
     mask[[STATE_CODE[s] for s in names]] = True
     return mask
 
 
-def benefit_mask(names: list[str] | tuple[str, ...]) -> BoolArray:
+def benefit_mask(names: Sequence[str]) -> BoolArray:
     """Indexed by benefit code; one extra trailing False so code -1 (no benefit) maps to False."""
     mask = np.zeros(len(BENEFITS) + 1, bool)
     mask[[BENEFIT_CODE[b] for b in names]] = True

@@ -90,11 +90,13 @@ class SpellTable:
             state = np.asarray(cols["state"])
             cols["benefit_paid"] = (np.asarray(cols["benefit"]) != NO_BENEFIT) & (state <= 2)
         cols.setdefault("basic_part", cols["daily_amount"])
-        return cls(**{k: cols[k] for k in COLUMNS}, **meta)
+        columns_only: dict[str, Any] = {k: cols[k] for k in COLUMNS}
+        return cls(**columns_only, **meta)
 
     @classmethod
     def empty(cls, **meta: Any) -> SpellTable:
-        return cls(**{k: np.empty(0, dtype=d) for k, d in COLUMNS.items()}, **meta)
+        columns: dict[str, Any] = {k: np.empty(0, dtype=d) for k, d in COLUMNS.items()}
+        return cls(**columns, **meta)
 
     def __len__(self) -> int:
         return len(self.person_id)
@@ -117,7 +119,8 @@ class SpellTable:
     def take(self, index: npt.ArrayLike) -> SpellTable:
         """The rows at `index` (an integer or boolean array), counters included."""
         idx = np.asarray(index)
-        return replace(self, **{k: v[idx] for k, v in self.columns().items()},
+        rows: dict[str, Any] = {k: v[idx] for k, v in self.columns().items()}
+        return replace(self, **rows,
                        counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()})
 
     def person_order(self) -> IntArray:
@@ -147,9 +150,11 @@ def concat(tables: Sequence[SpellTable]) -> SpellTable:
     rules = set(first.counter_at_start)
     for t in tables[1:]:
         rules &= set(t.counter_at_start)
+    stacked: dict[str, Any] = {k: np.concatenate([getattr(t, k) for t in tables])
+                               for k in COLUMNS}
     return replace(
         first,
-        **{k: np.concatenate([getattr(t, k) for t in tables]) for k in COLUMNS},
+        **stacked,
         counter_at_start={r: np.concatenate([t.counter_at_start[r] for t in tables])
                           for r in rules},
     )

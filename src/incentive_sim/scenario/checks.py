@@ -29,8 +29,8 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
     total = sum(g.share for g in s.groups.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
         report(("groups",), f"group shares add up to {total:g}, not 1")
-    for name, g in s.groups.items():
-        mix = sum(g.benefit_mix.values())
+    for name, group in s.groups.items():
+        mix = sum(group.benefit_mix.values())
         if abs(mix - 1.0) > SUM_TOLERANCE:
             report(("groups", name, "benefit_mix"), f"benefit shares add up to {mix:g}, not 1")
 

@@ -83,7 +83,9 @@ def resolve_rule_documents(custom: Located, prefix: Path_) -> dict[str, Located]
         body = Located({k: v for k, v in raw.items() if k != "extends"},
                        {p: v for p, v in own.lines.items() if p[:1] != ("extends",)}, own.file)
         merged = merge_located(base, body)
-        merged.lines[()] = own.where(())
+        file, line = own.where(())
+        if line is not None:
+            merged.lines[()] = (file, line)
         resolved[name] = merged
         return merged
 

@@ -8,6 +8,7 @@ a scenario to another (every name refers to something that exists, shares add up
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -157,7 +158,7 @@ class Hazard(Strict):
                                  f"rate_per_day has {len(self.rate_per_day)}")
             if not self.bands_days or self.bands_days[0] != 0:
                 raise ValueError("bands_days must start at 0")
-            if any(b <= a for a, b in zip(self.bands_days, self.bands_days[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(self.bands_days)):
                 raise ValueError("bands_days must strictly increase")
         elif self.bands_days is not None:
             raise ValueError("bands_days given but rate_per_day is a single number; "
@@ -280,7 +281,7 @@ class Liability(Strict):
             raise ValueError("use either from_day or from_week in all steps of a block")
         days = [s.from_day if s.from_day is not None else s.from_week or 0.0
                 for s in self.municipality_share]
-        if any(b <= a for a, b in zip(days, days[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(days)):
             raise ValueError("municipality_share steps must have strictly increasing "
                              "from_day/from_week")
         if self.reset is not None:
