@@ -1,0 +1,188 @@
+"""The people: the initial caseload (already unemployed at t = 0, with elapsed durations and
+accrued counters) and the Poisson inflow of new spells, as columnar arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..scenario.schema import (
+    Distribution,
+    Empirical,
+    Exponential,
+    Fixed,
+    Frailty,
+    Gamma,
+    Lognormal,
+    Scenario,
+    Uniform,
+)
+from ..scenario.vocabulary import BENEFIT_CODE, BENEFITS
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """The random stream of one stochastic process in one replication.
+
+    Streams are keyed by the process's name, not by creation order, so adding a service or a
+    process does not shift the draws of any other; replications are independent children of
+    the scenario seed.
+    """
+    key = zlib.crc32(name.encode("utf-8"))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replication, key)))
+
+
+def sample(dist: Distribution, n: int, rng: np.random.Generator) -> FloatArray:
+    """n draws from a scenario distribution (all parameterised by mean and sd where they can)."""
+    if isinstance(dist, Fixed):
+        return np.full(n, dist.value)
+    if isinstance(dist, Exponential):
+        return rng.exponential(dist.mean, n)
+    if isinstance(dist, Lognormal):
+        if dist.sd == 0:
+            return np.full(n, dist.mean)
+        sigma2 = np.log1p((dist.sd / dist.mean) ** 2)
+        return rng.lognormal(np.log(dist.mean) - sigma2 / 2, np.sqrt(sigma2), n)
+    if isinstance(dist, Gamma):
+        if dist.sd == 0:
+            return np.full(n, dist.mean)
+        shape = (dist.mean / dist.sd) ** 2
+        return rng.gamma(shape, dist.mean / shape, n)
+    if isinstance(dist, Uniform):
+        return rng.uniform(dist.low, dist.high, n)
+    if isinstance(dist, Empirical):
+        w = np.asarray(dist.weights if dist.weights is not None else np.ones(len(dist.values)))
+        return np.asarray(dist.values)[rng.choice(len(dist.values), n, p=w / w.sum())]
+    raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - schema forbids
+
+
+def frailty(spec: Frailty | None, n: int, rng: np.random.Generator) -> FloatArray:
+    """Mean-one multipliers of exit hazards with the given variance (1 when not given)."""
+    if spec is None or spec.variance == 0:
+        return np.ones(n)
+    if spec.dist == "gamma":
+        return rng.gamma(1.0 / spec.variance, spec.variance, n)
+    sigma2 = np.log1p(spec.variance)
+    return rng.lognormal(-sigma2 / 2, np.sqrt(sigma2), n)
+
+
+@dataclass(frozen=True, eq=False)
+class People:
+    """One row per person (a new spell from the inflow is a new person)."""
+
+    municipality: npt.NDArray[np.int32]
+    group: npt.NDArray[np.int32]
+    benefit: npt.NDArray[np.int8]
+    daily_amount: FloatArray
+    basic_part: FloatArray
+    max_paid_days: FloatArray        # earnings-related entitlement (inf for other benefits)
+    frailty: FloatArray
+    arrival_day: FloatArray          # 0 for the initial caseload
+    elapsed_days: FloatArray         # spell duration already elapsed on arrival
+    prior_paid_days: FloatArray      # benefit-day counter accrued before arrival
+
+    def __len__(self) -> int:
+        return len(self.arrival_day)
+
+
+def month_starts(start: dt.date, horizon_days: int) -> FloatArray:
+    """Day offsets of the first day of every calendar month in [0, horizon), from start_date;
+    the first entry is 0 (the start, even mid-month)."""
+    days = [0.0]
+    y, m = start.year, start.month
+    while True:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        offset = (dt.date(y, m, 1) - start).days
+        if offset >= horizon_days:
+            return np.asarray(days)
+        days.append(float(offset))
+
+
+def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
+                ) -> dict[str, np.ndarray]:
+    """Group, benefit type, amounts and frailty for people of the given municipalities."""
+    n = municipality.size
+    groups = list(s.groups.values())
+    shares = np.array([g.share for g in groups])
+    group = rng.choice(len(groups), n, p=shares / shares.sum())
+    mix = np.zeros((len(groups), len(BENEFITS)))
+    for i, g in enumerate(groups):
+        for b, p in g.benefit_mix.items():
+            mix[i, BENEFIT_CODE[b]] = p
+    cum = np.cumsum(mix / mix.sum(axis=1, keepdims=True), axis=1)
+    benefit = (cum[group] < rng.random(n)[:, None]).sum(axis=1)
+    benefit = np.minimum(benefit, len(BENEFITS) - 1)
+    daily = s.benefits.daily
+    er = daily.earnings_related
+    amounts = np.array([daily.labour_market_subsidy, daily.basic_allowance, 0.0])[benefit]
+    is_er = benefit == BENEFIT_CODE["earnings_related"]
+    er_amount = sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng)
+    amounts = np.where(is_er, np.maximum(er_amount, er.basic_part), amounts)
+    basic = np.where(is_er, er.basic_part, amounts)
+    return {
+        "municipality": municipality.astype(np.int32),
+        "group": group.astype(np.int32),
+        "benefit": benefit.astype(np.int8),
+        "daily_amount": amounts,
+        "basic_part": basic,
+        "max_paid_days": np.where(is_er, float(er.max_paid_days), np.inf),
+        "frailty": frailty(s.population.heterogeneity, n, rng),
+    }
+
+
+def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
+    """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
+    gives them. Counters are at least the paid days of the elapsed spell. Earnings-related
+    recipients whose entitlement is used up by the elapsed spell are on the labour market
+    subsidy already."""
+    rng = stream(seed, replication, "population.initial")
+    names = list(s.municipalities)
+    counts = [s.population.initial_stock.get(m, 0) for m in names]
+    municipality = np.repeat(np.arange(len(names)), counts)
+    attrs = _attributes(s, municipality, rng)
+    n = municipality.size
+    elapsed = sample(s.population.initial_duration_days, n, rng)
+    ppw = s.benefits.paid_days_per_week
+    spell_paid = elapsed * ppw / 7.0
+    prior = np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid)
+    exhausted = spell_paid >= attrs["max_paid_days"]
+    lms = BENEFIT_CODE["labour_market_subsidy"]
+    attrs["benefit"] = np.where(exhausted, lms, attrs["benefit"]).astype(np.int8)
+    attrs["daily_amount"] = np.where(exhausted, s.benefits.daily.labour_market_subsidy,
+                                     attrs["daily_amount"])
+    attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
+    attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
+    return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior)
+
+
+def inflow(s: Scenario, seed: int, replication: int) -> People:
+    """New unemployment spells over the horizon: a Poisson process per municipality whose
+    rate is inflow_per_year / 365.25, times the month's seasonality multiplier if given.
+    Arrivals are sorted by day."""
+    rng = stream(seed, replication, "population.inflow")
+    starts = month_starts(s.start_date, s.horizon_days)
+    ends = np.append(starts[1:], float(s.horizon_days))
+    first_month = s.start_date.month - 1
+    season = np.ones(12) if s.population.seasonality is None else np.asarray(
+        s.population.seasonality)
+    month_factor = season[(first_month + np.arange(starts.size)) % 12]
+    names = list(s.municipalities)
+    rate = np.array([s.population.inflow_per_year.get(m, 0.0) for m in names]) / 365.25
+    expected = rate[:, None] * ((ends - starts) * month_factor)[None, :]   # (munis, months)
+    counts = rng.poisson(expected)
+    municipality = np.repeat(np.repeat(np.arange(len(names)), starts.size), counts.ravel())
+    month = np.tile(np.arange(starts.size), len(names))
+    month = np.repeat(month, counts.ravel())
+    day = starts[month] + rng.random(month.size) * (ends - starts)[month]
+    order = np.argsort(day, kind="stable")
+    municipality, day = municipality[order], day[order]
+    attrs = _attributes(s, municipality, rng)
+    n = day.size
+    return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n),
+                  prior_paid_days=np.zeros(n))

@@ -1,0 +1,105 @@
+"""Population sampling against the distributions' formulas (tolerances: 4 standard errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from incentive_sim.scenario import load_scenario
+from incentive_sim.scenario.schema import Empirical, Exponential, Frailty, Gamma, Lognormal
+from incentive_sim.scenario.vocabulary import BENEFIT_CODE
+from incentive_sim.simulation.population import (
+    frailty,
+    inflow,
+    initial_caseload,
+    month_starts,
+    sample,
+    stream,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+N = 200_000
+Z = 4.0
+
+
+@pytest.mark.parametrize(("dist", "mean", "var"), [
+    (Exponential(dist="exponential", mean=420.0), 420.0, 420.0**2),
+    (Lognormal(dist="lognormal", mean=68.0, sd=18.0), 68.0, 18.0**2),
+    (Gamma(dist="gamma", mean=90.0, sd=30.0), 90.0, 30.0**2),
+    (Empirical(dist="empirical", values=[300, 400, 500], weights=[1, 2, 1]), 400.0, 5000.0),
+])
+def test_distributions_have_their_stated_mean_and_variance(dist, mean, var) -> None:  # type: ignore[no-untyped-def]
+    x = sample(dist, N, np.random.default_rng(1))
+    assert abs(x.mean() - mean) < Z * np.sqrt(var / N)
+    # the sample variance's standard error needs the fourth moment; estimate it from the sample
+    se_var = np.sqrt(np.var((x - x.mean()) ** 2) / N)
+    assert abs(x.var() - var) < Z * se_var
+
+
+@pytest.mark.parametrize("kind", ["gamma", "lognormal"])
+def test_frailty_has_mean_one_and_the_stated_variance(kind: str) -> None:
+    x = frailty(Frailty(dist=kind, variance=0.4), N, np.random.default_rng(2))  # type: ignore[arg-type]
+    assert abs(x.mean() - 1.0) < Z * np.sqrt(0.4 / N)
+    assert abs(x.var() - 0.4) < Z * np.sqrt(np.var((x - 1) ** 2) / N)
+
+
+def test_streams_are_keyed_by_name_not_by_order() -> None:
+    a = stream(7, 0, "exits").random(5)
+    stream(7, 0, "a new process").random(100)
+    assert np.array_equal(a, stream(7, 0, "exits").random(5))
+    assert not np.array_equal(a, stream(7, 1, "exits").random(5))
+
+
+def test_month_starts_follow_the_calendar() -> None:
+    starts = month_starts(dt.date(2025, 1, 1), 1461)
+    assert list(starts[:4]) == [0, 31, 59, 90]
+    assert starts.size == 48
+
+
+def test_inflow_is_poisson_with_the_yearly_rate_per_municipality() -> None:
+    s = load_scenario(REPO / "scenarios" / "tampere_region_2025.yaml")
+    counts = []
+    for rep in range(20):
+        people = inflow(s, 1, rep)
+        counts.append(np.bincount(people.municipality, minlength=2))
+        assert (np.diff(people.arrival_day) >= 0).all()
+        assert people.arrival_day.max() < s.horizon_days
+    mean = np.mean(counts, axis=0)
+    expected = np.array([30000, 3600]) * s.horizon_days / 365.25
+    # mean of 20 Poisson counts: sd sqrt(lambda / 20)
+    assert (np.abs(mean - expected) < Z * np.sqrt(expected / 20)).all()
+
+
+def test_seasonality_shifts_inflow_between_months(tmp_path: Path) -> None:
+    base = REPO / "scenarios" / "tampere_region_2025.yaml"
+    season = [2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    (tmp_path / "s.yaml").write_text(f"extends: {base}\npopulation:\n  seasonality: {season}\n")
+    s = load_scenario(tmp_path / "s.yaml")
+    people = inflow(s, 3, 0)
+    jan = np.sum(people.arrival_day < 31)
+    feb = np.sum((people.arrival_day >= 31) & (people.arrival_day < 59))
+    lam_jan, lam_feb = 33600 / 365.25 * 31 * 2, 33600 / 365.25 * 28
+    assert abs(jan - lam_jan) < Z * np.sqrt(lam_jan)
+    assert abs(feb - lam_feb) < Z * np.sqrt(lam_feb)
+
+
+def test_the_caseload_has_the_group_shares_and_benefit_mix_of_the_scenario() -> None:
+    s = load_scenario(REPO / "scenarios" / "tampere_region_2025.yaml")
+    people = initial_caseload(s, 5, 0)
+    n = len(people)
+    assert n == 18000 + 2100
+    for g, group in enumerate(s.groups.values()):
+        p = group.share
+        assert abs(np.mean(people.group == g) - p) < Z * np.sqrt(p * (1 - p) / n)
+    youth = people.group == 0
+    er_or_lms = np.isin(people.benefit[youth], [BENEFIT_CODE["earnings_related"],
+                                                 BENEFIT_CODE["labour_market_subsidy"]])
+    assert er_or_lms.all()
+    # counters cover at least the elapsed spell; exhausted earnings-related moved to the subsidy
+    assert (people.prior_paid_days >= people.elapsed_days * 5 / 7 - 1e-9).all()
+    er = people.benefit == BENEFIT_CODE["earnings_related"]
+    assert (people.elapsed_days[er] * 5 / 7 < 400).all()
+    assert (people.daily_amount[er] >= people.basic_part[er]).all()
