@@ -35,8 +35,8 @@ T = TypeVar("T")
 
 
 def _bad_input(exc: InputError) -> NoReturn:
-    for problem in exc.problems:
-        err.print(str(problem), markup=False, highlight=False)
+    for problem in exc.problems:  # one problem per line, never wrapped: tools parse these
+        err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -127,7 +127,8 @@ def cases(
     failed = [r for r in results if not r.ok]
     for r in failed:
         for failure in r.failures:
-            err.print(f"FAILED {r.name} [{r.rule}]: {failure}", markup=False, highlight=False)
+            err.print(f"FAILED {r.name} [{r.rule}]: {failure}", markup=False, highlight=False,
+                      soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -159,6 +159,8 @@ def price_case(case: Case, rule_name: str, rule: FundingRule) -> CaseResult:
 def load_cases(path: Path | str) -> list[tuple[Case, str, FundingRule]]:
     """Read and validate a cases file; every case comes with the rule it names."""
     doc = read_yaml(path)
+    if doc.data is None:
+        raise InputError([Problem(doc.file, 1, "", "the file is empty")])
     if not isinstance(doc.data, Mapping):
         raise InputError([doc.problem((), "expected a mapping with a `cases:` list")])
     problems: list[Problem] = []
@@ -170,11 +172,20 @@ def load_cases(path: Path | str) -> list[tuple[Case, str, FundingRule]]:
         except InputError as exc:
             problems.extend(exc.problems)
         data["rules"] = {}
-    cases_file = validate_model(CasesFile, Located(data, doc.lines, doc.file))
+    try:
+        cases_file = validate_model(CasesFile, Located(data, doc.lines, doc.file))
+    except InputError as exc:
+        collect([*problems, *exc.problems])
+        raise  # pragma: no cover - collect always raises here
     known = catalogue(custom)
+    # a custom rule that is itself invalid is reported where it is defined, not at every use
+    raw_rules = doc.data.get("rules")
+    declared = raw_rules if isinstance(raw_rules, Mapping) else {}
     out: list[tuple[Case, str, FundingRule]] = []
     for i, case in enumerate(cases_file.cases):
         if isinstance(case.rule, str):
+            if case.rule in declared and case.rule not in known:
+                continue
             if case.rule not in known:
                 problems.append(doc.problem(("cases", i, "rule"),
                                             f"unknown rule {case.rule!r}; known: "

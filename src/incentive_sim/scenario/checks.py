@@ -93,7 +93,11 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
         if m not in munis:
             report(("policy", "by_municipality", m), _unknown("municipality", m, s.municipalities))
 
-    known_rules = [*preset_names(), *s.rules]
+    # A custom rule that is itself invalid is reported where it is defined, not again as an
+    # unknown name wherever it is used: its name is taken from the document.
+    declared = [p[1] for p in doc.lines
+                if len(p) == 2 and p[0] == "rules" and isinstance(p[1], str)]
+    known_rules = list(dict.fromkeys([*preset_names(), *s.rules, *declared]))
     if s.funding.in_force not in known_rules:
         report(("funding", "in_force"), _unknown("funding rule", s.funding.in_force, known_rules))
     for i, r in enumerate(s.funding.compare):

@@ -87,8 +87,13 @@ class Located:
 
 def _walk_nodes(
     node: yaml.Node, path: Path_, file: str, lines: dict[Path_, tuple[str, int]],
-    problems: list[Problem],
+    problems: list[Problem], _open: frozenset[int] = frozenset(),
 ) -> None:
+    if id(node) in _open:  # an alias to an anchor that encloses it: `a: &x [*x]`
+        problems.append(Problem(file, node.start_mark.line + 1, dotted(path),
+                                "recursive alias: an anchor cannot be used inside itself"))
+        return
+    _open = _open | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -99,11 +104,11 @@ def _walk_nodes(
                                         f"duplicate key (first given on line {seen[key]})"))
             seen[key] = line
             lines[(*path, key)] = (file, line)
-            _walk_nodes(value_node, (*path, key), file, lines, problems)
+            _walk_nodes(value_node, (*path, key), file, lines, problems, _open)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*path, i)] = (file, item.start_mark.line + 1)
-            _walk_nodes(item, (*path, i), file, lines, problems)
+            _walk_nodes(item, (*path, i), file, lines, problems, _open)
 
 
 def read_yaml(path: Path | str, *, display: str | None = None) -> Located:
@@ -125,6 +130,14 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so keys such as the
     bonus's `on:` and values such as `no` or `off` stay strings."""
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date-like scalar that is no real date (2025-13-01) stays a string, so that the
+        schema reports it at its key instead of the YAML parser failing without one."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
@@ -133,6 +146,7 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"))
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 def parse_yaml(text: str, name: str) -> Located:
@@ -145,6 +159,10 @@ def parse_yaml(text: str, name: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         what = " ".join(x for x in (exc.context, exc.problem) if x)
+        if exc.problem and exc.context and exc.context.startswith("while "):
+            at = exc.context_mark  # where the construct that failed began
+            since = f" started on line {at.line + 1}" if at is not None and at is not mark else ""
+            what = f"{exc.problem} ({exc.context}{since})"
         raise InputError([Problem(name, line, "", f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise InputError([Problem(name, None, "", f"invalid YAML: {exc}")]) from None

@@ -73,9 +73,9 @@ def resolve_rule_documents(custom: Located, prefix: Path_) -> dict[str, Located]
             return None
         if not isinstance(base_name, str) or (base_name not in custom.data
                                               and base_name not in presets):
+            known = [str(n) for n in (*custom.data, *presets) if n != name]
             problems.append(_at(own, ("extends",), (*prefix, name, "extends"),
-                                f"unknown rule {base_name!r}; known: "
-                                f"{', '.join([*custom.data, *presets])}"))
+                                f"unknown rule {base_name!r}; known: {', '.join(known)}"))
             return None
         base = resolve(base_name, (*chain, name))
         if base is None:
@@ -90,12 +90,16 @@ def resolve_rule_documents(custom: Located, prefix: Path_) -> dict[str, Located]
         return merged
 
     for name in custom.data:
+        if not isinstance(name, str):
+            problems.append(_at(custom, (str(name),), (*prefix, str(name)),
+                                "a rule name must be text; put it in quotes"))
+            continue
         if name in presets:
             problems.append(_at(custom, (name,), (*prefix, name),
                                 "is the name of a shipped preset; give the rule another name "
                                 "and use `extends:` to start from the preset"))
             continue
-        resolve(str(name), ())
+        resolve(name, ())
     if problems:
         raise InputError(problems)
     return resolved

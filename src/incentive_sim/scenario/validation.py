@@ -23,7 +23,7 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _pick_model(annotation: Any, data: Any) -> Any:
-    """For a union, the member that the data selects (by its dist/kind tag), else the first model."""
+    """For a union, the member the data selects (by its dist/kind tag), else the first model."""
     annotation = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
@@ -75,33 +75,77 @@ def _allowed_keys(model: type[BaseModel], data: Any, parent: Path_) -> list[str]
     return []
 
 
-def _real_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
+def _real_path(data: Any, loc: tuple[str | int, ...], kind: str = "") -> Path_:
     """Keep the parts of a pydantic location that are keys of the document (dropping union tags
-    such as 'exponential' or 'list[float]'); a final missing key is kept."""
+    such as 'exponential' or 'list[float]'); the final key of a `missing` error is kept."""
     path: list[str | int] = []
     for i, part in enumerate(loc):
-        if isinstance(data, Mapping) and part in data:
+        in_document = (isinstance(data, Mapping) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))
+        if in_document:
             data = data[part]
             path.append(part)
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-            path.append(part)
-        elif (i == len(loc) - 1 and isinstance(part, str) and "[" not in part
+        elif (kind == "missing" and i == len(loc) - 1 and isinstance(part, str)
               and isinstance(data, Mapping)):
-            path.append(part)  # a missing or unknown key of this mapping
+            path.append(part)  # a missing key of this mapping
         # anything else is a union branch label or tag, not a key of the document
     return tuple(path)
+
+
+def _value_at(data: Any, path: Path_) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _refine(error: Mapping[str, Any], data: Any, path: Path_) -> Path_:
+    """Point a whole-object error at the key it is about: a bad tag at its `dist:`/`kind:` key,
+    a cross-field check ("bands_days must strictly increase") at the key it starts with."""
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        key = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+    elif error["type"] == "value_error":
+        key = str(error["msg"]).removeprefix("Value error, ").split(" ", 1)[0]
+    else:
+        return path
+    value = _value_at(data, path)
+    if not isinstance(value, Mapping):
+        return path
+    if error["type"] == "union_tag_not_found" or key in value:
+        return (*path, key)
+    return path
+
+
+def _near_key(model: type[BaseModel], data: Any, path: Path_) -> str | None:
+    """For an unknown key at `path`, the allowed key it is most likely a misspelling of."""
+    near = difflib.get_close_matches(str(path[-1]), _allowed_keys(model, data, path[:-1]), n=1)
+    return near[0] if near else None
+
+
+def _superseded(error: Mapping[str, Any], path: Path_, errors: list[tuple[Any, Path_]],
+                model: type[BaseModel], data: Any) -> bool:
+    """Errors that only repeat another one: a union branch the value plainly is not (the list
+    branch failed inside the list, so "should be a number" is noise), or a missing key that is
+    there, misspelt (reported as unknown with "did you mean")."""
+    kind = error["type"]
+    if kind != "missing" and _real_path(data, tuple(error["loc"])[:-1]) == path:
+        # the error is about the value at `path` as one branch of a union
+        return any(len(other) > len(path) and other[:len(path)] == path
+                   for _, other in errors)
+    if kind == "missing":
+        return any(e["type"] == "extra_forbidden" and other[:-1] == path[:-1]
+                   and _near_key(model, data, other) == path[-1] for e, other in errors)
+    return False
 
 
 def _message(error: Mapping[str, Any], model: type[BaseModel], data: Any, path: Path_) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, data, path[:-1])
-        near = difflib.get_close_matches(str(path[-1]), allowed, n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else (
+        near = _near_key(model, data, path)
+        hint = f" (did you mean '{near}'?)" if near else (
             f" (allowed: {', '.join(allowed)})" if allowed else "")
         return f"unknown key{hint}"
-    if kind == "missing":
+    if kind in ("missing", "union_tag_not_found"):
         return "required key is missing"
     msg = str(error["msg"])
     if msg.startswith("Value error, "):
@@ -114,6 +158,10 @@ def _message(error: Mapping[str, Any], model: type[BaseModel], data: Any, path: 
         shown = error.get("input")
         if not isinstance(shown, Mapping | list) or kind in ("too_short", "too_long"):
             msg += f" (got {shown!r})" if not isinstance(shown, Mapping | list) else ""
+    if kind == "too_short" and error.get("ctx", {}).get("actual_length") == 0:
+        msg = "must not be empty"
+    elif kind in ("too_short", "too_long"):
+        msg = msg.replace(" after validation", "")
     if kind == "union_tag_invalid":
         msg = f"unknown {error['ctx'].get('discriminator', 'tag').strip(chr(39))} " \
               f"{error['ctx'].get('tag')!r}; expected one of {error['ctx'].get('expected_tags')}"
@@ -126,8 +174,11 @@ def validate_model(model: type[M], doc: Located, prefix: Path_ = ()) -> M:
         return model.model_validate(doc.data)
     except ValidationError as exc:
         problems: dict[str, Problem] = {}
-        for error in exc.errors():
-            path = _real_path(doc.data, tuple(error["loc"]))
+        errors = [(e, _real_path(doc.data, tuple(e["loc"]), e["type"])) for e in exc.errors()]
+        for error, path in errors:
+            if _superseded(error, path, errors, model, doc.data):
+                continue
+            path = _refine(error, doc.data, path)
             full = (*prefix, *path)
             file, line = doc.where(path)
             problem = Problem(file, line, dotted(full), _message(error, model, doc.data, path))
