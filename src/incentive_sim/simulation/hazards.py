@@ -46,7 +46,7 @@ class CompetingRisks:
             [[0.0], *[np.asarray(h.band_rates()[0], float) for h in present.values()]]))
         rates = np.zeros((edges.size, len(hazards)))
         group_mult = np.ones((len(groups), len(hazards)))
-        for j, (name, h) in enumerate(hazards.items()):
+        for j, h in enumerate(hazards.values()):
             if h is None:
                 continue
             starts, values = h.band_rates()
