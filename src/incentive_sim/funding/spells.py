@@ -124,8 +124,10 @@ class SpellTable:
                        counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()})
 
     def person_order(self) -> IntArray:
-        """Row order by person, then start day (stable)."""
-        return np.lexsort((self.start_day, self.person_id)).astype(np.int64)
+        """Row order by person, start day, then end day (a zero-length segment before the
+        segment that starts at the same moment), so any row order of the same history gives
+        the same counters and prices."""
+        return np.lexsort((self.end_day, self.start_day, self.person_id)).astype(np.int64)
 
     def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
         return replace(self, counter_at_start={**self.counter_at_start, rule: counter})
