@@ -19,9 +19,6 @@ from .spells import SpellTable
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_BISECTION_STEPS = 64
-
-
 class CounterState:
     """The counters of one liability block for a population of `n` people.
 
@@ -78,21 +75,28 @@ class CounterState:
         he[stale] = np.nan
 
         def qualified(t: FloatArray, rows: npt.NDArray[np.bool_] | slice) -> FloatArray:
-            """Qualifying days in (t - window, t] for times t inside the current segment."""
-            lo = (t - window)[:, None]
-            past = np.clip(he[rows] - np.maximum(hs[rows], lo), 0.0, None)
-            return np.asarray(t - start[rows] + np.nansum(past, axis=1))
+            """Qualifying days in (t - window, t] at times t (n, c) inside the segment."""
+            lo = (t - window)[..., None]
+            past = np.clip(he[rows][:, None, :] - np.maximum(hs[rows][:, None, :], lo), 0.0, None)
+            return np.asarray(t - start[rows][:, None] + np.nansum(past, axis=2))
 
-        met = qualified(end, slice(None)) >= need
+        met = qualified(end[:, None], slice(None))[:, 0] >= need
         if met.any():
-            # qualified() is non-decreasing in t, so bisect for the moment the condition is met.
-            lo, hi = start[met].copy(), end[met].copy()
-            for _ in range(_BISECTION_STEPS):
-                mid = 0.5 * (lo + hi)
-                ok = qualified(mid, met) >= need
-                hi = np.where(ok, mid, hi)
-                lo = np.where(ok, lo, mid)
-            met_at = hi
+            # qualified() is piecewise linear and non-decreasing in t, with kinks only where the
+            # window's trailing edge t - window passes an edge of a past interval: evaluate it
+            # at those kinks and interpolate linearly in the piece where it reaches `need`.
+            s_, e_ = start[met, None], end[met, None]
+            kinks = np.concatenate([s_, hs[met] + window, he[met] + window, e_], axis=1)
+            kinks = np.sort(np.clip(np.where(np.isnan(kinks), e_, kinks), s_, e_), axis=1)
+            value = qualified(kinks, met)
+            first = np.argmax(value >= need, axis=1)
+            rows = np.arange(first.size)
+            before = np.maximum(first - 1, 0)
+            t0, t1 = kinks[rows, before], kinks[rows, first]
+            f0, f1 = value[rows, before], value[rows, first]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inside = t0 + (need - f0) * (t1 - t0) / (f1 - f0)
+            met_at = np.where((first == 0) | (f1 <= f0), t1, np.clip(inside, t0, t1))
             # After a reset only this segment counts, so later resets come every `need` days.
             left = end[met] - met_at
             restart = met_at + np.floor(left / need) * need

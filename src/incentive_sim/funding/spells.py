@@ -61,6 +61,8 @@ class SpellTable:
     paid_days_per_week: int = 5
     # rule name -> paid-day counter at the start of each segment (see counters.py)
     counter_at_start: Mapping[str, FloatArray] = field(default_factory=dict)
+    # computed once per table (init=False: `replace` makes a new table with an empty cache)
+    _cache: dict[str, IntArray] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.person_id)
@@ -114,7 +116,8 @@ class SpellTable:
         return {name: getattr(self, name) for name in COLUMNS}
 
     def meta(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in COLUMNS}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in COLUMNS and f.init}
 
     def take(self, index: npt.ArrayLike) -> SpellTable:
         """The rows at `index` (an integer or boolean array), counters included."""
@@ -127,7 +130,11 @@ class SpellTable:
         """Row order by person, start day, then end day (a zero-length segment before the
         segment that starts at the same moment), so any row order of the same history gives
         the same counters and prices."""
-        return np.lexsort((self.end_day, self.start_day, self.person_id)).astype(np.int64)
+        if "person_order" not in self._cache:
+            order = np.lexsort((self.end_day, self.start_day, self.person_id)).astype(np.int64)
+            order.flags.writeable = False
+            self._cache["person_order"] = order
+        return self._cache["person_order"]
 
     def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
         return replace(self, counter_at_start={**self.counter_at_start, rule: counter})
