@@ -183,3 +183,45 @@ def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
         return per_block[0]
     which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
     return np.choose(which, per_block)
+
+
+class RuleCounters:
+    """A rule's counters for a population, advanced online segment by segment (the engine's
+    view of 'how many paid days has this person accrued under the rule in force')."""
+
+    def __init__(self, rule: CompiledRule, initial: npt.ArrayLike, paid_days_per_week: int
+                 ) -> None:
+        self.rule = rule
+        self.rate = paid_days_per_week / 7.0
+        self.blocks = [CounterState(b, initial, paid_days_per_week) for b in rule.blocks]
+
+    def _pick(self, per_block: list[FloatArray], benefit: npt.ArrayLike) -> FloatArray:
+        """Per person: the counter of the block covering its benefit, else the first block's."""
+        if not per_block:
+            return np.zeros(np.size(benefit))
+        if len(per_block) == 1:
+            return per_block[0]
+        which = np.maximum(self.rule.block_of_benefit[np.asarray(benefit)], 0)
+        return np.asarray(np.choose(which, per_block))
+
+    def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
+                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike
+                ) -> FloatArray:
+        """Move people through one segment each; the rule's counter at the segment starts."""
+        before = [c.advance(persons, state, benefit, benefit_paid, start, end)
+                  for c in self.blocks]
+        return self._pick(before, benefit)
+
+    def now(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
+            benefit_paid: npt.ArrayLike, segment_start: npt.ArrayLike, t: float) -> FloatArray:
+        """The rule's counter at time t for people inside an open segment begun at
+        `segment_start` (not yet advanced through)."""
+        state = np.asarray(state)
+        benefit = np.asarray(benefit)
+        elapsed = (t - np.asarray(segment_start, np.float64)) * self.rate
+        per_block = []
+        for c in self.blocks:
+            counted = c.block.counts[state] & c.block.benefits[benefit] & np.asarray(
+                benefit_paid, bool)
+            per_block.append(c.value[persons] + np.where(counted, elapsed, 0.0))
+        return self._pick(per_block, benefit)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..funding.counters import RuleCounters
+from ..funding.rules import CompiledRule
 from ..funding.spells import COLUMNS, SpellTable
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
@@ -32,6 +34,10 @@ DESTINATION_STATE = np.array([STATE_CODE["employed"], STATE_CODE["education"],
                               STATE_CODE["inactive"]])
 LMS = BENEFIT_CODE["labour_market_subsidy"]
 ER = BENEFIT_CODE["earnings_related"]
+
+# A job that lasted this long meets the employment condition again: an earnings-related
+# recipient who loses it has a fresh entitlement (the 12-month condition from 2.9.2024).
+EMPLOYMENT_CONDITION_DAYS = 365.0
 
 # What ends a person's open segment.
 ENDS_BY_EXIT, ENDS_BY_EXHAUSTION, ENDS_BY_JOB_LOSS, ENDS_NEVER = 0, 1, 2, 3
@@ -56,7 +62,8 @@ class Risks:
 class LifeCourses:
     """Open segments of all people, advanced in vectorised rounds; closed ones recorded."""
 
-    def __init__(self, s: Scenario, people: People, seed: int, replication: int) -> None:
+    def __init__(self, s: Scenario, people: People, seed: int, replication: int,
+                 in_force: CompiledRule | None = None) -> None:
         self.s = s
         self.people = people
         self.risks = Risks.of(s)
@@ -76,6 +83,14 @@ class LifeCourses:
         self.ends_by = np.full(n, ENDS_NEVER, np.int8)
         self.next_state = np.full(n, -1, np.int8)
         self.active = np.ones(n, bool)        # False while the event layer holds the person
+        self.offered = np.zeros(n, bool)      # offered a service in the current spell
+        # a service's after-effect: exit multipliers until boost_until
+        self.boost = np.ones((n, len(EXIT_DESTINATIONS)))
+        self.boost_until = np.full(n, -np.inf)
+        self.in_force = in_force
+        self.counters = (RuleCounters(in_force, people.prior_paid_days,
+                                      s.benefits.paid_days_per_week)
+                         if in_force is not None else None)
         self._records: list[dict[str, np.ndarray]] = []
         self._sample(np.arange(n))
 
@@ -106,11 +121,23 @@ class LifeCourses:
 
     def _sample_unemployed(self, idx: IntArray) -> None:
         start = self.seg_start[idx]
-        d_from = start - self.spell_start[idx]
-        until = self.horizon - self.spell_start[idx]
-        d, dest = self.risks.exits.sample(d_from, until, self._multiplier(idx, self.risks.exits),
-                                          self.rng)
-        exit_at = self.spell_start[idx] + d
+        origin = self.spell_start[idx]
+        d_from = start - origin
+        until = self.horizon - origin
+        base = self._multiplier(idx, self.risks.exits)
+        d, dest = self.risks.exits.sample(d_from, until, base, self.rng)
+        boosted = np.flatnonzero(self.boost_until[idx] > start)
+        if boosted.size:
+            # exact in two pieces: boosted hazards until the after-effect ends, then the base
+            b = idx[boosted]
+            edge = np.minimum(self.boost_until[b] - origin[boosted], until[boosted])
+            d1, dest1 = self.risks.exits.sample(d_from[boosted], edge,
+                                                base[boosted] * self.boost[b], self.rng)
+            d2, dest2 = self.risks.exits.sample(edge, until[boosted], base[boosted], self.rng)
+            first = np.isfinite(d1)
+            d[boosted] = np.where(first, d1, d2)
+            dest[boosted] = np.where(first, dest1, dest2)
+        exit_at = origin + d
         left = np.where(self.benefit[idx] == ER,
                         self.people.max_paid_days[idx] - self.er_used[idx], np.inf)
         exhaust_at = start + np.maximum(left, 0.0) / self.rate
@@ -123,24 +150,75 @@ class LifeCourses:
 
     # ---------------------------------------------------------------- moving on
 
-    def _record(self, idx: IntArray, end: FloatArray, censored: bool) -> None:
-        state = self.state[idx]
-        paid = (state == UNEMPLOYED) & (self.benefit[idx] != NO_BENEFIT)
-        self._records.append({
-            "person_id": idx.astype(np.int64),
+    def record(self, idx: IntArray, state: npt.ArrayLike, start: npt.ArrayLike,
+               end: npt.ArrayLike, *, service: npt.ArrayLike | int = -1,
+               paid: npt.ArrayLike | bool | None = None, censored: bool = False) -> None:
+        """Record one closed segment for each person in `idx` (distinct, each person's
+        segments in time order): the single place where segments are written, benefit days
+        used up, the in-force counter advanced, and an earnings-related entitlement that runs
+        out inside the segment splits it and moves the person to the labour market subsidy."""
+        idx = np.asarray(idx, np.int64)
+        n = idx.size
+        state = np.broadcast_to(np.asarray(state, np.int8), (n,)).copy()
+        start = np.broadcast_to(np.asarray(start, np.float64), (n,)).copy()
+        end = np.broadcast_to(np.asarray(end, np.float64), (n,)).copy()
+        service = np.broadcast_to(np.asarray(service, np.int32), (n,)).copy()
+        if paid is None:
+            paid_arr = state == UNEMPLOYED
+        else:
+            paid_arr = np.broadcast_to(np.asarray(paid, bool), (n,)).copy()
+        paid_arr &= self.benefit[idx] != NO_BENEFIT
+        on_er = paid_arr & (self.benefit[idx] == ER)
+        left = self.people.max_paid_days[idx] - self.er_used[idx]
+        exhaust_at = start + np.maximum(left, 0.0) / self.rate
+        split = on_er & (exhaust_at < end - 1e-9) & (exhaust_at > start + 1e-9)
+        if split.any():
+            s_ = np.flatnonzero(split)
+            self._append(idx[s_], state[s_], start[s_], exhaust_at[s_], service[s_],
+                         paid_arr[s_], False)
+            self.er_used[idx[s_]] = self.people.max_paid_days[idx[s_]]
+            self._to_subsidy(idx[s_])
+            start[s_] = exhaust_at[s_]
+            on_er &= ~split
+        self._append(idx, state, start, end, service, paid_arr, censored)
+        self.er_used[idx[on_er]] += (end[on_er] - start[on_er]) * self.rate
+        done = idx[on_er & (self.er_used[idx] >= self.people.max_paid_days[idx] - 1e-9)]
+        self._to_subsidy(done)
+
+    def _to_subsidy(self, idx: IntArray) -> None:
+        self.benefit[idx] = LMS
+        self.daily[idx] = self.s.benefits.daily.labour_market_subsidy
+        self.basic[idx] = self.daily[idx]
+
+    def _append(self, idx: IntArray, state: np.ndarray, start: FloatArray, end: FloatArray,
+                service: np.ndarray, paid: np.ndarray, censored: bool) -> None:
+        benefit = np.where(paid, self.benefit[idx], NO_BENEFIT).astype(np.int8)
+        record = {
+            "person_id": idx,
             "municipality": self.people.municipality[idx],
             "group": self.people.group[idx],
             "state": state,
-            "service": np.full(idx.size, -1, np.int32),
-            "benefit": np.where(paid, self.benefit[idx], NO_BENEFIT).astype(np.int8),
+            "service": service,
+            "benefit": benefit,
             "benefit_paid": paid,
             "daily_amount": np.where(paid, self.daily[idx], 0.0),
             "basic_part": np.where(paid, self.basic[idx], 0.0),
-            "start_day": self.seg_start[idx],
+            "start_day": start,
             "end_day": end,
             "censored": np.full(idx.size, censored),
             "prior_paid_days": self.people.prior_paid_days[idx],
-        })
+        }
+        if self.counters is not None:
+            record["counter"] = self.counters.advance(idx, state, benefit, paid, start, end)
+        self._records.append(record)
+
+    def counter_now(self, idx: IntArray, t: float) -> FloatArray:
+        """The in-force rule's counter at time t for people in an open segment."""
+        assert self.counters is not None, "no rule in force given"
+        state = self.state[idx]
+        paid = (state == UNEMPLOYED) & (self.benefit[idx] != NO_BENEFIT)
+        benefit = np.where(paid, self.benefit[idx], NO_BENEFIT)
+        return self.counters.now(idx, state, benefit, paid, self.seg_start[idx], t)
 
     def advance_to(self, t: float) -> None:
         """Close every open segment of active people that ends before `t`, and move on."""
@@ -149,27 +227,56 @@ class LifeCourses:
             if idx.size == 0:
                 return
             end = self.seg_end[idx]
-            self._record(idx, end, censored=False)
-            was_unemployed = self.state[idx] == UNEMPLOYED
-            # benefit days used up in the closed segment
-            self.er_used[idx] += np.where(was_unemployed & (self.benefit[idx] == ER),
-                                          (end - self.seg_start[idx]) * self.rate, 0.0)
-            exhausted = idx[self.ends_by[idx] == ENDS_BY_EXHAUSTION]
-            self.benefit[exhausted] = LMS
-            self.daily[exhausted] = self.s.benefits.daily.labour_market_subsidy
-            self.basic[exhausted] = self.daily[exhausted]
-            lost_job = idx[self.ends_by[idx] == ENDS_BY_JOB_LOSS]
-            self.spell_start[lost_job] = end[self.ends_by[idx] == ENDS_BY_JOB_LOSS]
+            self.record(idx, self.state[idx], self.seg_start[idx], end)
+            lost = self.ends_by[idx] == ENDS_BY_JOB_LOSS
+            self._new_spell(idx[lost], end[lost], job_days=end[lost] - self.seg_start[idx[lost]])
             self.state[idx] = self.next_state[idx]
             self.seg_start[idx] = end
             self._sample(idx)
 
+    def _new_spell(self, idx: IntArray, t: FloatArray, job_days: FloatArray) -> None:
+        """A new unemployment spell after job loss: the duration clock restarts, a new offer
+        may come; a job long enough for the employment condition renews an earnings-related
+        entitlement."""
+        self.spell_start[idx] = t
+        self.offered[idx] = False
+        renewed = idx[(job_days >= EMPLOYMENT_CONDITION_DAYS)
+                      & (self.people.benefit[idx] == ER)]
+        self.benefit[renewed] = ER
+        self.daily[renewed] = self.people.daily_amount[renewed]
+        self.basic[renewed] = self.people.basic_part[renewed]
+        self.er_used[renewed] = 0.0
+
+    # ---------------------------------------------------------------- the event layer's door
+
+    def take(self, idx: IntArray, t: float) -> None:
+        """Hand people over to the event layer at time t: their open segment closes at t."""
+        self.record(idx, self.state[idx], self.seg_start[idx], t)
+        self.active[idx] = False
+        self.seg_end[idx] = np.inf
+
+    def rejoin(self, idx: IntArray, t: float, state: int, *,
+               boost: FloatArray | None = None, boost_days: float = 0.0) -> None:
+        """Take people back at time t in `state`; returning to unemployment, a service's
+        after-effect multiplies their exit hazards for `boost_days`."""
+        self.active[idx] = True
+        self.state[idx] = state
+        self.seg_start[idx] = t
+        if boost is not None and boost_days > 0:
+            self.boost[idx] = boost
+            self.boost_until[idx] = t + boost_days
+        self._sample(idx)
+
     def finish(self) -> SpellTable:
         """Run to the horizon; open segments are recorded as censored."""
         self.advance_to(self.horizon)
-        idx = np.flatnonzero(self.active)
-        self._record(idx, np.full(idx.size, self.horizon), censored=True)
+        idx = np.flatnonzero(self.active & (self.seg_start < self.horizon))
+        self.record(idx, self.state[idx], self.seg_start[idx], self.horizon, censored=True)
         columns = {k: np.concatenate([r[k] for r in self._records]) for k in COLUMNS}
-        return SpellTable.from_columns(
+        table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
             services=tuple(self.s.services), paid_days_per_week=self.s.benefits.paid_days_per_week)
+        if self.in_force is not None:
+            counter = np.concatenate([r["counter"] for r in self._records])
+            table = table.with_counter(self.in_force.name, counter)
+        return table
