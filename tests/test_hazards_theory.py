@@ -116,3 +116,26 @@ def test_the_same_seed_gives_identical_draws(seed: int) -> None:
     a = cr.sample(np.zeros(1000), np.full(1000, 400.0), ones(1000, 2), np.random.default_rng(seed))
     b = cr.sample(np.zeros(1000), np.full(1000, 400.0), ones(1000, 2), np.random.default_rng(seed))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_one_client_at_a_time_follows_the_same_survival() -> None:
+    # the event layer's scalar path: piecewise hazards, left truncation, a horizon
+    hz = Hazard(bands_days=[0, 90, 180], rate_per_day=[0.008, 0.004, 0.002])
+    cr = risks(employment=hz, education=Hazard(rate_per_day=0.001))
+    rng = np.random.default_rng(9)
+    n = 40_000
+    draws = [cr.sample_one(50.0, 600.0, [1.0, 1.0], rng) for _ in range(n)]
+    d = np.array([x for x, _ in draws])
+    dest = np.array([j for _, j in draws])
+    assert (d[np.isfinite(d)] >= 50).all() and (d[np.isfinite(d)] < 600).all()
+    s0 = float(cr.survival(np.array([50.0]), ones(1, 2))[0])
+    for t in (100.0, 200.0, 400.0, 600.0):
+        p = float(cr.survival(np.array([t]), ones(1, 2))[0]) / s0
+        assert abs((d > t).mean() - p) < Z * np.sqrt(p * (1 - p) / n), t
+    assert (dest[np.isinf(d)] == -1).all()
+    # after day 180 the destinations split 2:1
+    late = d > 180
+    p = 2 / 3
+    share = (dest[late & np.isfinite(d)] == 0).mean()
+    m = int((late & np.isfinite(d)).sum())
+    assert abs(share - p) < Z * np.sqrt(p * (1 - p) / m)

@@ -9,15 +9,33 @@ for a job, and the return of clients to open unemployment with a service's after
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import simpy
 
+from ..funding.rules import CompiledRule
 from ..funding.spells import SpellTable
+from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
-from .lifecourse import LifeCourses
-from .population import People, inflow, initial_caseload
+from ..scenario.vocabulary import STATE_CODE
+from .lifecourse import DESTINATION_STATE, LifeCourses
+from .policy import (
+    CompiledService,
+    MunicipalPolicy,
+    current_exit_rates,
+    eligible,
+    expected_saving,
+    policy_of,
+)
+from .population import People, inflow, initial_caseload, sample, stream
+
+UNEMPLOYED = STATE_CODE["unemployed"]
+WAITING = STATE_CODE["waiting"]
+SERVICE = STATE_CODE["service"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -81,11 +99,228 @@ def population(s: Scenario, seed: int, replication: int) -> People:
                      for f in dataclasses.fields(People)})
 
 
+class Engine:
+    """One replication: the life courses plus a SimPy environment for services and reviews."""
+
+    def __init__(self, s: Scenario, replication: int, seed: int) -> None:
+        self.s = s
+        rules = scenario_rules(s)
+        ppw = s.benefits.paid_days_per_week
+        self.rule = CompiledRule.compile(s.funding.in_force, rules[s.funding.in_force], ppw)
+        self.people = population(s, seed, replication)
+        self.courses = LifeCourses(s, self.people, seed, replication, in_force=self.rule)
+        self.env = simpy.Environment()
+        self.horizon = float(s.horizon_days)
+        self.services = [CompiledService.compile(i, name, spec, s)
+                         for i, (name, spec) in enumerate(s.services.items())]
+        self.pools = [[simpy.Resource(self.env, capacity=max(c, 1)) if c > 0 else None
+                       for c in svc.pool_capacity] for svc in self.services]
+        self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
+                      for svc in self.services}
+        self.referrals = Referrals()
+        self.open: dict[int, tuple[int, float, int]] = {}   # person -> (state, start, service)
+        # Clients' closed segments and returns, applied to the life courses in batches before
+        # anything reads them (at each review and at the end): exact, and far cheaper than
+        # one person at a time. Each row: (person, state, start, end, service, paid) and
+        # (person, day, state, boost row or None, boost days).
+        self._records: list[tuple[int, int, float, float, int, bool]] = []
+        self._returns: list[tuple[int, float, int, FloatArray | None, float]] = []
+        self.rng_take_up = stream(seed, replication, "policy.take_up")
+        self.rng_wait = stream(seed, replication, "services.waiting_exits")
+        self.rng_duration = stream(seed, replication, "services.durations")
+        self.rng_in_service = stream(seed, replication, "services.exits")
+        self.rng_outcome = stream(seed, replication, "services.outcomes")
+        self.policies = {m: policy_of(s.policy, name)
+                         for m, name in enumerate(s.municipalities)}
+
+    def run(self) -> SimulationResult:
+        if self.services:
+            for m, pol in self.policies.items():
+                if pol.strategy != "none":
+                    self.env.process(self._reviews(m, pol))
+            self.env.run(until=self.horizon)
+        self._flush()
+        for person, (state, start, service) in sorted(self.open.items()):
+            paid = state == WAITING or self.services[service].spec.benefit_paid
+            self.courses.record(np.array([person]), state, start, self.horizon,
+                                service=service, paid=paid, censored=True)
+        spells = self.courses.finish()
+        return SimulationResult(spells, self.stats, self.referrals, len(self.people),
+                                self.horizon)
+
+    # ---------------------------------------------------------------- reviews
+
+    def _reviews(self, m: int, pol: MunicipalPolicy) -> Generator[simpy.Event, Any, None]:
+        while True:
+            self._review(m, pol, self.env.now)
+            yield self.env.timeout(pol.review_every_days)
+
+    def _flush(self) -> None:
+        """Apply the clients' pending segments, then their returns, to the life courses."""
+        records, self._records = self._records, []
+        chunk: list[tuple[int, int, float, float, int, bool]] = []
+        seen: set[int] = set()
+        for row in [*records, None]:
+            if row is None or row[0] in seen:   # a person's second segment: next chunk
+                if chunk:
+                    person, state, start, end, service, paid = (np.array(c) for c in zip(
+                        *chunk, strict=True))
+                    self.courses.record(person, state, start, end, service=service, paid=paid)
+                chunk, seen = [], set()
+            if row is not None:
+                chunk.append(row)
+                seen.add(row[0])
+        returns, self._returns = self._returns, []
+        if returns:
+            dims = self.courses.boost.shape[1]
+            person = np.array([r[0] for r in returns])
+            day = np.array([r[1] for r in returns])
+            state = np.array([r[2] for r in returns])
+            boost = np.array([r[3] if r[3] is not None else np.ones(dims) for r in returns])
+            days = np.array([r[4] for r in returns])
+            self.courses.rejoin(person, day, state, boost=boost, boost_days=days)
+
+    def _review(self, m: int, pol: MunicipalPolicy, t: float) -> None:
+        courses = self.courses
+        self._flush()
+        courses.advance_to(t)
+        cand = np.flatnonzero(courses.active & (courses.state == UNEMPLOYED)
+                              & (self.people.municipality == m) & (courses.seg_start <= t)
+                              & ~courses.offered)
+        if cand.size == 0:
+            return
+        counter = courses.counter_now(cand, t)
+        taken = np.zeros(cand.size, bool)
+        for svc in self.services:
+            pool_index = svc.pool_of[m]
+            if pool_index < 0:
+                continue
+            pool = self.pools[svc.index][pool_index]
+            assert pool is not None
+            ok = ~taken & eligible(svc, self.people.group[cand], counter)
+            free = svc.pool_capacity[pool_index] - pool.count - len(pool.queue)
+            chosen = self._choose(pol, svc, cand, counter, ok, free, t)
+            if chosen.size == 0:
+                continue
+            taken[chosen] = True
+            self._offer(cand[chosen], counter[chosen], svc, pool, m, pol.take_up, t)
+
+    def _choose(self, pol: MunicipalPolicy, svc: CompiledService, cand: IntArray,
+                counter: FloatArray, ok: np.ndarray, free: int, t: float) -> IntArray:
+        """Positions in `cand` to refer to `svc`, in order."""
+        courses = self.courses
+        if pol.strategy == "threshold":
+            return np.flatnonzero(ok & (counter >= pol.refer_at_paid_days))
+        if free <= 0:
+            return np.zeros(0, np.int64)
+        pos = np.flatnonzero(ok)
+        if pol.strategy == "fifo":
+            order = np.argsort(courses.spell_start[cand[pos]], kind="stable")
+            return pos[order[:free]]
+        # incentive_aware
+        who = cand[pos]
+        multiplier = courses._multiplier(who, courses.risks.exits)
+        rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[who], multiplier)
+        saving = expected_saving(self.rule, svc, counter[pos], courses.basic[who],
+                                 courses.benefit[who], rates,
+                                 self.s.benefits.paid_days_per_week)
+        worth = saving > 0
+        pos, saving = pos[worth], saving[worth]
+        order = np.argsort(-saving, kind="stable")
+        return pos[order[:free]]
+
+    def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
+               pool: simpy.Resource, m: int, take_up: float, t: float) -> None:
+        accept = self.rng_take_up.random(who.size) < take_up
+        self.courses.offered[who] = True
+        stats = self.stats[svc.name]
+        stats.declined += int((~accept).sum())
+        who, counter = who[accept], counter[accept]
+        if who.size == 0:
+            return
+        self.courses.take(who, t)
+        stats.referrals += int(who.size)
+        self.referrals.person.extend(who.tolist())
+        self.referrals.day.extend([t] * who.size)
+        self.referrals.service.extend([svc.index] * who.size)
+        self.referrals.municipality.extend([m] * who.size)
+        self.referrals.counter.extend(counter.tolist())
+        for person in who.tolist():
+            self.env.process(self._client(person, svc, pool))
+
+    # ---------------------------------------------------------------- one client
+
+    def _exit_draw(self, person: int, t_from: float, t_until: float, boost: FloatArray | None,
+                   rng: np.random.Generator) -> tuple[float, int]:
+        """When (absolute day) and where this person would leave unemployment between t_from
+        and t_until, with the exit hazards multiplied by `boost` (inf, -1 if not)."""
+        courses = self.courses
+        origin = float(courses.spell_start[person])
+        multiplier = (self.people.frailty[person]
+                      * courses.risks.exits.group_multiplier[self.people.group[person]])
+        if boost is not None:
+            multiplier = multiplier * boost
+        d, dest = courses.risks.exits.sample_one(t_from - origin, t_until - origin,
+                                                 multiplier.tolist(), rng)
+        return origin + d, dest
+
+    def _client(self, person: int, svc: CompiledService, pool: simpy.Resource
+                ) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        stats = self.stats[svc.name]
+        t0 = env.now
+        exit_at, dest = self._exit_draw(person, t0, self.horizon, None, self.rng_wait)
+        self.open[person] = (WAITING, t0, svc.index)
+        request = pool.request()
+        result = yield request | env.timeout(min(exit_at, self.horizon) - t0)
+        if request not in result:
+            # left the queue for a job, education or inactivity before a place came free
+            request.cancel()
+            stats.left_queue += 1
+            del self.open[person]
+            self._records.append((person, WAITING, t0, env.now, svc.index, True))
+            self._returns.append((person, env.now, int(DESTINATION_STATE[dest]), None, 0.0))
+            return
+        t1 = env.now
+        if t1 > t0:
+            self._records.append((person, WAITING, t0, t1, svc.index, True))
+        stats.starts += 1
+        stats.wait_days_total += t1 - t0
+        length = float(sample(svc.spec.duration_days, 1, self.rng_duration)[0])
+        planned_end = t1 + length
+        exit_at, dest = self._exit_draw(person, t1, min(planned_end, self.horizon), svc.during,
+                                        self.rng_in_service)
+        end = min(exit_at, planned_end)
+        self.open[person] = (SERVICE, t1, svc.index)
+        yield env.timeout(end - t1)   # never fires at or after the horizon: then censored
+        pool.release(request)
+        del self.open[person]
+        self._records.append((person, SERVICE, t1, end, svc.index, svc.spec.benefit_paid))
+        if exit_at <= planned_end:
+            self._returns.append((person, end, int(DESTINATION_STATE[dest]), None, 0.0))
+            return
+        stats.completions += 1
+        u = self.rng_outcome.random()
+        cumulative = np.cumsum(svc.outcome_probability)
+        hit = np.flatnonzero(u < cumulative)
+        if hit.size:
+            self._returns.append((person, end, int(svc.outcome_states[hit[0]]), None, 0.0))
+        else:
+            self._returns.append((person, end, UNEMPLOYED, svc.after,
+                                  svc.spec.hazard_after.days))
+
+
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
     """Simulate one replication of the scenario."""
-    seed = s.seed if seed is None else seed
-    people = population(s, seed, replication)
-    courses = LifeCourses(s, people, seed, replication)
-    spells = courses.finish()
-    return SimulationResult(spells, {name: ServiceStats() for name in s.services}, Referrals(),
-                            len(people), float(s.horizon_days))
+    result = Engine(s, replication, s.seed if seed is None else seed).run()
+    _service_time_stats(result)
+    return result
+
+
+def _service_time_stats(result: SimulationResult) -> None:
+    """Queue and place-use integrals from the recorded waiting and service segments."""
+    spells = result.spells
+    for code, stats in enumerate(result.services.values()):
+        mine = spells.service == code
+        stats.queue_days_total = float(spells.duration[mine & (spells.state == WAITING)].sum())
+        stats.busy_place_days = float(spells.duration[mine & (spells.state == SERVICE)].sum())

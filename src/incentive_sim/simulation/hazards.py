@@ -16,8 +16,11 @@ how time-limited multipliers (a service's lock-in, an after-effect) and the hori
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -100,6 +103,48 @@ class CompetingRisks:
         pick = (cum_dest < (u * cum_dest[:, -1])[:, None]).sum(axis=1)
         pick = np.minimum(pick, len(self.destinations) - 1)
         return np.where(exits, exit_at, np.inf), np.where(exits, pick, -1).astype(np.int64)
+
+    def sample_one(self, d_from: float, d_until: float, multiplier: Sequence[float],
+                   rng: np.random.Generator) -> tuple[float, int]:
+        """`sample` for one person, in plain floats (a client of the event layer): the same
+        exact inversion and the same draws from the stream, without array overheads."""
+        e = float(rng.exponential(size=1)[0])
+        u = float(rng.random(size=1)[0])
+        edges = self._edge_list
+        rates = self._rate_rows
+        mult = [float(m) for m in multiplier]
+        band = bisect.bisect_right(edges, d_from) - 1
+        t = d_from
+        exit_at = math.inf
+        while True:
+            h = sum(r * m for r, m in zip(rates[band], mult, strict=True))
+            upper = edges[band + 1] if band + 1 < len(edges) else math.inf
+            if h > 0 and (upper == math.inf or e < (upper - t) * h):
+                exit_at = t + e / h
+                break
+            if upper == math.inf:
+                break
+            e -= (upper - t) * h
+            t = upper
+            band += 1
+        if exit_at >= d_until:
+            return math.inf, -1
+        weights = [r * m for r, m in zip(rates[band], mult, strict=True)]
+        target = u * sum(weights)
+        running = 0.0
+        for j, w in enumerate(weights):
+            running += w
+            if target < running:
+                return exit_at, j
+        return exit_at, len(weights) - 1
+
+    @cached_property
+    def _edge_list(self) -> list[float]:
+        return [float(x) for x in self.edges]
+
+    @cached_property
+    def _rate_rows(self) -> list[list[float]]:
+        return [[float(x) for x in row] for row in self.rates]
 
     def survival(self, d: FloatArray, multiplier: FloatArray) -> FloatArray:
         """P(no exit by duration d | at risk from 0), per person: exp(-H(d))."""

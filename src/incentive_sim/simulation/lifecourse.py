@@ -193,7 +193,7 @@ class LifeCourses:
     def _append(self, idx: IntArray, state: np.ndarray, start: FloatArray, end: FloatArray,
                 service: np.ndarray, paid: np.ndarray, censored: bool) -> None:
         benefit = np.where(paid, self.benefit[idx], NO_BENEFIT).astype(np.int8)
-        record = {
+        record: dict[str, np.ndarray] = {
             "person_id": idx,
             "municipality": self.people.municipality[idx],
             "group": self.people.group[idx],
@@ -255,16 +255,20 @@ class LifeCourses:
         self.active[idx] = False
         self.seg_end[idx] = np.inf
 
-    def rejoin(self, idx: IntArray, t: float, state: int, *,
-               boost: FloatArray | None = None, boost_days: float = 0.0) -> None:
-        """Take people back at time t in `state`; returning to unemployment, a service's
-        after-effect multiplies their exit hazards for `boost_days`."""
+    def rejoin(self, idx: IntArray, t: npt.ArrayLike, state: npt.ArrayLike, *,
+               boost: FloatArray | None = None, boost_days: npt.ArrayLike = 0.0) -> None:
+        """Take people back at times t in `state`; returning to unemployment, a service's
+        after-effect multiplies their exit hazards (rows of `boost`) for `boost_days`."""
+        idx = np.asarray(idx, np.int64)
+        t = np.broadcast_to(np.asarray(t, np.float64), idx.shape)
         self.active[idx] = True
-        self.state[idx] = state
+        self.state[idx] = np.broadcast_to(np.asarray(state, np.int8), idx.shape)
         self.seg_start[idx] = t
-        if boost is not None and boost_days > 0:
-            self.boost[idx] = boost
-            self.boost_until[idx] = t + boost_days
+        if boost is not None:
+            days = np.broadcast_to(np.asarray(boost_days, np.float64), idx.shape)
+            on = days > 0
+            self.boost[idx[on]] = np.broadcast_to(boost, (idx.size, self.boost.shape[1]))[on]
+            self.boost_until[idx[on]] = t[on] + days[on]
         self._sample(idx)
 
     def finish(self) -> SpellTable:
