@@ -235,9 +235,14 @@ class Engine:
         self.courses.offered[who] = True
         stats = self.stats[svc.name]
         stats.declined += int((~accept).sum())
-        who, counter = who[accept], counter[accept]
+        self.refer(who[accept], counter[accept], svc, pool, m, t)
+
+    def refer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
+              pool: simpy.Resource, m: int, t: float) -> None:
+        """Send people (unemployed, in the life courses) to the queue of a service's pool."""
         if who.size == 0:
             return
+        stats = self.stats[svc.name]
         self.courses.take(who, t)
         stats.referrals += int(who.size)
         self.referrals.person.extend(who.tolist())
