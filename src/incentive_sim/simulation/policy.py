@@ -14,12 +14,13 @@
              + after-effect: expected unemployment days avoided x share after the service
              - the municipality's net cost of the service
 
-  Under the two-step rule, service days are neither counted nor charged, so referring someone
-  whose counter is past paid day 300 avoids half their benefit for the service period: the
-  referrals crowd just past day 300. Under the graduated rule service days are charged as
-  well, the first two terms cancel, and only services with a real after-effect pay off.
-  The municipality is myopic about the counter itself (it does not value the days a service
-  keeps off the counter beyond the service period).
+  The municipality prices a period at the share it is billed for the person now (the paying
+  agency bills it monthly by accrued-day class): it acts on the people on its bill, and is
+  myopic about the counter's future. Under the two-step rule, service days are neither counted
+  nor charged, so referring someone whose counter is past paid day 300 avoids half their
+  benefit for the service period while nothing is saved below 300: referrals crowd just past
+  day 300. Under the graduated rule service days are charged as well, the first two terms
+  cancel, and only services with a real after-effect pay off.
 
 Referrals happen at reviews, every `review_every_days` per municipality; set it to 1 for
 daily decisions.
@@ -151,10 +152,8 @@ def expected_saving(rule: CompiledRule, service: CompiledService, counter: Float
             continue
         c = counter[mine]
         sched = block.schedule
-        stay[mine] = _period_cost(block.counts[UNEMPLOYED], block.charged[UNEMPLOYED],
-                                  sched, c, length * r)
-        serve[mine] = _period_cost(block.counts[SERVICE], block.charged[SERVICE], sched, c,
-                                   paid_in_service)
+        stay[mine] = _period_cost(bool(block.charged[UNEMPLOYED]), sched, c, length * r)
+        serve[mine] = _period_cost(bool(block.charged[SERVICE]), sched, c, paid_in_service)
         after_counter = c + (paid_in_service if block.counts[SERVICE] else 0.0)
         share_after[mine] = np.where(block.charged[UNEMPLOYED],
                                      sched.share_at(after_counter), 0.0)
@@ -167,13 +166,11 @@ def expected_saving(rule: CompiledRule, service: CompiledService, counter: Float
                       - service.municipal_cost_per_day * length)
 
 
-def _period_cost(counts: bool, charged: bool, sched: ShareSchedule, c: FloatArray,
-                 paid_days: float) -> FloatArray:
-    """Share-weighted paid days of a period of `paid_days` paid days entered at counter c."""
+def _period_cost(charged: bool, sched: ShareSchedule, c: FloatArray, paid_days: float
+                 ) -> FloatArray:
+    """Share-weighted paid days of a period of `paid_days`, at the share billed at counter c."""
     if not charged:
         return np.zeros(c.size)
-    if counts:
-        return np.asarray(sched.integral(c + paid_days) - sched.integral(c))
     return np.asarray(sched.share_at(c) * paid_days)
 
 
