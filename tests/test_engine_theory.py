@@ -9,7 +9,6 @@ import math
 from typing import Any
 
 import numpy as np
-import simpy
 
 from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import STATE_CODE
