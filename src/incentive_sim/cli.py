@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -131,6 +132,51 @@ def cases(
                       soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path | None, typer.Argument(
+        help="Scenario YAML file; without one, the default scenario shipped with the package.",
+        show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: runs/<scenario file name>).",
+        show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, help="Seed (default: the scenario's).", show_default=False)] = None,
+    replications: Annotated[int | None, typer.Option(
+        min=1, help="Replications (default: the scenario's).", show_default=False)] = None,
+    spells: Annotated[bool, typer.Option(
+        "--spells", help="Also write spells.csv.gz (replication 0).")] = False,
+) -> None:
+    """Simulate a scenario and price it under every rule; write the outputs to --out."""
+    from .analysis.run import default_scenario, run_scenario
+
+    with default_scenario() as default:
+        path = scenario if scenario is not None else default
+        s = _guarded(lambda: load_scenario(path))
+    target = out_dir if out_dir is not None else Path("runs") / path.stem
+    command = ["incentive-sim", "run", *([str(scenario)] if scenario is not None else []),
+               "--out", str(target),
+               *(["--seed", str(seed)] if seed is not None else []),
+               *(["--replications", str(replications)] if replications is not None else []),
+               *(["--spells"] if spells else [])]
+    summary = _guarded(lambda: run_scenario(
+        s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
+        command=command))
+    provenance = summary["provenance"]
+    payers = ("state", "municipality", "fund", "gross")
+    table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
+                               f"(mean of {provenance['replications']} replications)"))
+    table.add_column("rule")
+    for payer in payers:
+        table.add_column(payer, justify="right")
+    for rule, entry in summary["rules"].items():
+        name = f"{rule} (in force)" if entry["in_force"] else rule
+        table.add_row(escape(name), *(f"{entry['totals'][p] / 1e6:,.2f}" for p in payers))
+    out.print(table)
+    out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
+              highlight=False, soft_wrap=True)
 
 
 def main() -> None:

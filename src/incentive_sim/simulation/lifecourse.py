@@ -250,8 +250,10 @@ class LifeCourses:
     # ---------------------------------------------------------------- the event layer's door
 
     def take(self, idx: IntArray, t: float) -> None:
-        """Hand people over to the event layer at time t: their open segment closes at t."""
-        self.record(idx, self.state[idx], self.seg_start[idx], t)
+        """Hand people over to the event layer at time t: their open segment closes at t
+        (people who arrived at t itself have no segment to close)."""
+        begun = idx[self.seg_start[idx] < t]
+        self.record(begun, self.state[begun], self.seg_start[begun], t)
         self.active[idx] = False
         self.seg_end[idx] = np.inf
 

@@ -1,0 +1,334 @@
+"""The ledger: a simulated history priced under every rule of a scenario, booked by rule,
+calendar month, municipality, payer and item.
+
+Pure and deterministic (no randomness). Segments are first split at calendar-month boundaries
+(`split_by_month`), each piece entering with the counter the rule had reached at that moment, so
+every benefit and service day lands in its own month. Pricing is additive over such splits: the
+share-weighted integral telescopes over the pieces of a counted segment, and a reset never
+happens inside a counted segment (a state may not both count and qualify for a reset), so the
+split table prices to the same totals as the unsplit one.
+
+Items: `benefit`, `service`, `bonus` (a cost to its payer, a receipt to its payee, both booked
+in the month of the payment day and the municipality of the segment that earned it) and
+`transfer` (the state's transfer to a municipality under the rule in force: +amount to the
+state, -amount to the municipality, spread evenly over the horizon by days). Bonuses and
+transfers net out per month and municipality, so the payers of every (rule, month,
+municipality) add up to the gross outlay: benefits paid plus the cost of service days.
+
+A history is priced in chunks of whole people (bonuses look at a person's consecutive
+segments), which bounds memory at national scale; amounts are summed in a fixed order, so the
+same history always gives the same bits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..funding.counters import counters_for_rule
+from ..funding.pricing import Pricing, ServiceCosts, price
+from ..funding.rules import CompiledRule
+from ..funding.spells import SpellTable
+from ..funding.transfers import transfer_amounts
+from ..scenario import scenario_rules
+from ..scenario.schema import Scenario, Transfers
+from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
+from ..simulation.population import month_starts as calendar_month_starts
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+SERVICE = STATE_CODE["service"]
+PAYER_INDEX = {p: i for i, p in enumerate(PAYERS)}
+ITEM_INDEX = {item: i for i, item in enumerate(ITEMS)}
+CHUNK_ROWS = 100_000        # segments priced at a time (before splitting into months)
+
+
+# ---------------------------------------------------------------- months
+
+def month_index(month_starts: FloatArray, day: npt.ArrayLike) -> IntArray:
+    """The month (index into `month_starts`) holding each day; days before the first month
+    start belong to month 0."""
+    i = np.searchsorted(month_starts, np.asarray(day, np.float64), side="right") - 1
+    return np.asarray(np.clip(i, 0, len(month_starts) - 1), np.int64)
+
+
+def month_labels(start: dt.date, month_starts: FloatArray) -> tuple[str, ...]:
+    """`YYYY-MM` of every month start (the first one is the start date's month)."""
+    labels = []
+    for offset in month_starts:
+        d = start + dt.timedelta(days=float(offset))
+        labels.append(f"{d.year:04d}-{d.month:02d}")
+    return tuple(labels)
+
+
+def month_days(month_starts: FloatArray, horizon_days: float) -> FloatArray:
+    """Days of each month that fall inside the horizon."""
+    return np.diff(np.append(month_starts, float(horizon_days)))
+
+
+def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_]:
+    """Segments whose paid days advance the rule's counter (the one `counters_for_rule` gives
+    the segment: the block covering its benefit, else the first block)."""
+    if not rule.blocks:
+        return np.zeros(len(spells), bool)
+    which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
+    counts = np.stack([b.counts for b in rule.blocks])          # (blocks, states)
+    benefits = np.stack([b.benefits for b in rule.blocks])      # (blocks, benefits + 1)
+    return np.asarray(counts[which, spells.state] & benefits[which, spells.benefit]
+                      & spells.benefit_paid)
+
+
+def split_by_month(spells: SpellTable, month_starts: npt.ArrayLike,
+                   counters: Mapping[CompiledRule, FloatArray],
+                   only: npt.NDArray[np.bool_] | None = None,
+                   ) -> tuple[SpellTable, dict[CompiledRule, FloatArray]]:
+    """Split every segment (or the segments where `only` is true) at calendar-month
+    boundaries; rows stay in the table's order, each followed by its later pieces.
+
+    Each segment becomes one piece per month it overlaps (a zero-length segment stays one
+    piece). Each piece carries the counter of every rule in `counters` at its own start: the
+    segment's counter plus the paid days before the piece when the segment counts under that
+    rule. Only the last piece of a censored segment is censored. The returned table holds the
+    pieces' counters under the rules' names, and the same counters are returned by rule.
+    """
+    starts = np.asarray(month_starts, np.float64)
+    n = len(spells)
+    first = month_index(starts, spells.start_day)
+    # the month of the segment's last instant: the one holding end_day, unless end_day is a
+    # month start (then the month before); a zero-length segment stays in its first month
+    last = np.searchsorted(starts, spells.end_day, side="left") - 1
+    last = np.clip(last, first, len(starts) - 1)
+    if only is not None:
+        last = np.where(only, last, first)
+    pieces = (last - first + 1).astype(np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), pieces)
+    offset = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    month = first[rows] + offset
+    bounds = np.append(starts, np.inf)
+    seg_start = spells.start_day[rows]
+    seg_end = spells.end_day[rows]
+    start = np.where(offset == 0, seg_start, np.maximum(seg_start, bounds[month]))
+    end = np.where(month == last[rows], seg_end, np.minimum(seg_end, bounds[month + 1]))
+    columns: dict[str, Any] = {k: v[rows] for k, v in spells.columns().items()}
+    columns["start_day"] = start
+    columns["end_day"] = end
+    columns["censored"] = spells.censored[rows] & (month == last[rows])
+    rate = spells.paid_days_per_week / 7.0
+    before = (start - seg_start) * rate          # paid days of the segment before the piece
+    out: dict[CompiledRule, FloatArray] = {}
+    for rule, counter in counters.items():
+        counts = counted_mask(spells, rule)[rows]
+        out[rule] = np.asarray(counter, np.float64)[rows] + np.where(counts, before, 0.0)
+    table = replace(spells, **columns,
+                    counter_at_start={rule.name: c for rule, c in out.items()})
+    return table, out
+
+
+# ---------------------------------------------------------------- what pricing needs
+
+def service_costs(scenario: Scenario, names: tuple[str, ...]) -> ServiceCosts:
+    """ServiceCosts indexed by the service codes of a SpellTable whose services are `names`."""
+    services = [scenario.services[n] for n in names]
+    return ServiceCosts(
+        cost_per_day=np.array([s.cost_per_day for s in services], np.float64),
+        paid_by_state=np.array([s.paid_by == "state" for s in services], bool),
+        state_compensation_per_day=np.array([s.state_compensation_per_day for s in services],
+                                            np.float64),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Everything about a scenario that pricing needs, compiled once for all replications:
+    the rules it reports (in force first), the base rules its transfers need, the months."""
+
+    scenario: Scenario
+    priced: tuple[str, ...]
+    compiled: dict[str, CompiledRule]          # priced rules and transfer bases
+    transfers: tuple[Transfers, ...]           # applied to the rule in force
+    month_starts: FloatArray
+    months: tuple[str, ...]
+    municipalities: tuple[str, ...]
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Plan:
+        rules = scenario_rules(scenario)
+        priced = tuple(scenario.rule_names())
+        in_force = rules[scenario.funding.in_force]
+        transfers = tuple(t for t in (scenario.funding.transfers, in_force.transfers)
+                          if t is not None)
+        names = list(priced) + [t.base for t in transfers if t.kind == "cost_neutral"]
+        ppw = scenario.benefits.paid_days_per_week
+        compiled = {n: CompiledRule.compile(n, rules[n], ppw) for n in dict.fromkeys(names)}
+        starts = calendar_month_starts(scenario.start_date, scenario.horizon_days)
+        return cls(scenario, priced, compiled, transfers, starts,
+                   month_labels(scenario.start_date, starts), tuple(scenario.municipalities))
+
+    @property
+    def in_force(self) -> str:
+        return self.scenario.funding.in_force
+
+
+# ---------------------------------------------------------------- the ledger
+
+@dataclass(frozen=True, eq=False)
+class Ledger:
+    """Amounts of one simulated history: `amounts[rule, month, municipality, payer, item]`
+    (rules in `rules` order, payers and items in vocabulary order), and the gross outlay per
+    month and municipality, which every rule's payers add up to."""
+
+    rules: tuple[str, ...]
+    months: tuple[str, ...]
+    municipalities: tuple[str, ...]
+    amounts: FloatArray
+    gross: FloatArray                           # (month, municipality)
+    transfers: dict[str, FloatArray]            # rule -> per municipality, over the horizon
+    counter_in_force: FloatArray                # the in-force rule's counter per segment
+
+    @classmethod
+    def build(cls, scenario: Scenario, spells: SpellTable, plan: Plan | None = None,
+              chunk_rows: int = CHUNK_ROWS) -> Ledger:
+        """Price `spells` under every rule the scenario reports (and the base rules of its
+        transfers). The history is priced in chunks of whole people of about `chunk_rows`
+        segments, so memory stays bounded however large the history."""
+        plan = plan or Plan.of(scenario)
+        if spells.municipalities != plan.municipalities:
+            raise ValueError("the history's municipalities are not the scenario's")
+        counters = {name: _counter(spells, rule) for name, rule in plan.compiled.items()}
+        costs = service_costs(scenario, spells.services)
+        n_months, n_munis = len(plan.months), len(plan.municipalities)
+        booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
+                  for name in plan.compiled}
+        gross = np.zeros((n_months, n_munis))
+        for rows in _person_chunks(spells, chunk_rows):
+            chunk = spells.take(rows)
+            # Only segments that cost something need splitting (jobs, education ... stay whole).
+            costly = chunk.benefit_paid | ((chunk.state == SERVICE) & (chunk.service >= 0))
+            pieces, piece_counters = split_by_month(
+                chunk, plan.month_starts,
+                {plan.compiled[name]: counters[name][rows] for name in plan.compiled},
+                only=costly)
+            cell = month_index(plan.month_starts, pieces.start_day) * n_munis + pieces.municipality
+
+            def book(weights: FloatArray, where: IntArray = cell) -> FloatArray:
+                summed = np.bincount(where, weights=weights, minlength=n_months * n_munis)
+                return np.asarray(summed, np.float64).reshape(n_months, n_munis)
+
+            for name, rule in plan.compiled.items():
+                pricing = price(pieces, rule, costs, piece_counters[rule])
+                booked[name] += _book_pricing(pricing, pieces, plan, book)
+            in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
+            service_cost = np.zeros(len(pieces))
+            if len(costs.cost_per_day):
+                code = np.where(in_service, pieces.service, 0)
+                service_cost = np.where(in_service, costs.cost_per_day[code] * pieces.duration,
+                                        0.0)
+            gross += book(pieces.daily_amount * pieces.paid_days + service_cost)
+
+        transfers: dict[str, FloatArray] = {}
+        if plan.transfers:
+            total = np.zeros(n_munis)
+            for t in plan.transfers:
+                total += _transfer(t, plan, booked)
+            share = month_days(plan.month_starts, scenario.horizon_days) / scenario.horizon_days
+            spread = share[:, None] * total[None, :]
+            a = booked[plan.in_force]
+            a[:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
+            a[:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
+            transfers[plan.in_force] = total
+        amounts = np.stack([booked[name] for name in plan.priced])
+        return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
+                   counters[plan.in_force])
+
+    # ------------------------------------------------------------ views
+
+    def rule_index(self, rule: str) -> int:
+        return self.rules.index(rule)
+
+    def totals(self, rule: str) -> dict[str, float]:
+        """payer -> total over months, municipalities and items; plus `gross`."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1, 3))
+        out = {p: float(a[i]) for i, p in enumerate(PAYERS)}
+        out["gross"] = float(a.sum())
+        return out
+
+    def by_item(self, rule: str) -> dict[str, dict[str, float]]:
+        """payer (and `gross`) -> item -> total."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1))      # (payer, item)
+        out = {p: {item: float(a[i, j]) for j, item in enumerate(ITEMS)}
+               for i, p in enumerate(PAYERS)}
+        out["gross"] = {item: float(a[:, j].sum()) for j, item in enumerate(ITEMS)}
+        return out
+
+    def by_municipality(self, rule: str) -> dict[str, dict[str, float]]:
+        """municipality -> payer (and `gross`) -> total."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 3))      # (municipality, payer)
+        return {m: {**{p: float(a[k, i]) for i, p in enumerate(PAYERS)},
+                    "gross": float(a[k].sum())}
+                for k, m in enumerate(self.municipalities)}
+
+    def municipal_liability(self, rule: str) -> FloatArray:
+        """Per municipality: what the municipality pays under the rule before transfers."""
+        a = self.amounts[self.rule_index(rule)][:, :, PAYER_INDEX["municipality"]]
+        return np.asarray(a.sum(axis=0)[:, :ITEM_INDEX["transfer"]].sum(axis=1))
+
+
+def _person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
+    """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
+    split a person (bonuses look at a person's consecutive segments)."""
+    order = spells.person_order()
+    n = order.size
+    if n <= chunk_rows:
+        return [order]
+    pid = spells.person_id[order]
+    starts = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))   # person starts
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
+                                                                          chunk_rows)),
+                                       starts.size - 1)])
+    cuts = cuts[cuts > 0]
+    return np.split(order, cuts)
+
+
+def _counter(spells: SpellTable, rule: CompiledRule) -> FloatArray:
+    """The rule's counter at every segment start: recorded by the engine, else computed."""
+    stored = spells.counter_at_start.get(rule.name)
+    return np.asarray(stored, np.float64) if stored is not None else counters_for_rule(spells,
+                                                                                          rule)
+
+
+def _book_pricing(pricing: Pricing, pieces: SpellTable, plan: Plan,
+                  book: Callable[..., FloatArray]) -> FloatArray:
+    """(month, municipality, payer, item) amounts of one rule's pricing of the pieces."""
+    n_months, n_munis = len(plan.months), len(plan.municipalities)
+    out = np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
+    for p, payer in enumerate(PAYERS):
+        out[:, :, p, ITEM_INDEX["benefit"]] = book(pricing.benefit[payer])
+        out[:, :, p, ITEM_INDEX["service"]] = book(pricing.service[payer])
+    bonuses = pricing.bonuses
+    if bonuses.segment.size:
+        where = (month_index(plan.month_starts, bonuses.day) * n_munis
+                 + pieces.municipality[bonuses.segment])
+        for p, payer in enumerate(PAYERS):
+            out[:, :, p, ITEM_INDEX["bonus"]] = book(pricing.bonus_net(payer), where)
+    return out
+
+
+def _transfer(t: Transfers, plan: Plan, booked: Mapping[str, FloatArray]) -> FloatArray:
+    """Per municipality, over the horizon: what the state transfers under `t`."""
+    munis = plan.scenario.municipalities
+    if t.kind == "fixed":
+        got = transfer_amounts(t, munis, plan.scenario.horizon_days)
+    else:
+        def liability(rule: str) -> dict[str, float]:
+            a = booked[rule][:, :, PAYER_INDEX["municipality"], :ITEM_INDEX["transfer"]]
+            per = a.sum(axis=(0, 2))
+            return {m: float(per[k]) for k, m in enumerate(plan.municipalities)}
+        got = transfer_amounts(t, munis, plan.scenario.horizon_days,
+                               liability(plan.in_force), liability(t.base))
+    return np.array([got[m] for m in plan.municipalities])

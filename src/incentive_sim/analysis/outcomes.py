@@ -1,0 +1,133 @@
+"""What happened to the people of one simulated history, apart from money: exits from
+unemployment, spell lengths, the long-term unemployed, stocks at month starts, transitions
+between states. Pure functions of a SpellTable (no randomness).
+
+An unemployment spell is a run of consecutive `unemployed`, `waiting` and `service` segments of
+one person (a registered jobseeker, activated or not); it ends with a move to any other state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..funding.spells import SpellTable
+from ..scenario.vocabulary import STATE_CODE, STATES, TRANSITIONS
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+JOBSEEKER_STATES = np.zeros(len(STATES), bool)
+JOBSEEKER_STATES[[STATE_CODE[s] for s in ("unemployed", "waiting", "service")]] = True
+# destination state code -> the transition's name (employment, education, ...)
+DESTINATIONS: dict[int, str] = {STATE_CODE[state]: name for name, state in TRANSITIONS.items()}
+LONG_TERM_DAYS = 365.0
+COUNTER_BIN_EDGES = np.arange(0.0, 1500.0 + 50.0, 50.0)
+
+
+def outcomes(spells: SpellTable, horizon_days: float,
+             elapsed_days: FloatArray | None = None) -> dict[str, float]:
+    """Exits from unemployment by destination, completed spells and their mean length, the
+    jobseeker stock and its long-term part at the start and at the horizon.
+
+    `elapsed_days[person_id]`, when given, is how long the spell of a person already
+    unemployed at t = 0 had lasted then; spell lengths of the initial caseload include it
+    (without it they are counted from t = 0). `mean_spell_days_new` is over the completed
+    spells that began within the horizon (no left truncation).
+    """
+    out: dict[str, float] = {f"exits_to_{name}": 0.0 for name in TRANSITIONS}
+    keys = ("exits_total", "completed_spells", "mean_spell_days", "mean_spell_days_new",
+            "unemployed_start", "long_term_unemployed_start", "unemployed_end",
+            "long_term_unemployed_end")
+    out.update(dict.fromkeys(keys, 0.0))
+    if len(spells) == 0:
+        return out
+    order = spells.person_order()
+    pid = spells.person_id[order]
+    state = spells.state[order]
+    start = spells.start_day[order]
+    end = spells.end_day[order]
+    censored = spells.censored[order]
+    seeker = JOBSEEKER_STATES[state]
+    same_next = np.append(pid[1:] == pid[:-1], False)
+    same_prev = np.concatenate([[False], pid[1:] == pid[:-1]])
+    seeker_next = np.append(seeker[1:], False)
+    seeker_prev = np.concatenate([[False], seeker[:-1]])
+    next_state = np.append(state[1:], -1)
+
+    exit_rows = seeker & same_next & ~seeker_next
+    for code, name in DESTINATIONS.items():
+        out[f"exits_to_{name}"] = float(np.count_nonzero(exit_rows & (next_state == code)))
+    out["exits_total"] = float(sum(out[f"exits_to_{name}"] for name in TRANSITIONS))
+
+    firsts = np.flatnonzero(seeker & ~(same_prev & seeker_prev))    # first row of each run
+    lasts = np.flatnonzero(seeker & ~(same_next & seeker_next))     # last row of each run
+    origin = start[firsts].copy()
+    initial = ~same_prev[firsts] & (start[firsts] <= 0.0)           # the caseload at t = 0
+    if elapsed_days is not None:
+        person = pid[firsts]
+        known = initial & (person < len(elapsed_days))
+        origin[known] -= elapsed_days[person[known]]
+    length = end[lasts] - origin
+    completed = ~censored[lasts]
+    out["completed_spells"] = float(np.count_nonzero(completed))
+    if completed.any():
+        out["mean_spell_days"] = float(length[completed].mean())
+    new = completed & ~initial
+    if new.any():
+        out["mean_spell_days_new"] = float(length[new].mean())
+    at_start = (start[firsts] <= 0.0) & (end[lasts] > 0.0)
+    out["unemployed_start"] = float(np.count_nonzero(at_start))
+    out["long_term_unemployed_start"] = float(np.count_nonzero(at_start
+                                                               & (-origin >= LONG_TERM_DAYS)))
+    at_end = censored[lasts] & (end[lasts] >= horizon_days)
+    out["unemployed_end"] = float(np.count_nonzero(at_end))
+    out["long_term_unemployed_end"] = float(np.count_nonzero(at_end & (length >= LONG_TERM_DAYS)))
+    return out
+
+
+def stock_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:
+    """People in each state at the first day of each month:
+    `counts[month, municipality, group, state]` (a segment [start, end) holds its person at
+    every month start t with start <= t < end)."""
+    n_months = len(month_starts)
+    shape = (len(spells.municipalities), len(spells.groups), len(STATES))
+    cells = int(np.prod(shape))
+    lo = np.searchsorted(month_starts, spells.start_day, side="left")
+    hi = np.searchsorted(month_starts, spells.end_day, side="left")
+    cell = np.ravel_multi_index((spells.municipality, spells.group, spells.state), shape)
+    present = hi > lo
+    size = (n_months + 1) * cells
+    delta = (np.bincount(lo[present] * cells + cell[present], minlength=size)
+             - np.bincount(hi[present] * cells + cell[present], minlength=size))
+    counts = np.cumsum(delta.reshape(n_months + 1, cells), axis=0)[:n_months]
+    return np.asarray(counts.reshape(n_months, *shape), np.float64)
+
+
+def transition_counts(spells: SpellTable) -> FloatArray:
+    """Consecutive segment pairs of the same person: `counts[from_state, to_state, service]`
+    where the service slot is 0 for none and 1 + the service code of a `service` or
+    `waiting` from-segment."""
+    n_states, n_slots = len(STATES), len(spells.services) + 1
+    size = n_states * n_states * n_slots
+    if len(spells) < 2:
+        return np.zeros((n_states, n_states, n_slots))
+    order = spells.person_order()
+    pid = spells.person_id[order]
+    state = spells.state[order].astype(np.int64)
+    service = spells.service[order].astype(np.int64)
+    pair = np.flatnonzero(pid[1:] == pid[:-1])
+    frm, to = state[pair], state[pair + 1]
+    with_service = (frm == STATE_CODE["service"]) | (frm == STATE_CODE["waiting"])
+    slot = np.where(with_service & (service[pair] >= 0), service[pair] + 1, 0)
+    key = (frm * n_states + to) * n_slots + slot
+    return np.bincount(key, minlength=size).reshape(n_states, n_states, n_slots).astype(float)
+
+
+def counter_histogram(counter: npt.ArrayLike) -> tuple[FloatArray, float]:
+    """Counts per bin of 50 paid days from 0 to 1500 (the last bin includes 1500), and the
+    number above 1500."""
+    values = np.asarray(counter, np.float64)
+    counts, _ = np.histogram(values, COUNTER_BIN_EDGES)
+    return counts.astype(np.float64), float(np.count_nonzero(values > COUNTER_BIN_EDGES[-1]))

@@ -1,0 +1,402 @@
+"""`run`: simulate a scenario's replications, price each under every rule, and write the
+DESIGN outputs (summary.json, costs_monthly.csv, stock_monthly.csv, transitions.csv,
+scenario.resolved.yaml and, on request, spells.csv.gz).
+
+Outputs are written into a private staging folder inside the output folder and moved into place
+only once the whole run has succeeded (summary.json last), so a failed or interrupted run
+leaves no half-written file behind. Same scenario and seed give byte-identical files, apart from
+the wall time in `summary.json`'s provenance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import importlib.resources
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from .. import __version__
+from ..funding.spells import SpellTable
+from ..scenario import InputError, Problem
+from ..scenario.schema import Scenario
+from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
+from ..simulation.engine import SimulationResult, simulate
+from ..simulation.population import initial_caseload
+from .ledger import Ledger, Plan
+from .outcomes import (
+    COUNTER_BIN_EDGES,
+    counter_histogram,
+    outcomes,
+    stock_by_month,
+    transition_counts,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+SUMMARY = "summary.json"
+COSTS = "costs_monthly.csv"
+STOCK = "stock_monthly.csv"
+TRANSITIONS = "transitions.csv"
+SPELLS = "spells.csv.gz"
+RESOLVED = "scenario.resolved.yaml"
+SERVICE_STATS = ("starts", "completions", "referrals", "declined", "left_queue")
+
+
+def cents(x: float) -> float:
+    return round(float(x), 2) + 0.0          # + 0.0: no "-0.0"
+
+
+def number(x: float, digits: int = 4) -> float:
+    return round(float(x), digits) + 0.0
+
+
+def format_count(x: float) -> str:
+    """A mean count: an integer when it is one, else up to 4 decimals."""
+    text = f"{x:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+# ---------------------------------------------------------------- accumulating replications
+
+@dataclass
+class Accumulator:
+    """Sums over replications of everything the outputs report (means are sums / count)."""
+
+    scenario: Scenario
+    plan: Plan
+    count: int = 0
+    groups: tuple[str, ...] = ()               # name tables of the simulated histories
+    services_names: tuple[str, ...] = ()
+    amounts: FloatArray | None = None
+    stock: FloatArray | None = None
+    transitions: FloatArray | None = None
+    totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
+    transfers: dict[str, FloatArray] = field(default_factory=dict)
+    services: dict[str, dict[str, float]] = field(default_factory=dict)
+    outcomes: dict[str, float] = field(default_factory=dict)
+    referrals: float = 0.0
+    referrals_by_service: FloatArray | None = None
+    histogram: FloatArray = field(default_factory=lambda: np.zeros(len(COUNTER_BIN_EDGES) - 1))
+    above_histogram: float = 0.0
+
+    def add(self, result: SimulationResult, ledger: Ledger,
+            elapsed_days: FloatArray | None) -> None:
+        spells = result.spells
+        if self.count == 0:
+            self.groups, self.services_names = spells.groups, spells.services
+        elif (spells.groups, spells.services) != (self.groups, self.services_names):
+            raise ValueError("replications disagree on the group or service names")
+        self.count += 1
+        self.amounts = _plus(self.amounts, ledger.amounts)
+        self.stock = _plus(self.stock, stock_by_month(spells, self.plan.month_starts))
+        self.transitions = _plus(self.transitions, transition_counts(spells))
+        self.totals.append({rule: ledger.totals(rule) for rule in ledger.rules})
+        for rule, amounts in ledger.transfers.items():
+            self.transfers[rule] = _plus(self.transfers.get(rule), amounts)
+        horizon = result.horizon_days
+        for name in self.scenario.services:
+            stats = result.services.get(name)
+            row = self.services.setdefault(name, dict.fromkeys(
+                (*SERVICE_STATS, "mean_wait_days", "mean_queue_length", "utilisation"), 0.0))
+            if stats is None:
+                continue
+            for key in SERVICE_STATS:
+                row[key] += float(getattr(stats, key))
+            row["mean_wait_days"] += stats.mean_wait_days()
+            row["mean_queue_length"] += stats.mean_queue_length(horizon)
+            row["utilisation"] += stats.utilisation(horizon)
+        for key, value in outcomes(spells, horizon, elapsed_days).items():
+            self.outcomes[key] = self.outcomes.get(key, 0.0) + value
+        referrals = result.referrals.arrays()
+        self.referrals += float(referrals["counter"].size)
+        n_services = len(spells.services)
+        by_service = np.bincount(referrals["service"], minlength=n_services
+                                 )[:n_services].astype(np.float64)
+        self.referrals_by_service = _plus(self.referrals_by_service, by_service)
+        counts, above = counter_histogram(referrals["counter"])
+        self.histogram = self.histogram + counts
+        self.above_histogram += above
+
+    # ------------------------------------------------------------ means
+
+    def summary(self) -> dict[str, Any]:
+        n = self.count
+        assert self.amounts is not None
+        plan = self.plan
+        rules: dict[str, Any] = {}
+        for rule in plan.priced:
+            mean = Ledger(plan.priced, plan.months, plan.municipalities, self.amounts / n,
+                          np.zeros(0), {}, np.zeros(0))
+            per_rep = {p: np.array([t[rule][p] for t in self.totals])
+                       for p in (*PAYERS, "gross")}
+            entry: dict[str, Any] = {
+                "in_force": rule == plan.in_force,
+                "totals": {p: cents(v) for p, v in mean.totals(rule).items()},
+                "totals_sd": {p: cents(v.std(ddof=1)) if n > 1 else 0.0
+                              for p, v in per_rep.items()},
+                "by_item": {p: {item: cents(v) for item, v in items.items()}
+                            for p, items in mean.by_item(rule).items()},
+                "by_municipality": {m: {p: cents(v) for p, v in payers.items()}
+                                    for m, payers in mean.by_municipality(rule).items()},
+            }
+            if rule in self.transfers:
+                entry["transfers"] = {m: cents(v) for m, v in
+                                      zip(plan.municipalities, self.transfers[rule] / n,
+                                          strict=True)}
+            rules[rule] = entry
+        services = {name: {k: number(v / n) for k, v in row.items()}
+                    for name, row in self.services.items()}
+        by_service = (self.referrals_by_service if self.referrals_by_service is not None
+                      else np.zeros(len(self.services_names)))
+        return {
+            "rules": rules,
+            "services": services,
+            "outcomes": {k: number(v / n) for k, v in self.outcomes.items()},
+            "referrals": {
+                "count": number(self.referrals / n),
+                "by_service": {name: number(v / n) for name, v in
+                               zip(self.services_names, by_service, strict=True)},
+                "counter_histogram": {
+                    "bin_edges": [float(e) for e in COUNTER_BIN_EDGES],
+                    "counts": [number(c / n) for c in self.histogram],
+                    "above_last_edge": number(self.above_histogram / n),
+                },
+            },
+        }
+
+
+def _plus(total: FloatArray | None, value: FloatArray) -> FloatArray:
+    return np.array(value, np.float64, copy=True) if total is None else total + value
+
+
+# ---------------------------------------------------------------- the run
+
+def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int | None = None,
+                 seed: int | None = None, write_spells: bool = False,
+                 progress: bool | None = None, command: Sequence[str] | None = None,
+                 ) -> dict[str, Any]:
+    """Simulate replications 0..R-1, price each under every rule, write the outputs into
+    `out_dir` and return the summary (what summary.json holds).
+
+    `replications` and `seed` default to the scenario's. `command` (the command line that
+    asked for the run) is recorded in the provenance. An output folder that cannot be created
+    or written is bad input (InputError).
+    """
+    started = time.perf_counter()
+    reps = scenario.replications if replications is None else int(replications)
+    if reps < 1:
+        raise ValueError("replications must be at least 1")
+    seed = scenario.seed if seed is None else int(seed)
+    out = Path(out_dir)
+    created = not out.exists()
+    staging = _staging(out)
+    ok = False
+    try:
+        plan = Plan.of(scenario)
+        acc = Accumulator(scenario, plan)
+        with _progress_bar(bool(progress), reps, scenario.name) as advance:
+            for r in range(reps):
+                result = simulate(scenario, r, seed)
+                ledger = Ledger.build(scenario, result.spells, plan)
+                acc.add(result, ledger, _elapsed(scenario, seed, r, result))
+                if write_spells and r == 0:
+                    write_spells_csv(staging / SPELLS, result.spells, ledger.counter_in_force)
+                advance()
+        summary = acc.summary()
+        (staging / COSTS).write_bytes(_costs_csv(acc, plan))
+        (staging / STOCK).write_bytes(_stock_csv(acc, plan))
+        (staging / TRANSITIONS).write_bytes(_transitions_csv(acc, scenario))
+        (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
+        summary["provenance"] = {
+            "package_version": __version__,
+            "scenario": scenario.name,
+            "scenario_sha256": scenario_hash(scenario),
+            "resolved_scenario": RESOLVED,
+            "seed": seed,
+            "replications": reps,
+            "start_date": scenario.start_date.isoformat(),
+            "horizon_days": scenario.horizon_days,
+            "command": list(command) if command is not None else None,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "wall_time_s": round(time.perf_counter() - started, 3),
+        }
+        (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        files = [COSTS, STOCK, TRANSITIONS, RESOLVED, *([SPELLS] if write_spells else [])]
+        if not write_spells:   # a spells file of an earlier run would not match this one
+            (out / SPELLS).unlink(missing_ok=True)
+        (out / SUMMARY).unlink(missing_ok=True)
+        for name in [*files, SUMMARY]:   # summary.json last: its presence marks a whole run
+            os.replace(staging / name, out / name)
+        ok = True
+        return summary
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not ok and created:
+            with contextlib.suppress(OSError):
+                out.rmdir()      # only if the run left it empty
+
+
+def _staging(out: Path) -> Path:
+    """A fresh staging folder inside `out` (created with its parents)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError([Problem(str(out), None, "--out",
+                                  f"cannot write the outputs here: {reason}")]) from exc
+
+
+def _elapsed(scenario: Scenario, seed: int, replication: int,
+             result: SimulationResult) -> FloatArray | None:
+    """Elapsed spell durations at t = 0 of the initial caseload, by person id (the engine
+    numbers the caseload first); None if that numbering does not hold."""
+    stock = initial_caseload(scenario, seed, replication)
+    if len(stock) > result.people:
+        return None
+    return stock.elapsed_days
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, total: int, name: str) -> Iterator[Callable[[], None]]:
+    """A rich progress bar over replications on stderr, only when stderr is a terminal."""
+    if not (show and sys.stderr.isatty()):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{name}: replications", total=total)
+        yield lambda: bar.advance(task)
+
+
+# ---------------------------------------------------------------- files
+
+def scenario_hash(scenario: Scenario) -> str:
+    return hashlib.sha256(scenario.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def resolved_yaml(scenario: Scenario, seed: int | None = None,
+                  replications: int | None = None) -> str:
+    """The validated scenario (every default filled in, `extends:` resolved) as YAML that
+    loads back to an equal Scenario; a header comment gives the run's seed and replications
+    when given (they may differ from the scenario's)."""
+    header = (f"# {scenario.name}: the scenario as loaded and validated (defaults filled in, "
+              f"extends resolved).\n")
+    if seed is not None and replications is not None:
+        header += f"# This run: seed {seed}, {replications} replications.\n"
+    body = yaml.safe_dump(scenario.model_dump(by_alias=True, mode="json"), sort_keys=False,
+                          allow_unicode=True, width=100)
+    return header + body
+
+
+def _csv(header: Sequence[str], rows: Any) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _costs_csv(acc: Accumulator, plan: Plan) -> bytes:
+    assert acc.amounts is not None
+    mean = np.round(acc.amounts / acc.count, 2)
+    rows = []
+    for index in zip(*np.nonzero(mean), strict=True):
+        r, m, k, p, i = (int(x) for x in index)
+        rows.append((plan.priced[r], plan.months[m], plan.municipalities[k], PAYERS[p],
+                     ITEMS[i], f"{mean[index]:.2f}"))
+    return _csv(("rule", "month", "municipality", "payer", "item", "amount"), rows)
+
+
+def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:
+    assert acc.stock is not None
+    mean = acc.stock / acc.count
+    rows = []
+    for index in zip(*np.nonzero(mean), strict=True):
+        m, k, g, s = (int(x) for x in index)
+        rows.append((plan.months[m], plan.municipalities[k], acc.groups[g], STATES[s],
+                     format_count(mean[index])))
+    return _csv(("month", "municipality", "group", "state", "count"), rows)
+
+
+def _transitions_csv(acc: Accumulator, scenario: Scenario) -> bytes:
+    assert acc.transitions is not None
+    mean = acc.transitions / acc.count
+    rows = []
+    for index in zip(*np.nonzero(mean), strict=True):
+        a, b, slot = (int(x) for x in index)
+        service = acc.services_names[slot - 1] if slot else ""
+        provider = scenario.services[service].provider if service in scenario.services else ""
+        rows.append((STATES[a], STATES[b], service, provider, format_count(mean[index])))
+    return _csv(("from_state", "to_state", "service", "provider", "count"), rows)
+
+
+def write_spells_csv(path: Path, spells: SpellTable, counter: FloatArray) -> None:
+    """One row per segment in person order, names instead of codes; gzip without a time stamp
+    so the same history gives the same bytes."""
+    order = spells.person_order()
+
+    def names(table: Sequence[str], codes: npt.NDArray[Any]) -> list[str]:
+        lookup = np.asarray([*table, ""], dtype=object)      # code -1 -> ""
+        return list(lookup[np.asarray(codes)[order]])
+
+    def fixed(values: FloatArray, digits: int) -> list[str]:
+        spec = f".{digits}f"
+        return [format(x, spec) for x in np.asarray(values, np.float64)[order].tolist()]
+
+    columns = [
+        [str(x) for x in spells.person_id[order].tolist()],
+        names(spells.municipalities, spells.municipality),
+        names(spells.groups, spells.group),
+        names(STATES, spells.state),
+        names(spells.services, spells.service),
+        names(BENEFITS, spells.benefit),
+        fixed(spells.start_day, 4),
+        fixed(spells.end_day, 4),
+        ["1" if x else "0" for x in spells.censored[order].tolist()],
+        fixed(counter, 4),
+        fixed(spells.daily_amount, 2),
+    ]
+    header = ("person_id", "municipality", "group", "state", "service", "benefit", "start_day",
+              "end_day", "censored", "counter_at_start", "daily_amount")
+    data = _csv(header, zip(*columns, strict=True))
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                              compresslevel=6) as gz:
+        gz.write(data)
+
+
+@contextlib.contextmanager
+def default_scenario() -> Iterator[Path]:
+    """The path of the default scenario shipped inside the package (`scenarios/default.yaml`),
+    as a real file for as long as the context lasts (also from a zipped install)."""
+    resource = importlib.resources.files("incentive_sim").joinpath("scenarios", "default.yaml")
+    with importlib.resources.as_file(resource) as path:
+        yield Path(path)
