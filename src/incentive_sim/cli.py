@@ -165,15 +165,18 @@ def run(
         s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
         command=command))
     provenance = summary["provenance"]
-    payers = ("state", "municipality", "fund", "gross")
     table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
                                f"(mean of {provenance['replications']} replications)"))
-    table.add_column("rule")
-    for payer in payers:
-        table.add_column(payer, justify="right")
+    for column in ("rule", "state", "municipality", "transfers to municipalities",
+                   "municipality net", "fund", "gross"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
     for rule, entry in summary["rules"].items():
         name = f"{rule} (in force)" if entry["in_force"] else rule
-        table.add_row(escape(name), *(f"{entry['totals'][p] / 1e6:,.2f}" for p in payers))
+        transfer = 0.0 - entry["by_item"]["municipality"]["transfer"]  # no -0.00
+        net = entry["totals"]["municipality"]
+        cells = (entry["totals"]["state"], net + transfer, transfer, net,
+                 entry["totals"]["fund"], entry["totals"]["gross"])
+        table.add_row(escape(name), *(f"{x / 1e6:,.2f}" for x in cells))
     out.print(table)
     out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
               highlight=False, soft_wrap=True)
