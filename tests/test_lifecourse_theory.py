@@ -4,7 +4,6 @@ Tolerances are four standard errors at the simulated sample sizes (seeds fixed).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -14,8 +13,9 @@ from incentive_sim.funding.rules import CompiledRule
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE
+from incentive_sim.simulation.engine import population
 from incentive_sim.simulation.lifecourse import LifeCourses
-from incentive_sim.simulation.population import People, inflow, initial_caseload
+from incentive_sim.simulation.population import People
 
 Z = 4.0
 
@@ -37,9 +37,7 @@ def scenario(**over: Any) -> Scenario:
 
 
 def everyone(s: Scenario, seed: int, rep: int = 0) -> People:
-    a, b = initial_caseload(s, seed, rep), inflow(s, seed, rep)
-    return People(**{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
-                     for f in dataclasses.fields(People)})
+    return population(s, seed, rep)
 
 
 def unemployed_at(spells: Any, t: float) -> int:

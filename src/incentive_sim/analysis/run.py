@@ -38,7 +38,6 @@ from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
-from ..simulation.population import initial_caseload
 from .ledger import Ledger, Plan
 from .outcomes import (
     COUNTER_BIN_EDGES,
@@ -215,7 +214,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
             for r in range(reps):
                 result = simulate(scenario, r, seed)
                 ledger = Ledger.build(scenario, result.spells, plan)
-                acc.add(result, ledger, _elapsed(scenario, seed, r, result))
+                acc.add(result, ledger, result.elapsed_days)
                 if write_spells and r == 0:
                     write_spells_csv(staging / SPELLS, result.spells, ledger.counter_in_force)
                 advance()
@@ -264,16 +263,6 @@ def _staging(out: Path) -> Path:
         reason = exc.strerror or str(exc)
         raise InputError([Problem(str(out), None, "--out",
                                   f"cannot write the outputs here: {reason}")]) from exc
-
-
-def _elapsed(scenario: Scenario, seed: int, replication: int,
-             result: SimulationResult) -> FloatArray | None:
-    """Elapsed spell durations at t = 0 of the initial caseload, by person id (the engine
-    numbers the caseload first); None if that numbering does not hold."""
-    stock = initial_caseload(scenario, seed, replication)
-    if len(stock) > result.people:
-        return None
-    return stock.elapsed_days
 
 
 @contextlib.contextmanager

@@ -90,6 +90,7 @@ class SimulationResult:
     referrals: Referrals
     people: int
     horizon_days: float
+    elapsed_days: FloatArray   # by person id: spell duration already elapsed on arrival
 
 
 def population(s: Scenario, seed: int, replication: int) -> People:
@@ -146,7 +147,7 @@ class Engine:
                                 service=service, paid=paid, censored=True)
         spells = self.courses.finish()
         return SimulationResult(spells, self.stats, self.referrals, len(self.people),
-                                self.horizon)
+                                self.horizon, self.people.elapsed_days)
 
     # ---------------------------------------------------------------- reviews
 
