@@ -65,3 +65,11 @@ def test_work_older_than_the_window_does_not_count() -> None:
     # 100 days of work, 800 days unemployed, 82 days of work: the first work is 882+ days back
     counters = counters_for_rule(history((U, 560), (E, 100), (U, 800), (E, 82), (U, 70)), TWO_STEP)
     assert counters[-1] == pytest.approx(400 + 800 * 5 / 7)
+
+
+def test_a_priced_table_cannot_be_edited_in_place() -> None:
+    # the person order is cached on the table; editing a column would make it stale
+    spells = history((U, 560), (E, 182), (U, 560))
+    price(spells, TWO_STEP)
+    with pytest.raises(ValueError, match="read-only"):
+        spells.start_day[0] = 5.0

@@ -70,6 +70,11 @@ class SpellTable:
             value = np.asarray(getattr(self, name), dtype=dtype)
             if value.shape != (n,):
                 raise ValueError(f"column {name} has shape {value.shape}, expected ({n},)")
+            # Read-only through the table, so the cached person order cannot go stale; build a
+            # new table (`take`, `replace`) to change a history.
+            if value.flags.writeable:
+                value = value.view()
+                value.flags.writeable = False
             object.__setattr__(self, name, value)
         for rule, counter in self.counter_at_start.items():
             if np.shape(counter) != (n,):
