@@ -37,13 +37,6 @@ class CounterState:
         self.hist_start = np.full((n, slots), np.nan)
         self.hist_end = np.full((n, slots), np.nan)
 
-    def grow(self, n_more: int, initial: npt.ArrayLike) -> None:
-        """Add people (new arrivals) at the end."""
-        self.value = np.concatenate([self.value, np.asarray(initial, np.float64)])
-        pad = np.full((n_more, self.hist_start.shape[1]), np.nan)
-        self.hist_start = np.vstack([self.hist_start, pad])
-        self.hist_end = np.vstack([self.hist_end, pad])
-
     def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
                 benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike
                 ) -> FloatArray:

@@ -9,14 +9,14 @@ municipalities, groups and services as codes into the table's own name tuples.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..scenario.vocabulary import BENEFITS, NO_BENEFIT, STATES
+from ..scenario.vocabulary import NO_BENEFIT
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -120,10 +120,6 @@ class SpellTable:
     def columns(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in COLUMNS}
 
-    def meta(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in COLUMNS and f.init}
-
     def take(self, index: npt.ArrayLike) -> SpellTable:
         """The rows at `index` (an integer or boolean array), counters included."""
         idx = np.asarray(index)
@@ -144,31 +140,4 @@ class SpellTable:
     def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
         return replace(self, counter_at_start={**self.counter_at_start, rule: counter})
 
-    def state_names(self) -> npt.NDArray[np.str_]:
-        return np.asarray(STATES)[self.state]
 
-    def benefit_names(self) -> npt.NDArray[np.str_]:
-        names = np.asarray([*BENEFITS, ""])
-        return names[self.benefit]  # -1 picks the trailing ""
-
-
-def concat(tables: Sequence[SpellTable]) -> SpellTable:
-    """Stack tables that share their name tuples and paid_days_per_week."""
-    if not tables:
-        return SpellTable.empty()
-    first = tables[0]
-    for t in tables[1:]:
-        if (t.municipalities, t.groups, t.services, t.paid_days_per_week) != (
-                first.municipalities, first.groups, first.services, first.paid_days_per_week):
-            raise ValueError("cannot concatenate spell tables with different name tables")
-    rules = set(first.counter_at_start)
-    for t in tables[1:]:
-        rules &= set(t.counter_at_start)
-    stacked: dict[str, Any] = {k: np.concatenate([getattr(t, k) for t in tables])
-                               for k in COLUMNS}
-    return replace(
-        first,
-        **stacked,
-        counter_at_start={r: np.concatenate([t.counter_at_start[r] for t in tables])
-                          for r in rules},
-    )

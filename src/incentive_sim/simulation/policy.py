@@ -38,6 +38,7 @@ from ..funding.rules import CompiledRule, ShareSchedule
 from ..scenario.schema import Policy, PolicyOverride, Scenario, Service
 from ..scenario.vocabulary import STATE_CODE, TRANSITIONS
 from .hazards import CompetingRisks
+from .population import mean_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -107,20 +108,8 @@ class CompiledService:
                       spec.hazard_after.inactivity]),
             np.array([STATE_CODE[TRANSITIONS[t]] for t, _ in outcomes], np.int64),
             np.array([p for _, p in outcomes], np.float64),
-            _mean(spec), net,
+            mean_of(spec.duration_days), net,
         )
-
-
-def _mean(spec: Service) -> float:
-    d = spec.duration_days
-    if d.dist == "fixed":
-        return d.value
-    if d.dist == "uniform":
-        return (d.low + d.high) / 2
-    if d.dist == "empirical":
-        w = np.ones(len(d.values)) if d.weights is None else np.asarray(d.weights)
-        return float(np.dot(d.values, w) / w.sum())
-    return d.mean
 
 
 def eligible(service: CompiledService, group: npt.NDArray[np.integer[Any]], counter: FloatArray

@@ -62,6 +62,18 @@ def sample(dist: Distribution, n: int, rng: np.random.Generator) -> FloatArray:
     raise TypeError(f"unknown distribution {dist!r}")  # pragma: no cover - schema forbids
 
 
+def mean_of(dist: Distribution) -> float:
+    """The mean of a scenario distribution (what `sample` draws around)."""
+    if isinstance(dist, Fixed):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return (dist.low + dist.high) / 2
+    if isinstance(dist, Empirical):
+        w = np.ones(len(dist.values)) if dist.weights is None else np.asarray(dist.weights)
+        return float(np.dot(dist.values, w) / w.sum())
+    return dist.mean
+
+
 def frailty(spec: Frailty | None, n: int, rng: np.random.Generator) -> FloatArray:
     """Mean-one multipliers of exit hazards with the given variance (1 when not given)."""
     if spec is None or spec.variance == 0:
