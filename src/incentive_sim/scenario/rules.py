@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from .loading import InputError, Located, Path_, Problem, dotted, merge_located, read_yaml
+from .loading import InputError, Located, Path_, Problem, dotted, merge_located, parse_yaml
 from .schema import FundingRule
 from .validation import validate_model
 
-PRESET_DIR = Path(__file__).parent / "presets"
+
+@cache
+def _preset_files() -> tuple[tuple[str, str], ...]:
+    """(display name, text) of every shipped preset file, in name order. Read as package
+    resources rather than from `__file__`'s directory, so that presets are found also when the
+    package is installed zipped or otherwise not as plain files."""
+    folder = importlib.resources.files("incentive_sim.scenario") / "presets"
+    entries = sorted((e for e in folder.iterdir() if e.name.endswith(".yaml")),
+                     key=lambda e: e.name)
+    return tuple((f"presets/{e.name}", e.read_text(encoding="utf-8")) for e in entries)
 
 
 @cache
 def _preset_documents() -> dict[str, Located]:
     docs: dict[str, Located] = {}
-    for path in sorted(PRESET_DIR.glob("*.yaml")):
-        doc = read_yaml(path, display=f"presets/{path.name}")
+    for display, text in _preset_files():
+        doc = parse_yaml(text, display)
         for name in doc.data:
             docs[name] = doc.sub((name,))
     return docs
@@ -30,10 +39,9 @@ def preset_names() -> list[str]:
 
 def preset_text(name: str) -> str:
     """The preset's YAML exactly as shipped (with its comments)."""
-    for path in sorted(PRESET_DIR.glob("*.yaml")):
-        doc = read_yaml(path)
-        if name in doc.data:
-            return path.read_text(encoding="utf-8")
+    for display, text in _preset_files():
+        if name in parse_yaml(text, display).data:
+            return text
     raise KeyError(name)
 
 
