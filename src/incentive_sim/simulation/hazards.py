@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from ..scenario.schema import Hazard
+from ..scenario.schema import Hazard, Scenario
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -146,10 +146,30 @@ class CompetingRisks:
     def _rate_rows(self) -> list[list[float]]:
         return [[float(x) for x in row] for row in self.rates]
 
-    def survival(self, d: FloatArray, multiplier: FloatArray) -> FloatArray:
-        """P(no exit by duration d | at risk from 0), per person: exp(-H(d))."""
+    def cumulative_at(self, d: FloatArray, multiplier: FloatArray) -> FloatArray:
+        """The cumulative total hazard H(d) from duration 0 to d, per person."""
         total = self.total_hazard(multiplier)
         cum = self.cumulative(multiplier)
         b = np.searchsorted(self.edges, d, side="right") - 1
         rows = np.arange(d.size)
-        return np.asarray(np.exp(-(cum[rows, b] + total[rows, b] * (d - self.edges[b]))))
+        return np.asarray(cum[rows, b] + total[rows, b] * (d - self.edges[b]))
+
+    def survival(self, d: FloatArray, multiplier: FloatArray) -> FloatArray:
+        """P(no exit by duration d | at risk from 0), per person: exp(-H(d))."""
+        return np.asarray(np.exp(-self.cumulative_at(d, multiplier)))
+
+
+@dataclass(frozen=True, eq=False)
+class Risks:
+    exits: CompetingRisks       # from unemployment: employment, education, inactivity
+    job_loss: CompetingRisks    # from employment
+
+    @classmethod
+    def of(cls, s: Scenario) -> Risks:
+        t = s.transitions
+        groups = list(s.groups)
+        return cls(
+            CompetingRisks.from_hazards({"employment": t.employment, "education": t.education,
+                                         "inactivity": t.inactivity}, groups),
+            CompetingRisks.from_hazards({"job_loss": t.job_loss}, groups),
+        )

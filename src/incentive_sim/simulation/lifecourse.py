@@ -21,7 +21,7 @@ from ..funding.rules import CompiledRule
 from ..funding.spells import COLUMNS, SpellTable
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
-from .hazards import CompetingRisks
+from .hazards import CompetingRisks, Risks
 from .population import People, stream
 
 FloatArray = npt.NDArray[np.float64]
@@ -41,22 +41,6 @@ EMPLOYMENT_CONDITION_DAYS = 365.0
 
 # What ends a person's open segment.
 ENDS_BY_EXIT, ENDS_BY_EXHAUSTION, ENDS_BY_JOB_LOSS, ENDS_NEVER = 0, 1, 2, 3
-
-
-@dataclass(frozen=True, eq=False)
-class Risks:
-    exits: CompetingRisks       # from unemployment: employment, education, inactivity
-    job_loss: CompetingRisks    # from employment
-
-    @classmethod
-    def of(cls, s: Scenario) -> Risks:
-        t = s.transitions
-        groups = list(s.groups)
-        return cls(
-            CompetingRisks.from_hazards({"employment": t.employment, "education": t.education,
-                                         "inactivity": t.inactivity}, groups),
-            CompetingRisks.from_hazards({"job_loss": t.job_loss}, groups),
-        )
 
 
 class LifeCourses:
