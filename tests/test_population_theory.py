@@ -13,6 +13,7 @@ from incentive_sim.scenario.schema import Empirical, Exponential, Frailty, Gamma
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE
 from incentive_sim.simulation.population import (
     frailty,
+    frailty_given_survival,
     inflow,
     initial_caseload,
     month_starts,
@@ -44,6 +45,28 @@ def test_frailty_has_mean_one_and_the_stated_variance(kind: str) -> None:
     x = frailty(Frailty(dist=kind, variance=0.4), N, np.random.default_rng(2))  # type: ignore[arg-type]
     assert abs(x.mean() - 1.0) < Z * np.sqrt(0.4 / N)
     assert abs(x.var() - 0.4) < Z * np.sqrt(np.var((x - 1) ** 2) / N)
+
+
+@pytest.mark.parametrize("kind", ["gamma", "lognormal"])
+@pytest.mark.parametrize("survived", [0.5, 2.0])
+def test_frailty_given_survival_is_the_prior_weighted_by_the_survival_likelihood(
+        kind: str, survived: float) -> None:
+    # Posterior moments E[z^k e^(-zH)] / E[e^(-zH)] by quadrature over the prior's density.
+    spec = Frailty(dist=kind, variance=0.4)  # type: ignore[arg-type]
+    z = np.linspace(1e-6, 12.0, 400_001)
+    if kind == "gamma":
+        k = 1 / 0.4
+        density = z ** (k - 1) * np.exp(-k * z)
+    else:
+        s2 = np.log1p(0.4)
+        density = np.exp(-(np.log(z) + s2 / 2) ** 2 / (2 * s2)) / z
+    weight = density * np.exp(-z * survived)
+    mean = np.sum(z * weight) / np.sum(weight)
+    var = np.sum((z - mean) ** 2 * weight) / np.sum(weight)
+    x = frailty_given_survival(spec, np.full(N, survived), np.random.default_rng(7))
+    assert mean < 1.0 - 0.1                       # survivors are the less employable
+    assert abs(x.mean() - mean) < Z * np.sqrt(var / N)
+    assert abs(x.var() - var) < Z * np.sqrt(np.var((x - x.mean()) ** 2) / N)
 
 
 def test_streams_are_keyed_by_name_not_by_order() -> None:

@@ -11,8 +11,6 @@ takes people out of it while they are referred.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 

@@ -22,6 +22,7 @@ from ..scenario.schema import (
     Uniform,
 )
 from ..scenario.vocabulary import BENEFIT_CODE, BENEFITS
+from .hazards import Risks
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -82,6 +83,33 @@ def frailty(spec: Frailty | None, n: int, rng: np.random.Generator) -> FloatArra
         return rng.gamma(1.0 / spec.variance, spec.variance, n)
     sigma2 = np.log1p(spec.variance)
     return rng.lognormal(-sigma2 / 2, np.sqrt(sigma2), n)
+
+
+def frailty_given_survival(spec: Frailty | None, cumulative_hazard: FloatArray,
+                           rng: np.random.Generator) -> FloatArray:
+    """Frailty of people still unemployed after a spell whose cumulative exit hazard at frailty
+    one is H: the prior frailty z weighted by the likelihood exp(-z H) of having survived.
+
+    Long spells select people with low exit chances; drawing the caseload's frailty from the
+    prior instead would make its long-term part leave too fast. Gamma(k, rate k) has the
+    conjugate posterior Gamma(k, rate k + H). The lognormal posterior is drawn by rejection:
+    propose from the prior, accept with probability exp(-z H) (exact; a person needs 1/S rounds
+    on average, where S is the share of their kind still unemployed after the spell).
+    """
+    n = cumulative_hazard.size
+    if spec is None or spec.variance == 0:
+        return np.ones(n)
+    if spec.dist == "gamma":
+        k = 1.0 / spec.variance
+        return rng.gamma(k, 1.0 / (k + cumulative_hazard))
+    out = np.empty(n)
+    todo = np.arange(n)
+    while todo.size:
+        z = frailty(spec, todo.size, rng)
+        accept = rng.random(todo.size) < np.exp(-z * cumulative_hazard[todo])
+        out[todo[accept]] = z[accept]
+        todo = todo[~accept]
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +180,8 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. Earnings-related
     recipients whose entitlement is used up by the elapsed spell are on the labour market
-    subsidy already."""
+    subsidy already. Frailty is drawn given the elapsed spell (`frailty_given_survival`);
+    groups keep the shares the scenario gives."""
     rng = stream(seed, replication, "population.initial")
     names = list(s.municipalities)
     counts = [s.population.initial_stock.get(m, 0) for m in names]
@@ -160,6 +189,9 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     attrs = _attributes(s, municipality, rng)
     n = municipality.size
     elapsed = sample(s.population.initial_duration_days, n, rng)
+    exits = Risks.of(s).exits
+    survived = exits.cumulative_at(elapsed, exits.group_multiplier[attrs["group"]])
+    attrs["frailty"] = frailty_given_survival(s.population.heterogeneity, survived, rng)
     ppw = s.benefits.paid_days_per_week
     spell_paid = elapsed * ppw / 7.0
     prior = np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid)
