@@ -74,6 +74,9 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
      "municipality_share steps must have strictly increasing from_day/from_week"),
     ("rule_name_not_text.yaml", "validate", 30, "rules.2025",
      "a rule name must be text; put it in quotes"),
+    ("rule_currency_differs_from_benefits.yaml", "validate", 28, "funding.compare[1]",
+     "rule 'local_rule' has amounts (bonuses) in DKK but the scenario's benefits are in EUR "
+     "(benefits.currency)"),
     # ---- funding rules in a cases file: its `rules:` and an inline rule
     ("cases_share_above_one.yaml", "cases", 10,
      "rules.local_rule.liability[0].municipality_share[0].share",

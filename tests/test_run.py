@@ -92,6 +92,7 @@ def test_summary_has_the_contract_key_paths(first_run: Path, small: Scenario) ->
     assert len(histogram["counts"]) == 30
     assert summary["referrals"]["count"] == pytest.approx(
         sum(histogram["counts"]) + histogram["above_last_edge"])
+    assert summary["currency"] == small.benefits.currency
     provenance = summary["provenance"]
     for key in ("package_version", "seed", "replications", "scenario", "scenario_sha256",
                 "command", "wall_time_s", "python", "numpy"):
@@ -257,6 +258,7 @@ def test_cli_run_prints_the_totals_and_where_the_outputs_are(tmp_path: Path) -> 
                                  "--replications", "1", "--spells"])
     assert result.exit_code == 0, result.stderr
     assert "fi_2025_graduated" in result.stdout and "municipality" in result.stdout
+    assert "millions EUR" in " ".join(result.stdout.split())  # the headline names the currency
     assert str(out) in result.stdout.replace("\n", "")
     provenance = summary_of(out)["provenance"]
     assert provenance["seed"] == 3 and provenance["replications"] == 1

@@ -166,7 +166,8 @@ def run(
         command=command))
     provenance = summary["provenance"]
     table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
-                               f"(mean of {provenance['replications']} replications)"))
+                               f"{summary['currency']} (mean of {provenance['replications']} "
+                               f"replications)"))
     for column in ("rule", "state", "municipality", "transfers to municipalities",
                    "municipality net", "fund", "gross"):
         table.add_column(column, justify="left" if column == "rule" else "right")

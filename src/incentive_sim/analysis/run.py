@@ -165,6 +165,7 @@ class Accumulator:
         by_service = (self.referrals_by_service if self.referrals_by_service is not None
                       else np.zeros(len(self.services_names)))
         return {
+            "currency": plan.scenario.benefits.currency,   # of every amount in the outputs
             "rules": rules,
             "services": services,
             "outcomes": {k: number(v / n) for k, v in self.outcomes.items()},

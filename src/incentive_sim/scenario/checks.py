@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .loading import Located, Path_, Problem
-from .rules import preset_names
+from .rules import catalogue, preset_names
 from .schema import FundingRule, Scenario, Transfers
 
 SUM_TOLERANCE = 1e-9
@@ -108,6 +108,46 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
                                            s, known_rules, doc))
     for name, rule in s.rules.items():
         problems.extend(_rule_problems(rule, ("rules", name), s, known_rules, doc))
+    problems.extend(_currency_problems(s, doc))
+    return problems
+
+
+def _money(rule: FundingRule) -> list[str]:
+    """What in a rule is an amount of money (in the rule's `currency`) rather than a share."""
+    parts = ["bonuses"] if rule.bonuses else []
+    if rule.transfers is not None and rule.transfers.kind == "fixed" and rule.transfers.amounts:
+        parts.append("fixed transfers")
+    return parts
+
+
+def _currency_problems(s: Scenario, doc: Located) -> list[Problem]:
+    """A priced rule with amounts of its own must be in the currency of the scenario's benefits,
+    since the amounts are added up together; a rule of shares only fits any currency."""
+    rules = catalogue(s.rules)
+    in_force = rules.get(s.funding.in_force)
+    uses: list[tuple[Path_, str]] = [(("funding", "in_force"), s.funding.in_force)]
+    uses += [(("funding", "compare", i), r) for i, r in enumerate(s.funding.compare)]
+    # the base of a cost-neutral transfer of the rule in force is priced too
+    if s.funding.transfers is not None and s.funding.transfers.kind == "cost_neutral":
+        uses.append((("funding", "transfers", "base"), s.funding.transfers.base))
+    if in_force is not None and in_force.transfers is not None \
+            and in_force.transfers.kind == "cost_neutral":
+        where: Path_ = (("rules", s.funding.in_force, "transfers", "base")
+                        if s.funding.in_force in s.rules else ("funding", "in_force"))
+        uses.append((where, in_force.transfers.base))
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    currency = s.benefits.currency
+    for path, name in uses:
+        rule = rules.get(name)
+        if rule is None or name in seen:
+            continue  # an unknown rule is reported as such
+        seen.add(name)
+        money = _money(rule)
+        if money and rule.currency.upper() != currency.upper():
+            problems.append(doc.problem(
+                path, f"rule {name!r} has amounts ({' and '.join(money)}) in {rule.currency} "
+                      f"but the scenario's benefits are in {currency} (benefits.currency)"))
     return problems
 
 

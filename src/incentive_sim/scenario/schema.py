@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from .vocabulary import Benefit, Payer, Provider, State, Transition
 
@@ -20,6 +21,17 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
+
+
+def _currency_code(code: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", code):
+        raise ValueError(f"must be a three-letter currency code such as EUR or DKK (got {code!r})")
+    return code
+
+
+Currency = Annotated[str, AfterValidator(_currency_code),
+                     Field(json_schema_extra={"pattern": "^[A-Za-z]{3}$"})]
+"""A three-letter currency code such as EUR or DKK (compared without regard to case)."""
 
 
 class Strict(BaseModel):
@@ -116,6 +128,9 @@ class DailyAmounts(Strict):
 class Benefits(Strict):
     paid_days_per_week: Annotated[int, Field(ge=1, le=7)] = 5
     daily: DailyAmounts = DailyAmounts()
+    currency: Currency = Field(
+        "EUR", description="Currency of the daily amounts, and hence of every output amount; "
+        "a priced rule with money amounts of its own (bonuses, fixed transfers) must be in it.")
 
 
 # ---------------------------------------------------------------- places and people
@@ -330,7 +345,10 @@ class FundingRule(Strict):
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     confidence: str = ""
-    currency: str = "EUR"
+    currency: Currency = Field(
+        "EUR", description="Currency of the rule's own amounts (bonus amounts, fixed transfer "
+        "amounts). A rule of shares only has none and may be priced on a scenario in any "
+        "currency.")
     liability: list[Liability] = []
     bonuses: list[Bonus] = []
     transfers: Transfers | None = None
