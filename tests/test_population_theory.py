@@ -96,6 +96,17 @@ def test_inflow_is_poisson_with_the_yearly_rate_per_municipality() -> None:
     assert (np.abs(mean - expected) < Z * np.sqrt(expected / 20)).all()
 
 
+def test_the_inflow_starts_with_zero_counters_unless_it_has_accrued_days() -> None:
+    s = load_scenario(REPO / "scenarios" / "tampere_region_2025.yaml")
+    assert not inflow(s, 1, 0).prior_paid_days.any()
+    accrued = s.model_copy(update={"population": s.population.model_copy(update={
+        "inflow_paid_days": Empirical(dist="empirical", values=[0, 600], weights=[3, 1])})})
+    prior = inflow(accrued, 1, 0).prior_paid_days
+    assert set(np.unique(prior)) == {0.0, 600.0}
+    # a quarter at 600: binomial sd of the share sqrt(p (1 - p) / n)
+    assert abs(np.mean(prior == 600) - 0.25) < Z * np.sqrt(0.25 * 0.75 / prior.size)
+
+
 def test_seasonality_shifts_inflow_between_months(tmp_path: Path) -> None:
     base = REPO / "scenarios" / "tampere_region_2025.yaml"
     season = [2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]

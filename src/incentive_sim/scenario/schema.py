@@ -150,6 +150,10 @@ class Population(Strict):
     initial_duration_days: Distribution = Exponential(dist="exponential", mean=365.0)
     initial_paid_days: Distribution = Exponential(dist="exponential", mean=300.0)
     inflow_per_year: dict[Name, NonNegative] = {}
+    inflow_paid_days: Distribution = Field(
+        default=Fixed(dist="fixed", value=0.0),
+        description="Benefit days already accrued by people of the inflow (earlier spells that "
+                    "did not reset the counter); 0 unless given.")
     seasonality: list[NonNegative] | None = Field(
         default=None, min_length=12, max_length=12,
         description="Twelve monthly multipliers of the inflow rate (January first).")

@@ -208,7 +208,7 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
 def inflow(s: Scenario, seed: int, replication: int) -> People:
     """New unemployment spells over the horizon: a Poisson process per municipality whose
     rate is inflow_per_year / 365.25, times the month's seasonality multiplier if given.
-    Arrivals are sorted by day."""
+    Arrivals are sorted by day; their counters start at `inflow_paid_days`."""
     rng = stream(seed, replication, "population.inflow")
     starts = month_starts(s.start_date, s.horizon_days)
     ends = np.append(starts[1:], float(s.horizon_days))
@@ -228,5 +228,5 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     municipality, day = municipality[order], day[order]
     attrs = _attributes(s, municipality, rng)
     n = day.size
-    return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n),
-                  prior_paid_days=np.zeros(n))
+    prior = sample(s.population.inflow_paid_days, n, rng)
+    return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n), prior_paid_days=prior)
