@@ -101,10 +101,25 @@ def test_the_inflow_starts_with_zero_counters_unless_it_has_accrued_days() -> No
     assert not inflow(s, 1, 0).prior_paid_days.any()
     accrued = s.model_copy(update={"population": s.population.model_copy(update={
         "inflow_paid_days": Empirical(dist="empirical", values=[0, 600], weights=[3, 1])})})
-    prior = inflow(accrued, 1, 0).prior_paid_days
+    people = inflow(accrued, 1, 0)
+    er = people.benefit == BENEFIT_CODE["earnings_related"]
+    assert er.any() and not people.prior_paid_days[er].any()   # the employment condition reset
+    prior = people.prior_paid_days[~er]
     assert set(np.unique(prior)) == {0.0, 600.0}
     # a quarter at 600: binomial sd of the share sqrt(p (1 - p) / n)
     assert abs(np.mean(prior == 600) - 0.25) < Z * np.sqrt(0.25 * 0.75 / prior.size)
+
+
+def test_earnings_related_caseload_has_counted_only_its_elapsed_spell() -> None:
+    s = load_scenario(REPO / "scenarios" / "tampere_region_2025.yaml")
+    people = initial_caseload(s, 3, 0)
+    paid = people.elapsed_days * s.benefits.paid_days_per_week / 7
+    er = people.benefit == BENEFIT_CODE["earnings_related"]
+    assert er.any()
+    assert np.allclose(people.prior_paid_days[er], paid[er])
+    # others bring counters of earlier spells too (the scenario's mean is 500 days)
+    assert (people.prior_paid_days[~er] >= paid[~er]).all()
+    assert people.prior_paid_days[~er].mean() > paid[~er].mean() + 100
 
 
 def test_seasonality_shifts_inflow_between_months(tmp_path: Path) -> None:

@@ -178,8 +178,10 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
 
 def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
-    gives them. Counters are at least the paid days of the elapsed spell. Earnings-related
-    recipients whose entitlement is used up by the elapsed spell are on the labour market
+    gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
+    entitlement begins with the employment condition met, which resets the counters (as a job
+    of 365 days does in the life courses), so earnings-related recipients have counted the
+    elapsed spell only; those whose entitlement is used up by it are on the labour market
     subsidy already. Frailty is drawn given the elapsed spell (`frailty_given_survival`);
     groups keep the shares the scenario gives."""
     rng = stream(seed, replication, "population.initial")
@@ -194,7 +196,9 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     attrs["frailty"] = frailty_given_survival(s.population.heterogeneity, survived, rng)
     ppw = s.benefits.paid_days_per_week
     spell_paid = elapsed * ppw / 7.0
-    prior = np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid)
+    er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
+    prior = np.where(er, spell_paid,
+                     np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid))
     exhausted = spell_paid >= attrs["max_paid_days"]
     lms = BENEFIT_CODE["labour_market_subsidy"]
     attrs["benefit"] = np.where(exhausted, lms, attrs["benefit"]).astype(np.int8)
@@ -208,7 +212,8 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
 def inflow(s: Scenario, seed: int, replication: int) -> People:
     """New unemployment spells over the horizon: a Poisson process per municipality whose
     rate is inflow_per_year / 365.25, times the month's seasonality multiplier if given.
-    Arrivals are sorted by day; their counters start at `inflow_paid_days`."""
+    Arrivals are sorted by day; their counters start at `inflow_paid_days`, except for
+    earnings-related recipients, whose employment condition has just reset them."""
     rng = stream(seed, replication, "population.inflow")
     starts = month_starts(s.start_date, s.horizon_days)
     ends = np.append(starts[1:], float(s.horizon_days))
@@ -228,5 +233,6 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     municipality, day = municipality[order], day[order]
     attrs = _attributes(s, municipality, rng)
     n = day.size
-    prior = sample(s.population.inflow_paid_days, n, rng)
+    er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
+    prior = np.where(er, 0.0, sample(s.population.inflow_paid_days, n, rng))
     return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n), prior_paid_days=prior)
