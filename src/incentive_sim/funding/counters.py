@@ -38,10 +38,12 @@ class CounterState:
         self.hist_end = np.full((n, slots), np.nan)
 
     def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
-                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike
-                ) -> FloatArray:
+                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike,
+                final: bool = False) -> FloatArray:
         """Move each person (distinct indices) through one segment; return the counters at
-        the segment starts."""
+        the segment starts. `final` segments are the people's last (the horizon closes
+        them): qualifying time in them could not reset a counter any later segment uses, so
+        it is not tracked."""
         persons = np.asarray(persons, np.int64)
         state = np.asarray(state)
         start = np.asarray(start, np.float64)
@@ -50,7 +52,7 @@ class CounterState:
         counted = (self.block.counts[state] & self.block.benefits[np.asarray(benefit)]
                    & np.asarray(benefit_paid, bool))
         self.value[persons[counted]] += (end[counted] - start[counted]) * self.rate
-        if self.block.reset_states is not None:
+        if self.block.reset_states is not None and not final:
             q = self.block.reset_states[state]
             if q.any():
                 self._qualify(persons[q], start[q], end[q])
@@ -147,22 +149,31 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
     paid = spells.benefit_paid[order]
     start = spells.start_day[order]
     end = spells.end_day[order]
-    if block.reset_states is None or not block.reset_states[state].any():
-        # No reset can happen: the counter is the running sum of counted paid days.
-        counted = block.counts[state] & block.benefits[benefit] & paid
-        inc = np.where(counted, (end - start) * (spells.paid_days_per_week / 7.0), 0.0)
-        running = np.cumsum(inc) - inc                  # exclusive running sum over all rows
-        out[order] = initial[person] + running - running[firsts][person]
+    # Without a reset the counter is the running sum of counted paid days.
+    counted = block.counts[state] & block.benefits[benefit] & paid
+    inc = np.where(counted, (end - start) * (spells.paid_days_per_week / 7.0), 0.0)
+    running = np.cumsum(inc) - inc                      # exclusive running sum over all rows
+    out[order] = initial[person] + running - running[firsts][person]
+    # Qualifying time in a person's last segment cannot reset a counter any later segment
+    # uses; only people who qualify before their last segment need their path walked.
+    if block.reset_states is None:
         return out
-    # Resets depend on the path: walk the k-th segment of every person at once.
-    rank = np.arange(n) - firsts[person]
+    last = np.append(pid[1:] != pid[:-1], True)
+    walk = np.zeros(firsts.size, bool)
+    walk[person[block.reset_states[state] & ~last]] = True
+    if not walk.any():
+        return out
+    rows = np.flatnonzero(walk[person])                 # whole people, in person order
+    who = np.cumsum(first[rows]) - 1                    # dense index among walked people
+    rank = rows - firsts[person[rows]]
     by_rank = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
-    counters = CounterState(block, initial, spells.paid_days_per_week)
+    counters = CounterState(block, initial[walk], spells.paid_days_per_week)
     for k in range(rank.max() + 1):
-        rows = by_rank[bounds[k]:bounds[k + 1]]
-        out[order[rows]] = counters.advance(person[rows], state[rows], benefit[rows],
-                                            paid[rows], start[rows], end[rows])
+        at = by_rank[bounds[k]:bounds[k + 1]]
+        r = rows[at]
+        out[order[r]] = counters.advance(who[at], state[r], benefit[r], paid[r], start[r],
+                                         end[r])
     return out
 
 
@@ -198,10 +209,11 @@ class RuleCounters:
         return np.asarray(np.choose(which, per_block))
 
     def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
-                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike
-                ) -> FloatArray:
-        """Move people through one segment each; the rule's counter at the segment starts."""
-        before = [c.advance(persons, state, benefit, benefit_paid, start, end)
+                benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike,
+                final: bool = False) -> FloatArray:
+        """Move people through one segment each; the rule's counter at the segment starts
+        (`final` as for CounterState.advance)."""
+        before = [c.advance(persons, state, benefit, benefit_paid, start, end, final)
                   for c in self.blocks]
         return self._pick(before, benefit)
 

@@ -191,7 +191,8 @@ class LifeCourses:
             "prior_paid_days": self.people.prior_paid_days[idx],
         }
         if self.counters is not None:
-            record["counter"] = self.counters.advance(idx, state, benefit, paid, start, end)
+            record["counter"] = self.counters.advance(idx, state, benefit, paid, start, end,
+                                                      final=censored)
         self._records.append(record)
 
     def counter_now(self, idx: IntArray, t: float) -> FloatArray:
