@@ -8,7 +8,9 @@ for a job, and the return of clients to open unemployment with a service's after
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy.resources.resource import Request
 
 from ..funding.rules import CompiledRule
 from ..funding.spells import SpellTable
@@ -251,66 +254,103 @@ class Engine:
         self.referrals.service.extend([svc.index] * who.size)
         self.referrals.municipality.extend([m] * who.size)
         self.referrals.counter.extend(counter.tolist())
-        for person in who.tolist():
-            self.env.process(self._client(person, svc, pool))
+        # Requests are made now, in referral order: those granted at once start the service
+        # now; the others wait in the pool's queue, from which they may leave for a job.
+        requests = [pool.request() for _ in range(who.size)]
+        placed = np.fromiter((r.triggered for r in requests), bool, who.size)
+        self._start(who[placed], svc, pool, [requests[i] for i in np.flatnonzero(placed)], t)
+        queued = np.flatnonzero(~placed)
+        if queued.size:
+            exit_at, dest = self._exit_draws(who[queued], t, self.horizon, None, self.rng_wait)
+            for i, leave_at, where in zip(queued.tolist(), exit_at.tolist(), dest.tolist(),
+                                          strict=True):
+                self._wait(int(who[i]), svc, pool, requests[i], t, leave_at, where)
 
-    # ---------------------------------------------------------------- one client
+    # ---------------------------------------------------------------- clients
 
-    def _exit_draw(self, person: int, t_from: float, t_until: float, boost: FloatArray | None,
-                   rng: np.random.Generator) -> tuple[float, int]:
-        """When (absolute day) and where this person would leave unemployment between t_from
-        and t_until, with the exit hazards multiplied by `boost` (inf, -1 if not)."""
+    def _exit_draws(self, who: IntArray, t_from: float, t_until: FloatArray | float,
+                    boost: FloatArray | None, rng: np.random.Generator
+                    ) -> tuple[FloatArray, IntArray]:
+        """When (absolute days) and where these people would leave unemployment between
+        t_from and t_until, with exit hazards multiplied by `boost` (inf, -1 if not). One
+        person takes the scalar path, which makes the same draws."""
         courses = self.courses
-        origin = float(courses.spell_start[person])
-        multiplier = (self.people.frailty[person]
-                      * courses.risks.exits.group_multiplier[self.people.group[person]])
+        exits = courses.risks.exits
+        origin = courses.spell_start[who]
+        until = np.broadcast_to(np.asarray(t_until, np.float64), who.shape)
+        multiplier = courses._multiplier(who, exits)
         if boost is not None:
             multiplier = multiplier * boost
-        d, dest = courses.risks.exits.sample_one(t_from - origin, t_until - origin,
-                                                 multiplier.tolist(), rng)
-        return origin + d, dest
+        if who.size == 1:
+            d, dest = exits.sample_one(t_from - origin[0], until[0] - origin[0],
+                                       multiplier[0].tolist(), rng)
+            return np.array([origin[0] + d]), np.array([dest])
+        d_, dest_ = exits.sample(t_from - origin, until - origin, multiplier, rng)
+        return origin + d_, dest_
 
-    def _client(self, person: int, svc: CompiledService, pool: simpy.Resource
-                ) -> Generator[simpy.Event, Any, None]:
+    def _wait(self, person: int, svc: CompiledService, pool: simpy.Resource,
+              request: Request, t0: float, exit_at: float, dest: int) -> None:
+        """A client in the queue: a place comes free, or they leave first."""
         env = self.env
         stats = self.stats[svc.name]
-        t0 = env.now
-        exit_at, dest = self._exit_draw(person, t0, self.horizon, None, self.rng_wait)
         self.open[person] = (WAITING, t0, svc.index)
-        request = pool.request()
-        result = yield request | env.timeout(min(exit_at, self.horizon) - t0)
-        if request not in result:
-            # left the queue for a job, education or inactivity before a place came free
-            request.cancel()
+
+        def granted(_: simpy.Event) -> None:
+            t1 = env.now
+            if t1 > t0:
+                self._records.append((person, WAITING, t0, t1, svc.index, True))
+            stats.wait_days_total += t1 - t0
+            self._start(np.array([person]), svc, pool, [request], t1)
+
+        def leave(_: simpy.Event) -> None:
+            if request.triggered:       # a place came first
+                return
+            request.cancel()           # left for a job, education or inactivity
             stats.left_queue += 1
             del self.open[person]
             self._records.append((person, WAITING, t0, env.now, svc.index, True))
             self._returns.append((person, env.now, int(DESTINATION_STATE[dest]), None, 0.0))
+
+        request.callbacks.append(granted)
+        if exit_at < self.horizon:
+            env.timeout(exit_at - t0).callbacks.append(leave)
+
+    def _start(self, who: IntArray, svc: CompiledService, pool: simpy.Resource,
+               requests: list[Request], t1: float) -> None:
+        """Clients who got a place at t1: the service's length and the exits it locks in are
+        drawn for all of them at once; the end of each is an event."""
+        if who.size == 0:
             return
-        t1 = env.now
-        if t1 > t0:
-            self._records.append((person, WAITING, t0, t1, svc.index, True))
-        stats.starts += 1
-        stats.wait_days_total += t1 - t0
-        length = float(sample(svc.spec.duration_days, 1, self.rng_duration)[0])
-        planned_end = t1 + length
-        exit_at, dest = self._exit_draw(person, t1, min(planned_end, self.horizon), svc.during,
-                                        self.rng_in_service)
-        end = min(exit_at, planned_end)
-        self.open[person] = (SERVICE, t1, svc.index)
-        yield env.timeout(end - t1)   # never fires at or after the horizon: then censored
+        stats = self.stats[svc.name]
+        stats.starts += int(who.size)
+        planned_end = t1 + sample(svc.spec.duration_days, who.size, self.rng_duration)
+        exit_at, dest = self._exit_draws(who, t1, np.minimum(planned_end, self.horizon),
+                                         svc.during, self.rng_in_service)
+        end = np.minimum(exit_at, planned_end)
+        exited = exit_at <= planned_end
+        for person, request, e, out, where in zip(who.tolist(), requests, end.tolist(),
+                                                  exited.tolist(), dest.tolist(), strict=True):
+            self.open[person] = (SERVICE, t1, svc.index)
+            if e < self.horizon:        # else still in the service at the horizon: censored
+                self.env.timeout(e - t1).callbacks.append(
+                    functools.partial(self._end, person, svc, pool, request, t1,
+                                      int(DESTINATION_STATE[where]) if out else -1))
+
+    def _end(self, person: int, svc: CompiledService, pool: simpy.Resource,
+             request: Request, t1: float, left_to: int, _: simpy.Event) -> None:
+        """A client's service ends: left early for `left_to` (a state), or completed (-1)."""
+        end = self.env.now
         pool.release(request)
         del self.open[person]
         self._records.append((person, SERVICE, t1, end, svc.index, svc.spec.benefit_paid))
-        if exit_at <= planned_end:
-            self._returns.append((person, end, int(DESTINATION_STATE[dest]), None, 0.0))
+        if left_to >= 0:
+            self._returns.append((person, end, left_to, None, 0.0))
             return
+        stats = self.stats[svc.name]
         stats.completions += 1
-        u = self.rng_outcome.random()
-        cumulative = np.cumsum(svc.outcome_probability)
-        hit = np.flatnonzero(u < cumulative)
-        if hit.size:
-            self._returns.append((person, end, int(svc.outcome_states[hit[0]]), None, 0.0))
+        hit = bisect.bisect_right(svc.outcome_cumulative, self.rng_outcome.random())
+        if hit < len(svc.outcome_cumulative):
+            self._returns.append((person, end, int(svc.outcome_states[hit]), None, 0.0))
         else:
             self._returns.append((person, end, UNEMPLOYED, svc.after,
                                   svc.spec.hazard_after.days))

@@ -81,6 +81,7 @@ class CompiledService:
     after: FloatArray                 # inactivity) and after it
     outcome_states: IntArray          # direct outcomes on completion...
     outcome_probability: FloatArray   # ...and their probabilities
+    outcome_cumulative: list[float]   # running sums of outcome_probability
     mean_days: float
     municipal_cost_per_day: float
 
@@ -108,6 +109,7 @@ class CompiledService:
                       spec.hazard_after.inactivity]),
             np.array([STATE_CODE[TRANSITIONS[t]] for t, _ in outcomes], np.int64),
             np.array([p for _, p in outcomes], np.float64),
+            np.cumsum([p for _, p in outcomes]).tolist(),
             mean_of(spec.duration_days), net,
         )
 
