@@ -120,7 +120,7 @@ def rules_to_measure() -> dict[str, CompiledRule]:
     return rules
 
 
-def best_of(repeats: int, run: Callable[[], Any],
+def best_of(repeats: int, run: Callable[..., Any],
             setup: Callable[[], Any] | None = None) -> tuple[float, Any]:
     """The shortest of `repeats` timings of run(setup()) (setup untimed), and the last result."""
     best, result = np.inf, None
