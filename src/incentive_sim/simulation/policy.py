@@ -20,7 +20,9 @@
   nor charged, so referring someone whose counter is past paid day 300 avoids half their
   benefit for the service period while nothing is saved below 300: referrals crowd just past
   day 300. Under the graduated rule service days are charged as well, the first two terms
-  cancel, and only services with a real after-effect pay off.
+  cancel, and only services with a real after-effect pay off. A rule's bonuses (progress
+  incentives) add the bonus times the extra chance of its transition that the service brings
+  (its direct outcomes and its after-effect).
 
 Referrals happen at reviews, every `review_every_days` per municipality; set it to 1 for
 daily decisions.
@@ -38,6 +40,7 @@ from ..funding.rules import CompiledRule, ShareSchedule
 from ..scenario.schema import Policy, PolicyOverride, Scenario, Service
 from ..scenario.vocabulary import STATE_CODE, TRANSITIONS
 from .hazards import CompetingRisks
+from .lifecourse import DESTINATION_STATE
 from .population import mean_of
 
 FloatArray = npt.NDArray[np.float64]
@@ -154,7 +157,40 @@ def expected_saving(rule: CompiledRule, service: CompiledService, counter: Float
     days_saved = _expected_days(base, window) - _expected_days(boosted, window)
     after_effect = days_saved * r * share_after
     return np.asarray(amount * (stay - serve + after_effect)
-                      - service.municipal_cost_per_day * length)
+                      - service.municipal_cost_per_day * length
+                      + _bonus_gain(rule, service, counter, exit_rates))
+
+
+def _bonus_gain(rule: CompiledRule, service: CompiledService, counter: FloatArray,
+                exit_rates: FloatArray) -> FloatArray:
+    """The rule's bonuses the referral is expected to bring the municipality (net of those it
+    pays): amount x the extra chance of the bonus's transition, which is the service's direct
+    outcome on completion plus the after-effect's extra exits there within its window, at
+    constant current rates. Counted only for people whose counter has reached the bonus's
+    `min_counter`; whether the new state lasts `lasting_days` is not weighed."""
+    gain = np.zeros(counter.size)
+    if not rule.bonuses:
+        return gain
+    window = service.spec.hazard_after.days
+
+    def reach(rates: FloatArray) -> FloatArray:
+        """P(exit to each destination within the window), (n, destinations)."""
+        total = rates.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = rates / total * -np.expm1(-total * window)
+        return np.asarray(np.where(total > 0, p, 0.0))
+
+    extra = reach(exit_rates * service.after) - reach(exit_rates)
+    for b in rule.bonuses:
+        sign = (b.payee == "municipality") - (b.payer == "municipality")
+        if sign == 0:
+            continue
+        chance = float(service.outcome_probability[service.outcome_states
+                                                   == b.target_state].sum())
+        column = np.flatnonzero(b.target_state == DESTINATION_STATE)
+        more = extra[:, column[0]] if column.size else 0.0
+        gain += sign * b.amount * (chance + more) * (counter >= b.min_counter)
+    return gain
 
 
 def _period_cost(charged: bool, sched: ShareSchedule, c: FloatArray, paid_days: float
