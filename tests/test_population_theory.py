@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from incentive_sim.scenario import load_scenario
-from incentive_sim.scenario.schema import Empirical, Exponential, Frailty, Gamma, Lognormal
+from incentive_sim.scenario.schema import (
+    Empirical,
+    Exponential,
+    Frailty,
+    Gamma,
+    Lognormal,
+    Population,
+    Scenario,
+)
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE
 from incentive_sim.simulation.population import (
     frailty,
@@ -91,16 +100,21 @@ def test_inflow_is_poisson_with_the_yearly_rate_per_municipality() -> None:
         assert (np.diff(people.arrival_day) >= 0).all()
         assert people.arrival_day.max() < s.horizon_days
     mean = np.mean(counts, axis=0)
-    expected = np.array([30000, 3600]) * s.horizon_days / 365.25
+    expected = np.array(list(s.population.inflow_per_year.values())) * s.horizon_days / 365.25
     # mean of 20 Poisson counts: sd sqrt(lambda / 20)
     assert (np.abs(mean - expected) < Z * np.sqrt(expected / 20)).all()
 
 
 def test_the_inflow_starts_with_zero_counters_unless_it_has_accrued_days() -> None:
     s = load_scenario(REPO / "scenarios" / "tampere_region_2025.yaml")
-    assert not inflow(s, 1, 0).prior_paid_days.any()
-    accrued = s.model_copy(update={"population": s.population.model_copy(update={
-        "inflow_paid_days": Empirical(dist="empirical", values=[0, 600], weights=[3, 1])})})
+
+    def with_inflow_paid_days(dist: Any) -> Scenario:
+        return s.model_copy(update={"population": s.population.model_copy(update={
+            "inflow_paid_days": dist})})
+
+    unset = with_inflow_paid_days(Population().inflow_paid_days)     # the schema's default
+    assert not inflow(unset, 1, 0).prior_paid_days.any()
+    accrued = with_inflow_paid_days(Empirical(dist="empirical", values=[0, 600], weights=[3, 1]))
     people = inflow(accrued, 1, 0)
     er = people.benefit == BENEFIT_CODE["earnings_related"]
     assert er.any() and not people.prior_paid_days[er].any()   # the employment condition reset
@@ -130,7 +144,8 @@ def test_seasonality_shifts_inflow_between_months(tmp_path: Path) -> None:
     people = inflow(s, 3, 0)
     jan = np.sum(people.arrival_day < 31)
     feb = np.sum((people.arrival_day >= 31) & (people.arrival_day < 59))
-    lam_jan, lam_feb = 33600 / 365.25 * 31 * 2, 33600 / 365.25 * 28
+    per_day = sum(s.population.inflow_per_year.values()) / 365.25
+    lam_jan, lam_feb = per_day * 31 * 2, per_day * 28
     assert abs(jan - lam_jan) < Z * np.sqrt(lam_jan)
     assert abs(feb - lam_feb) < Z * np.sqrt(lam_feb)
 
