@@ -148,6 +148,11 @@ def run(
         min=1, help="Replications (default: the scenario's).", show_default=False)] = None,
     spells: Annotated[bool, typer.Option(
         "--spells", help="Also write spells.csv.gz (replication 0).")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Local processes running replications (the outputs do not change).")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a Dask distributed scheduler to run replications on (needs the "
+             "'dask' extra).", show_default=False)] = None,
 ) -> None:
     """Simulate a scenario and price it under every rule; write the outputs to --out."""
     from .analysis.run import default_scenario, run_scenario
@@ -163,7 +168,7 @@ def run(
                *(["--spells"] if spells else [])]
     summary = _guarded(lambda: run_scenario(
         s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
-        command=command))
+        command=command, workers=workers, scheduler=scheduler))
     provenance = summary["provenance"]
     table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
                                f"{summary['currency']} (mean of {provenance['replications']} "

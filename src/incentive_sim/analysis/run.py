@@ -38,6 +38,7 @@ from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
+from .executors import run_jobs
 from .ledger import Ledger, Plan
 from .outcomes import (
     COUNTER_BIN_EDGES,
@@ -72,6 +73,60 @@ def format_count(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+# ---------------------------------------------------------------- one replication
+
+@dataclass(frozen=True, eq=False)
+class Replication:
+    """What the outputs need from one simulated and priced replication: small arrays and
+    numbers (never the spell table), so a worker process can send it back cheaply."""
+
+    groups: tuple[str, ...]
+    services_names: tuple[str, ...]
+    amounts: FloatArray                        # Ledger.amounts
+    stock: FloatArray
+    transitions: FloatArray
+    totals: dict[str, dict[str, float]]        # rule -> payer (and gross) -> total
+    transfers: dict[str, FloatArray]
+    services: dict[str, dict[str, float]]      # service -> statistic -> value
+    outcomes: dict[str, float]
+    referral_counters: FloatArray
+    referrals_by_service: FloatArray
+
+    @classmethod
+    def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
+           ledger: Ledger) -> Replication:
+        spells = result.spells
+        horizon = result.horizon_days
+        services: dict[str, dict[str, float]] = {}
+        for name, stats in result.services.items():
+            row = {key: float(getattr(stats, key)) for key in SERVICE_STATS}
+            row["mean_wait_days"] = stats.mean_wait_days()
+            row["mean_queue_length"] = stats.mean_queue_length(horizon)
+            row["utilisation"] = stats.utilisation(horizon)
+            services[name] = row
+        referrals = result.referrals.arrays()
+        n_services = len(spells.services)
+        return cls(
+            spells.groups, spells.services, ledger.amounts,
+            stock_by_month(spells, plan.month_starts), transition_counts(spells),
+            {rule: ledger.totals(rule) for rule in ledger.rules}, dict(ledger.transfers),
+            services, outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
+            np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
+                np.float64))
+
+
+def replicate(scenario: Scenario, seed: int, replication: int,
+              spells_path: Path | None = None) -> Replication:
+    """Simulate and price one replication (a job for any executor); with `spells_path`, also
+    write its segments there."""
+    plan = Plan.of(scenario)
+    result = simulate(scenario, replication, seed)
+    ledger = Ledger.build(scenario, result.spells, plan)
+    if spells_path is not None:
+        write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
+    return Replication.of(scenario, plan, result, ledger)
+
+
 # ---------------------------------------------------------------- accumulating replications
 
 @dataclass
@@ -95,41 +150,29 @@ class Accumulator:
     histogram: FloatArray = field(default_factory=lambda: np.zeros(len(COUNTER_BIN_EDGES) - 1))
     above_histogram: float = 0.0
 
-    def add(self, result: SimulationResult, ledger: Ledger,
-            elapsed_days: FloatArray | None) -> None:
-        spells = result.spells
+    def add(self, rep: Replication) -> None:
+        """Add one replication's digest (replications must be added in order)."""
         if self.count == 0:
-            self.groups, self.services_names = spells.groups, spells.services
-        elif (spells.groups, spells.services) != (self.groups, self.services_names):
+            self.groups, self.services_names = rep.groups, rep.services_names
+        elif (rep.groups, rep.services_names) != (self.groups, self.services_names):
             raise ValueError("replications disagree on the group or service names")
         self.count += 1
-        self.amounts = _plus(self.amounts, ledger.amounts)
-        self.stock = _plus(self.stock, stock_by_month(spells, self.plan.month_starts))
-        self.transitions = _plus(self.transitions, transition_counts(spells))
-        self.totals.append({rule: ledger.totals(rule) for rule in ledger.rules})
-        for rule, amounts in ledger.transfers.items():
+        self.amounts = _plus(self.amounts, rep.amounts)
+        self.stock = _plus(self.stock, rep.stock)
+        self.transitions = _plus(self.transitions, rep.transitions)
+        self.totals.append(rep.totals)
+        for rule, amounts in rep.transfers.items():
             self.transfers[rule] = _plus(self.transfers.get(rule), amounts)
-        horizon = result.horizon_days
         for name in self.scenario.services:
-            stats = result.services.get(name)
             row = self.services.setdefault(name, dict.fromkeys(
                 (*SERVICE_STATS, "mean_wait_days", "mean_queue_length", "utilisation"), 0.0))
-            if stats is None:
-                continue
-            for key in SERVICE_STATS:
-                row[key] += float(getattr(stats, key))
-            row["mean_wait_days"] += stats.mean_wait_days()
-            row["mean_queue_length"] += stats.mean_queue_length(horizon)
-            row["utilisation"] += stats.utilisation(horizon)
-        for key, value in outcomes(spells, horizon, elapsed_days).items():
+            for key, value in rep.services.get(name, {}).items():
+                row[key] += value
+        for key, value in rep.outcomes.items():
             self.outcomes[key] = self.outcomes.get(key, 0.0) + value
-        referrals = result.referrals.arrays()
-        self.referrals += float(referrals["counter"].size)
-        n_services = len(spells.services)
-        by_service = np.bincount(referrals["service"], minlength=n_services
-                                 )[:n_services].astype(np.float64)
-        self.referrals_by_service = _plus(self.referrals_by_service, by_service)
-        counts, above = counter_histogram(referrals["counter"])
+        self.referrals += float(rep.referral_counters.size)
+        self.referrals_by_service = _plus(self.referrals_by_service, rep.referrals_by_service)
+        counts, above = counter_histogram(rep.referral_counters)
         self.histogram = self.histogram + counts
         self.above_histogram += above
 
@@ -191,13 +234,14 @@ def _plus(total: FloatArray | None, value: FloatArray) -> FloatArray:
 def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int | None = None,
                  seed: int | None = None, write_spells: bool = False,
                  progress: bool | None = None, command: Sequence[str] | None = None,
-                 ) -> dict[str, Any]:
+                 workers: int = 1, scheduler: str | None = None) -> dict[str, Any]:
     """Simulate replications 0..R-1, price each under every rule, write the outputs into
     `out_dir` and return the summary (what summary.json holds).
 
     `replications` and `seed` default to the scenario's. `command` (the command line that
-    asked for the run) is recorded in the provenance. An output folder that cannot be created
-    or written is bad input (InputError).
+    asked for the run) is recorded in the provenance. Replications run in `workers` local
+    processes or on the Dask scheduler at `scheduler`; the outputs are the same either way.
+    An output folder that cannot be created or written is bad input (InputError).
     """
     started = time.perf_counter()
     reps = scenario.replications if replications is None else int(replications)
@@ -211,14 +255,12 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
     try:
         plan = Plan.of(scenario)
         acc = Accumulator(scenario, plan)
+        jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None)
+                for r in range(reps)]
         with _progress_bar(bool(progress), reps, scenario.name) as advance:
-            for r in range(reps):
-                result = simulate(scenario, r, seed)
-                ledger = Ledger.build(scenario, result.spells, plan)
-                acc.add(result, ledger, result.elapsed_days)
-                if write_spells and r == 0:
-                    write_spells_csv(staging / SPELLS, result.spells, ledger.counter_in_force)
-                advance()
+            for rep in run_jobs(replicate, jobs, workers=workers, scheduler=scheduler,
+                                done=advance):
+                acc.add(rep)
         summary = acc.summary()
         (staging / COSTS).write_bytes(_costs_csv(acc, plan))
         (staging / STOCK).write_bytes(_stock_csv(acc, plan))
