@@ -23,7 +23,7 @@ same history always gives the same bits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -151,19 +151,25 @@ class Plan:
     scenario: Scenario
     priced: tuple[str, ...]
     compiled: dict[str, CompiledRule]          # priced rules and transfer bases
-    transfers: tuple[Transfers, ...]           # applied to the rule in force
+    transfers: dict[str, tuple[Transfers, ...]]  # rule -> the transfers applied to it
     month_starts: FloatArray
     months: tuple[str, ...]
     municipalities: tuple[str, ...]
 
     @classmethod
-    def of(cls, scenario: Scenario) -> Plan:
+    def of(cls, scenario: Scenario, rules_priced: Sequence[str] | None = None,
+           transfers_to_all: bool = False) -> Plan:
+        """The scenario's rules (in force first, then compared), or `rules_priced`. The
+        transfers (the scenario's and a rule's own) go to the rule in force, or to every
+        priced rule with `transfers_to_all` (a comparison of funding models)."""
         rules = scenario_rules(scenario)
-        priced = tuple(scenario.rule_names())
-        in_force = rules[scenario.funding.in_force]
-        transfers = tuple(t for t in (scenario.funding.transfers, in_force.transfers)
-                          if t is not None)
-        names = list(priced) + [t.base for t in transfers if t.kind == "cost_neutral"]
+        priced = tuple(dict.fromkeys(rules_priced or scenario.rule_names()))
+        receivers = priced if transfers_to_all else (scenario.funding.in_force,)
+        transfers = {name: tuple(t for t in (scenario.funding.transfers, rules[name].transfers)
+                                 if t is not None) for name in receivers}
+        transfers = {name: ts for name, ts in transfers.items() if ts and name in priced}
+        names = list(priced) + [t.base for ts in transfers.values() for t in ts
+                                if t.kind == "cost_neutral"]
         ppw = scenario.benefits.paid_days_per_week
         compiled = {n: CompiledRule.compile(n, rules[n], ppw) for n in dict.fromkeys(names)}
         starts = calendar_month_starts(scenario.start_date, scenario.horizon_days)
@@ -232,19 +238,20 @@ class Ledger:
             gross += book(pieces.daily_amount * pieces.paid_days + service_cost)
 
         transfers: dict[str, FloatArray] = {}
-        if plan.transfers:
+        share = month_days(plan.month_starts, scenario.horizon_days) / scenario.horizon_days
+        for name, rule_transfers in plan.transfers.items():
             total = np.zeros(n_munis)
-            for t in plan.transfers:
-                total += _transfer(t, plan, booked)
-            share = month_days(plan.month_starts, scenario.horizon_days) / scenario.horizon_days
+            for t in rule_transfers:
+                total += _transfer(t, name, plan, booked)
+            transfers[name] = total
+        for name, total in transfers.items():   # after all: a base may itself receive some
             spread = share[:, None] * total[None, :]
-            a = booked[plan.in_force]
-            a[:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
-            a[:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
-            transfers[plan.in_force] = total
+            booked[name][:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
+            booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
+        first = plan.priced[0] if plan.in_force not in counters else plan.in_force
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
-                   counters[plan.in_force])
+                   counters[first])
 
     # ------------------------------------------------------------ views
 
@@ -319,8 +326,10 @@ def _book_pricing(pricing: Pricing, pieces: SpellTable, plan: Plan,
     return out
 
 
-def _transfer(t: Transfers, plan: Plan, booked: Mapping[str, FloatArray]) -> FloatArray:
-    """Per municipality, over the horizon: what the state transfers under `t`."""
+def _transfer(t: Transfers, rule: str, plan: Plan, booked: Mapping[str, FloatArray]
+              ) -> FloatArray:
+    """Per municipality, over the horizon: what the state transfers under `t` to go with
+    `rule` (before any transfer is booked)."""
     munis = plan.scenario.municipalities
     if t.kind == "fixed":
         got = transfer_amounts(t, munis, plan.scenario.horizon_days)
@@ -330,5 +339,5 @@ def _transfer(t: Transfers, plan: Plan, booked: Mapping[str, FloatArray]) -> Flo
             per = a.sum(axis=(0, 2))
             return {m: float(per[k]) for k, m in enumerate(plan.municipalities)}
         got = transfer_amounts(t, munis, plan.scenario.horizon_days,
-                               liability(plan.in_force), liability(t.base))
+                               liability(rule), liability(t.base))
     return np.array([got[m] for m in plan.municipalities])
