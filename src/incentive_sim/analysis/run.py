@@ -249,10 +249,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         raise ValueError("replications must be at least 1")
     seed = scenario.seed if seed is None else int(seed)
     out = Path(out_dir)
-    created = not out.exists()
-    staging = _staging(out)
-    ok = False
-    try:
+    with output_folder(out) as staging:
         plan = Plan.of(scenario)
         acc = Accumulator(scenario, plan)
         jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None)
@@ -266,35 +263,56 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         (staging / STOCK).write_bytes(_stock_csv(acc, plan))
         (staging / TRANSITIONS).write_bytes(_transitions_csv(acc, scenario))
         (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
-        summary["provenance"] = {
-            "package_version": __version__,
-            "scenario": scenario.name,
-            "scenario_sha256": scenario_hash(scenario),
-            "resolved_scenario": RESOLVED,
-            "seed": seed,
-            "replications": reps,
-            "start_date": scenario.start_date.isoformat(),
-            "horizon_days": scenario.horizon_days,
-            "command": list(command) if command is not None else None,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "wall_time_s": round(time.perf_counter() - started, 3),
-        }
+        summary["provenance"] = provenance(scenario, seed, reps, command, started)
         (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
         files = [COSTS, STOCK, TRANSITIONS, RESOLVED, *([SPELLS] if write_spells else [])]
         if not write_spells:   # a spells file of an earlier run would not match this one
             (out / SPELLS).unlink(missing_ok=True)
-        (out / SUMMARY).unlink(missing_ok=True)
-        for name in [*files, SUMMARY]:   # summary.json last: its presence marks a whole run
-            os.replace(staging / name, out / name)
-        ok = True
+        publish(staging, out, files, SUMMARY)
         return summary
+
+
+def provenance(scenario: Scenario, seed: int, replications: int,
+               command: Sequence[str] | None, started: float) -> dict[str, Any]:
+    """Where a set of outputs comes from (`started`: time.perf_counter() at the start)."""
+    return {
+        "package_version": __version__,
+        "scenario": scenario.name,
+        "scenario_sha256": scenario_hash(scenario),
+        "resolved_scenario": RESOLVED,
+        "seed": seed,
+        "replications": replications,
+        "start_date": scenario.start_date.isoformat(),
+        "horizon_days": scenario.horizon_days,
+        "command": list(command) if command is not None else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+    }
+
+
+@contextlib.contextmanager
+def output_folder(out: Path) -> Iterator[Path]:
+    """A private staging folder inside `out` for files to `publish`; removed afterwards, and
+    `out` too if this created it and nothing was published (a failed run leaves nothing)."""
+    created = not out.exists()
+    staging = _staging(out)
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if not ok and created:
+        if created:
             with contextlib.suppress(OSError):
-                out.rmdir()      # only if the run left it empty
+                out.rmdir()      # only if it is empty
+
+
+def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:
+    """Move finished files from staging into `out`, `last` last: its presence marks a whole
+    set of outputs (it is removed first, so an interrupted move leaves no stale marker)."""
+    (out / last).unlink(missing_ok=True)
+    for name in [*files, last]:
+        os.replace(staging / name, out / name)
 
 
 def _staging(out: Path) -> Path:
