@@ -1,0 +1,249 @@
+"""`compare`: what would rule B cost each municipality and the state, compared with rule A,
+and how sure are we?
+
+- Static: every rule prices the same simulated histories (simulated under the scenario's rule
+  in force), so differences are exact for each history: no noise from re-simulation.
+- Behavioural: the population is simulated again with each rule in force, so municipalities
+  respond to it. Common random numbers (the same seed and replication, and random streams
+  keyed by process name) make the differences paired.
+
+Every rule gets the scenario's transfers (and its own). Figures are means over replications
+with 95 % Student-t intervals across replications; differences are against the first rule,
+paired replication by replication. Outputs: comparison.csv, outcomes.csv, winners_losers.csv,
+comparison.json (the headline and provenance, written last) and scenario.resolved.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from ..scenario import InputError, Problem, scenario_rules
+from ..scenario.schema import Scenario
+from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
+from ..simulation.engine import simulate
+from .executors import run_jobs
+from .ledger import Ledger, Plan
+from .outcomes import outcomes
+from .run import (
+    RESOLVED,
+    _csv,
+    _progress_bar,
+    output_folder,
+    provenance,
+    publish,
+    resolved_yaml,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+COMPARISON = "comparison.csv"
+OUTCOMES = "outcomes.csv"
+WINNERS = "winners_losers.csv"
+HEADLINE = "comparison.json"
+ALL = "ALL"
+PAYER_COLUMNS = (*PAYERS, "gross")
+ITEM_COLUMNS = (*ITEMS, "total")
+OUTCOME_KEYS = ("exits_to_employment", "exits_to_education", "exits_to_inactivity",
+                "unemployed_end", "long_term_unemployed_end", "mean_spell_days",
+                "service_days")
+SERVICE = STATE_CODE["service"]
+STATISTICS = ("mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_high")
+
+
+@dataclass(frozen=True, eq=False)
+class ComparedRun:
+    """One replication's figures for some rules: amounts (rule, ALL + municipalities, payer +
+    gross, item + total) and outcomes (rule, ALL + municipalities, OUTCOME_KEYS)."""
+
+    rules: tuple[str, ...]
+    amounts: FloatArray
+    outcomes: FloatArray
+
+
+def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replication: int,
+                behavioural: bool) -> ComparedRun:
+    """One replication: static (all `rules` price one history) or behavioural (`rules` is a
+    single rule, put in force)."""
+    if behavioural:
+        (rule,) = rules
+        scenario = scenario.model_copy(update={"funding": scenario.funding.model_copy(
+            update={"in_force": rule})})
+    plan = Plan.of(scenario, rules_priced=rules, transfers_to_all=True)
+    result = simulate(scenario, replication, seed)
+    ledger = Ledger.build(scenario, result.spells, plan)
+    # a rule may be asked for twice (compared with itself): priced once, reported twice
+    order = [plan.priced.index(rule) for rule in rules]
+    by_muni = ledger.amounts[order].sum(axis=1)               # (rule, muni, payer, item)
+    with_all = np.concatenate([by_muni.sum(axis=1, keepdims=True), by_muni], axis=1)
+    with_gross = np.concatenate([with_all, with_all.sum(axis=2, keepdims=True)], axis=2)
+    amounts = np.concatenate([with_gross, with_gross.sum(axis=3, keepdims=True)], axis=3)
+    spells = result.spells
+    per_muni = [_outcomes(spells, result.horizon_days, result.elapsed_days, None)]
+    per_muni += [_outcomes(spells, result.horizon_days, result.elapsed_days, m)
+                 for m in range(len(scenario.municipalities))]
+    outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
+    return ComparedRun(rules, amounts, outcome)
+
+
+def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: int | None
+              ) -> list[float]:
+    if municipality is not None:
+        spells = spells.take(np.flatnonzero(spells.municipality == municipality))
+    o = outcomes(spells, horizon, elapsed)
+    in_service = spells.state == SERVICE
+    o["service_days"] = float(np.sum(spells.end_day[in_service] - spells.start_day[in_service]))
+    return [float(o[k]) for k in OUTCOME_KEYS]
+
+
+def interval(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Mean over axis 0 (replications) and its 95 % Student-t interval (NaN for one)."""
+    n = x.shape[0]
+    mean = x.mean(axis=0)
+    if n < 2:
+        nan = np.full_like(mean, np.nan)
+        return mean, nan, nan
+    half = stats.t.ppf(0.975, n - 1) * x.std(axis=0, ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Per replication figures of every rule, and their summaries."""
+
+    rules: tuple[str, ...]
+    municipalities: tuple[str, ...]          # ALL first
+    amounts: FloatArray                      # (replication, rule, muni, payer, item)
+    outcomes: FloatArray                     # (replication, rule, muni, outcome)
+
+    def summary(self, values: FloatArray) -> dict[str, FloatArray]:
+        mean, low, high = interval(values)
+        diff = values - values[:, :1]
+        d_mean, d_low, d_high = interval(diff)
+        return dict(zip(STATISTICS, (mean, low, high, d_mean, d_low, d_high), strict=True))
+
+
+def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
+            behavioural: bool = False, replications: int | None = None,
+            seed: int | None = None, workers: int = 1, scheduler: str | None = None,
+            progress: bool | None = None, command: Sequence[str] | None = None,
+            ) -> dict[str, Any]:
+    """Compare funding rules on the scenario (see the module doc); write the outputs into
+    `out_dir` and return the headline (what comparison.json holds)."""
+    started = time.perf_counter()
+    rules = tuple(rules)
+    known = scenario_rules(scenario)
+    unknown = [r for r in rules if r not in known]
+    if not rules or unknown:
+        message = (f"unknown rule {unknown[0]!r}; known: {', '.join(known)}" if unknown
+                   else "give at least one rule")
+        raise InputError([Problem("--funding", None, "--funding", message)])
+    reps = scenario.replications if replications is None else int(replications)
+    seed = scenario.seed if seed is None else int(seed)
+    jobs: list[tuple[Scenario, tuple[str, ...], int, int, bool]]
+    if behavioural:
+        jobs = [(scenario, (rule,), seed, r, True) for r in range(reps) for rule in rules]
+    else:
+        jobs = [(scenario, rules, seed, r, False) for r in range(reps)]
+    out = Path(out_dir)
+    with output_folder(out) as staging:
+        runs: list[ComparedRun] = []
+        with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: compare") as advance:
+            runs.extend(run_jobs(compare_job, jobs, workers=workers, scheduler=scheduler,
+                                 done=advance))
+        per_rep = len(rules) if behavioural else 1
+        amounts = np.stack([np.concatenate([runs[r * per_rep + k].amounts
+                                            for k in range(per_rep)])
+                            for r in range(reps)])
+        outcome = np.stack([np.concatenate([runs[r * per_rep + k].outcomes
+                                            for k in range(per_rep)])
+                            for r in range(reps)])
+        result = Comparison(rules, (ALL, *scenario.municipalities), amounts, outcome)
+        (staging / COMPARISON).write_bytes(_comparison_csv(result))
+        (staging / OUTCOMES).write_bytes(_outcomes_csv(result))
+        (staging / WINNERS).write_bytes(_winners_csv(result))
+        (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
+        headline = _headline(result, behavioural, scenario)
+        headline["provenance"] = provenance(scenario, seed, reps, command, started)
+        (staging / HEADLINE).write_text(json.dumps(headline, indent=2, ensure_ascii=False)
+                                        + "\n", encoding="utf-8")
+        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED], HEADLINE)
+        return headline
+
+
+def _fmt(x: float) -> str:
+    return "" if np.isnan(x) else f"{round(float(x), 2) + 0.0:.2f}"
+
+
+def _comparison_csv(c: Comparison) -> bytes:
+    s = c.summary(c.amounts)
+    rows = []
+    for i, rule in enumerate(c.rules):
+        for m, muni in enumerate(c.municipalities):
+            for p, payer in enumerate(PAYER_COLUMNS):
+                for t, item in enumerate(ITEM_COLUMNS):
+                    rows.append([rule, muni, payer, item,
+                                 *(_fmt(s[k][i, m, p, t]) for k in s)])
+    return _csv(["rule", "municipality", "payer", "item", *STATISTICS], rows)
+
+
+def _outcomes_csv(c: Comparison) -> bytes:
+    s = c.summary(c.outcomes)
+    rows = [[rule, muni, key, *(_fmt(s[k][i, m, o]) for k in s)]
+            for i, rule in enumerate(c.rules) for m, muni in enumerate(c.municipalities)
+            for o, key in enumerate(OUTCOME_KEYS)]
+    return _csv(["rule", "municipality", "outcome", *STATISTICS], rows)
+
+
+def _net(c: Comparison) -> FloatArray:
+    """What each municipality pays on balance, transfers received included: (rep, rule, muni)."""
+    return c.amounts[:, :, :, PAYERS.index("municipality"), ITEM_COLUMNS.index("total")]
+
+
+def _winners_csv(c: Comparison) -> bytes:
+    s = c.summary(_net(c))
+    rows = []
+    for i, rule in enumerate(c.rules[1:], start=1):
+        for m, muni in enumerate(c.municipalities):
+            low, high = s["diff_ci_low"][i, m], s["diff_ci_high"][i, m]
+            verdict = ("n/a" if np.isnan(low) else "gains" if high < 0
+                       else "loses" if low > 0 else "unclear")
+            rows.append([rule, c.rules[0], muni, _fmt(s["mean"][0, m]), _fmt(s["mean"][i, m]),
+                         _fmt(s["diff_mean"][i, m]), _fmt(low), _fmt(high), verdict])
+    return _csv(["rule", "reference", "municipality", "net_reference", "net_rule",
+                 "diff_mean", "diff_ci_low", "diff_ci_high", "verdict"], rows)
+
+
+def _headline(c: Comparison, behavioural: bool, scenario: Scenario) -> dict[str, Any]:
+    s = c.summary(c.amounts)
+    total = ITEM_COLUMNS.index("total")
+
+    def cell(k: str, i: int, p: int) -> float | None:
+        v = float(s[k][i, 0, p, total])
+        return None if np.isnan(v) else round(v, 2) + 0.0
+
+    muni, transfer = PAYERS.index("municipality"), ITEM_COLUMNS.index("transfer")
+    liability = c.summary(c.amounts[:, :, :, muni, total] - c.amounts[:, :, :, muni, transfer])
+
+    def liability_cell(k: str, i: int) -> float | None:
+        v = float(liability[k][i, 0])
+        return None if np.isnan(v) else round(v, 2) + 0.0
+
+    return {
+        "mode": "behavioural" if behavioural else "static",
+        "currency": scenario.benefits.currency,
+        "reference": c.rules[0],
+        "replications": int(c.amounts.shape[0]),
+        "rules": {rule: {**{payer: {k: cell(k, i, p) for k in s}
+                            for p, payer in enumerate(PAYER_COLUMNS)},
+                         "municipal_liability": {k: liability_cell(k, i) for k in s}}
+                  for i, rule in enumerate(c.rules)},
+    }
