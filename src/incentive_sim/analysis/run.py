@@ -339,11 +339,13 @@ def _progress_bar(show: bool, total: int, name: str) -> Iterator[Callable[[], No
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"{name}: replications", total=total)
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(name if ":" in name else f"{name}: replications", total=total)
         yield lambda: bar.advance(task)
 
 
