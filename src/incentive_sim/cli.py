@@ -246,6 +246,44 @@ def compare(
               highlight=False, soft_wrap=True)
 
 
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    sets: Annotated[list[str], typer.Option(
+        "--set", help="key.path=v1,v2,... (repeat for a full factorial); values are YAML.")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: runs/<scenario file name>-sweep).",
+        show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, help="Seed (default: the scenario's).", show_default=False)] = None,
+    replications: Annotated[int | None, typer.Option(
+        min=1, help="Replications per point (default: the scenario's).",
+        show_default=False)] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Keep the points already finished in --out; run the rest.")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Local processes running points (the outputs do not change).")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Address of a Dask distributed scheduler (needs the 'dask' extra).",
+        show_default=False)] = None,
+) -> None:
+    """Run the full factorial of --set values; one folder per point, sweep.csv for all."""
+    from .analysis.sweep import sweep as run_sweep
+
+    s = _guarded(lambda: load_scenario(scenario))
+    target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-sweep"
+    results = _guarded(lambda: run_sweep(
+        s, sets, target, replications=replications, seed=seed, workers=workers,
+        scheduler=scheduler, resume=resume, progress=True))
+    failed = [i for i, r in enumerate(results) if r["error"] is not None]
+    out.print(f"{len(results)} points, {len(failed)} failed; table in {target / 'sweep.csv'}",
+              markup=False, highlight=False, soft_wrap=True)
+    for i in failed:
+        error = results[i]["error"]
+        err.print(f"point {i} {results[i]['settings']}: {error['type']}: {error['message']}",
+                  markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,251 @@
+"""`sweep`: the full factorial of scenario variants given by `--set key.path=v1,v2,...`.
+
+Each point runs all its replications and lives in its own folder, `points/NNNN/`, with a
+`result.json` written atomically when the point ends: the point's settings, the resolved
+scenario, seed, replications, package version and figures, or the exception if it failed (one
+failed point does not stop the sweep). `sweep.csv` gathers the points in order. `--resume`
+keeps the points that have a `result.json` and runs the others; the figures do not depend on
+which points ran when, so a sweep killed halfway and resumed gives the same `sweep.csv` as an
+uninterrupted one. `sweep.json` records the sweep's definition, so a resume cannot mix sweeps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydantic
+import yaml
+
+from .. import __version__
+from ..scenario import InputError, Problem
+from ..scenario.schema import Scenario
+from ..scenario.vocabulary import PAYERS
+from .executors import run_jobs
+from .ledger import Plan
+from .run import Accumulator, _progress_bar, replicate, scenario_hash
+
+RESULT = "result.json"
+DEFINITION = "sweep.json"
+TABLE = "sweep.csv"
+OUTCOME_COLUMNS = ("exits_to_employment", "exits_to_education", "unemployed_end",
+                   "long_term_unemployed_end", "mean_spell_days")
+
+
+# ---------------------------------------------------------------- --set key.path=v1,v2
+
+def split_values(text: str) -> list[str]:
+    """Comma-separated values; commas inside [...] or {...} belong to the value."""
+    values, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            values.append(current)
+            current = ""
+        else:
+            current += ch
+    values.append(current)
+    return [v.strip() for v in values]
+
+
+def parse_set(option: str) -> tuple[str, list[Any]]:
+    """`key.path=v1,v2` -> (key path, values parsed as YAML scalars or flow collections)."""
+    key, sep, text = option.partition("=")
+    key = key.strip()
+    if not sep or not key or not text.strip():
+        raise InputError([Problem("--set", None, "--set",
+                                  f"expected key.path=value1,value2,... (got {option!r})")])
+    values = []
+    for raw in split_values(text):
+        try:
+            values.append(yaml.safe_load(raw) if raw else raw)
+        except yaml.YAMLError as exc:
+            raise InputError([Problem("--set", None, f"--set {key}",
+                                      f"cannot read value {raw!r}: {exc}")]) from exc
+    return key, values
+
+
+def with_setting(scenario: Scenario, key: str, value: Any) -> Scenario:
+    """The scenario with `key` (a dotted path; list positions as numbers) set to `value`,
+    validated again. A path that leads nowhere, or a value the schema refuses, is bad input."""
+    data = scenario.model_dump(mode="json", by_alias=True)
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        node = _step(node, part, key, parts[:depth + 1])
+    last = parts[-1]
+    if isinstance(node, list):
+        _step(node, last, key, parts)
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        if last not in node and not _free_keys(scenario, parts[:-1]):
+            raise _no_key(key, parts, node)
+        node[last] = value
+    else:
+        raise _no_key(key, parts, node)
+    try:
+        return Scenario.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError([Problem("--set", None, f"--set {key}",
+                                  f"{value!r} is refused: {where}: {first['msg']}")]) from exc
+
+
+def _step(node: Any, part: str, key: str, path: list[str]) -> Any:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(
+            node):
+        return node[int(part)]
+    raise _no_key(key, path, node)
+
+
+def _no_key(key: str, path: list[str], node: Any) -> InputError:
+    if node is None:
+        return InputError([Problem("--set", None, f"--set {key}",
+                                   f"{'.'.join(path[:-1])!r} is not set in the scenario; set "
+                                   f"it whole, e.g. --set '{'.'.join(path[:-1])}={{...}}'")])
+    known = ", ".join(map(str, node)) if isinstance(node, dict) else (
+        f"positions 0-{len(node) - 1}" if isinstance(node, list) else "(a value, no keys)")
+    return InputError([Problem("--set", None, f"--set {key}",
+                               f"no key {'.'.join(path)!r} in the scenario; there: {known}")])
+
+
+def _free_keys(scenario: Scenario, parent: list[str]) -> bool:
+    """Whether the mapping at `parent` takes names of its own (municipalities, rates by
+    municipality, ...) rather than fixed fields."""
+    node: Any = scenario
+    for part in parent:
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+    return isinstance(node, dict)
+
+
+# ---------------------------------------------------------------- running
+
+def point_job(scenario: Scenario, settings: dict[str, Any], seed: int, replications: int,
+              folder: Path) -> dict[str, Any]:
+    """Run one point (all its replications) and write its result.json; never raises for a
+    failure inside the model: the exception is the result."""
+    result: dict[str, Any] = {
+        "settings": settings, "seed": seed, "replications": replications,
+        "package_version": __version__, "scenario_sha256": scenario_hash(scenario),
+        "scenario": scenario.model_dump(mode="json", by_alias=True),
+    }
+    try:
+        plan = Plan.of(scenario)
+        acc = Accumulator(scenario, plan)
+        for r in range(replications):
+            acc.add(replicate(scenario, seed, r))
+        summary = acc.summary()
+        result["figures"] = {
+            "rules": {rule: entry["totals"] for rule, entry in summary["rules"].items()},
+            "outcomes": summary["outcomes"],
+        }
+        result["error"] = None
+    except Exception as exc:   # one failed point must not stop the sweep
+        result["figures"] = None
+        result["error"] = {"type": type(exc).__name__, "message": str(exc),
+                           "traceback": traceback.format_exc()}
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(folder / RESULT, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return result
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
+          replications: int | None = None, seed: int | None = None, workers: int = 1,
+          scheduler: str | None = None, resume: bool = False, progress: bool | None = None,
+          ) -> list[dict[str, Any]]:
+    """Run the full factorial of `sets` (each `key.path=v1,v2,...`); return the results of
+    every point in order (see the module doc)."""
+    if not sets:
+        raise InputError([Problem("--set", None, "--set", "give at least one --set")])
+    parsed = [parse_set(option) for option in sets]
+    keys = [k for k, _ in parsed]
+    if len(set(keys)) != len(keys):
+        raise InputError([Problem("--set", None, "--set", "a key is set twice")])
+    reps = scenario.replications if replications is None else int(replications)
+    seed = scenario.seed if seed is None else int(seed)
+    combos = list(itertools.product(*(values for _, values in parsed)))
+    points: list[tuple[dict[str, Any], Scenario]] = []
+    for combo in combos:
+        s = scenario
+        for key, value in zip(keys, combo, strict=True):
+            s = with_setting(s, key, value)
+        points.append((dict(zip(keys, combo, strict=True)), s))
+
+    out = Path(out_dir)
+    definition = {"sets": [{"key": k, "values": v} for k, v in parsed], "seed": seed,
+                  "replications": reps, "scenario_sha256": scenario_hash(scenario)}
+    _start(out, definition, resume)
+    folders = [out / "points" / f"{i:04d}" for i in range(len(points))]
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, folder in enumerate(folders):
+        done = folder / RESULT
+        if resume and done.is_file():
+            results[i] = json.loads(done.read_text(encoding="utf-8"))
+        else:
+            todo.append(i)
+    jobs = [(points[i][1], points[i][0], seed, reps, folders[i]) for i in todo]
+    with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: sweep points") as advance:
+        for i, result in zip(todo, run_jobs(point_job, jobs, workers=workers,
+                                            scheduler=scheduler, done=advance), strict=True):
+            results[i] = result
+    ordered = [results[i] for i in range(len(points))]
+    _write_atomic(out / TABLE, _table(keys, ordered))
+    return ordered
+
+
+def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError([Problem(str(out), None, "--out",
+                                  f"cannot write the outputs here: {exc.strerror}")]) from exc
+    path = out / DEFINITION
+    text = json.dumps(definition, indent=2, ensure_ascii=False) + "\n"
+    if resume and path.is_file() and path.read_text(encoding="utf-8") != text:
+        raise InputError([Problem(str(path), None, "--resume",
+                                  "this folder holds a different sweep (other settings, "
+                                  "seed, replications or scenario); use another --out")])
+    _write_atomic(path, text)
+
+
+def _table(keys: list[str], results: list[dict[str, Any]]) -> str:
+    rules = next((list(r["figures"]["rules"]) for r in results if r["figures"]), [])
+    money = [f"{rule}.{payer}" for rule in rules for payer in (*PAYERS, "gross")]
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["point", *keys, "status", *money, *OUTCOME_COLUMNS, "error"])
+    for i, r in enumerate(results):
+        settings = [json.dumps(r["settings"][k]) if not isinstance(r["settings"][k], str)
+                    else r["settings"][k] for k in keys]
+        figures = r["figures"]
+        if figures is None:
+            writer.writerow([i, *settings, "failed", *([""] * (len(money) + len(OUTCOME_COLUMNS))),
+                             f"{r['error']['type']}: {r['error']['message']}"])
+            continue
+        amounts = [f"{figures['rules'][rule][payer]:.2f}" for rule in rules
+                   for payer in (*PAYERS, "gross")]
+        outcome = [f"{float(np.round(figures['outcomes'].get(k, 0.0), 4))}"
+                   for k in OUTCOME_COLUMNS]
+        writer.writerow([i, *settings, "ok", *amounts, *outcome, ""])
+    return buffer.getvalue()
