@@ -108,3 +108,14 @@ def test_resuming_a_different_sweep_is_refused(small: Scenario, tmp_path: Path) 
     sweep(small, [SETS[0]], tmp_path, replications=1)
     with pytest.raises(InputError, match="holds a different sweep"):
         sweep(small, [SETS[1]], tmp_path, replications=1, resume=True)
+
+
+def test_a_sweep_over_the_rule_in_force_reports_every_rule_priced(
+        small: Scenario, tmp_path: Path) -> None:
+    sweep(small, ["funding.in_force=fi_2015_two_step,dk_2016_refusion"], tmp_path,
+          replications=1)
+    header, *lines = (tmp_path / "sweep.csv").read_text(encoding="utf-8").splitlines()
+    columns = header.split(",")
+    assert "dk_2016_refusion.municipality" in columns
+    assert "fi_2015_two_step.municipality" in columns
+    assert len(lines) == 2 and all(",ok," in line for line in lines)

@@ -230,7 +230,10 @@ def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
 
 
 def _table(keys: list[str], results: list[dict[str, Any]]) -> str:
-    rules = next((list(r["figures"]["rules"]) for r in results if r["figures"]), [])
+    # points may price different rules (a sweep over the rule in force): all of them, in the
+    # order first met; a rule a point did not price has empty cells there
+    rules = list(dict.fromkeys(rule for r in results if r["figures"]
+                               for rule in r["figures"]["rules"]))
     money = [f"{rule}.{payer}" for rule in rules for payer in (*PAYERS, "gross")]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -243,8 +246,8 @@ def _table(keys: list[str], results: list[dict[str, Any]]) -> str:
             writer.writerow([i, *settings, "failed", *([""] * (len(money) + len(OUTCOME_COLUMNS))),
                              f"{r['error']['type']}: {r['error']['message']}"])
             continue
-        amounts = [f"{figures['rules'][rule][payer]:.2f}" for rule in rules
-                   for payer in (*PAYERS, "gross")]
+        amounts = [f"{figures['rules'][rule][payer]:.2f}" if rule in figures["rules"] else ""
+                   for rule in rules for payer in (*PAYERS, "gross")]
         outcome = [f"{float(np.round(figures['outcomes'].get(k, 0.0), 4))}"
                    for k in OUTCOME_COLUMNS]
         writer.writerow([i, *settings, "ok", *amounts, *outcome, ""])
