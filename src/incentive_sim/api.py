@@ -1,0 +1,144 @@
+"""The Python API, for notebooks and scripts: the same work as the command line, with the
+results in memory as plain arrays and, where pandas is installed, as DataFrames.
+
+    import incentive_sim as isim
+
+    scenario = isim.load("scenarios/tampere_region_2025.yaml")
+    result = isim.run(scenario, replications=5)
+    result.summary["rules"]["fi_2025_graduated"]["totals"]
+    costs = result.table("costs_monthly")          # {column: numpy array}
+    result.frame("costs_monthly")                  # a pandas DataFrame
+
+    cmp = isim.compare(scenario, ["fi_2015_two_step", "fi_2025_graduated"], replications=5)
+    cmp.frame("winners_losers")
+
+    points = isim.sweep(scenario, ["policy.take_up=0.5,1"], replications=2)
+    points.frame("sweep")
+
+Every function writes the same files as its command when given `out`; without it the files go
+to a temporary folder that is read back and removed. Bad input raises `InputError`, whose
+message names the file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .scenario import InputError, Scenario, load_scenario
+
+__all__ = ["InputError", "Result", "compare", "load", "run", "sweep"]
+
+
+def load(path: Path | str) -> Scenario:
+    """Read, merge (`extends:`), validate and cross-check a scenario file."""
+    return load_scenario(path)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run, comparison or sweep wrote: its JSON headline and its CSV tables."""
+
+    summary: dict[str, Any]
+    tables: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    folder: Path | None = None          # where the files are, if they were kept
+
+    def table(self, name: str) -> dict[str, np.ndarray]:
+        """A CSV output as {column: array}; numbers as float64, the rest as strings."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise KeyError(f"no table {name!r}; there are: {', '.join(self.tables)}") from None
+
+    def frame(self, name: str) -> Any:
+        """A CSV output as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:   # pragma: no cover - depends on the environment
+            raise ImportError("frame() needs pandas; use table() for plain arrays") from exc
+        return pd.DataFrame(self.table(name))
+
+
+def run(scenario: Scenario | Path | str, out: Path | str | None = None, *,
+        replications: int | None = None, seed: int | None = None, spells: bool = False,
+        workers: int = 1, scheduler: str | None = None) -> Result:
+    """Simulate and price a scenario (`incentive-sim run`)."""
+    from .analysis.run import run_scenario
+
+    s = _scenario(scenario)
+    with _folder(out) as folder:
+        summary = run_scenario(s, folder, replications=replications, seed=seed,
+                               write_spells=spells, workers=workers, scheduler=scheduler)
+        return _result(summary, folder, out)
+
+
+def compare(scenario: Scenario | Path | str, rules: Sequence[str],
+            out: Path | str | None = None, *, behavioural: bool = False,
+            replications: int | None = None, seed: int | None = None, workers: int = 1,
+            scheduler: str | None = None) -> Result:
+    """Compare funding rules (`incentive-sim compare`); differences against `rules[0]`."""
+    from .analysis.compare import compare as compare_rules
+
+    s = _scenario(scenario)
+    with _folder(out) as folder:
+        headline = compare_rules(s, rules, folder, behavioural=behavioural,
+                                 replications=replications, seed=seed, workers=workers,
+                                 scheduler=scheduler)
+        return _result(headline, folder, out)
+
+
+def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
+          out: Path | str | None = None, *, replications: int | None = None,
+          seed: int | None = None, workers: int = 1, scheduler: str | None = None,
+          resume: bool = False) -> Result:
+    """The full factorial of `sets` (`incentive-sim sweep`); `summary["points"]` holds each
+    point's result."""
+    from .analysis.sweep import sweep as run_sweep
+
+    s = _scenario(scenario)
+    with _folder(out) as folder:
+        points = run_sweep(s, sets, folder, replications=replications, seed=seed,
+                           workers=workers, scheduler=scheduler, resume=resume)
+        return _result({"points": points}, folder, out)
+
+
+def _scenario(scenario: Scenario | Path | str) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+@contextmanager
+def _folder(out: Path | str | None) -> Iterator[Path]:
+    if out is not None:
+        yield Path(out)
+        return
+    with tempfile.TemporaryDirectory(prefix="incentive-sim-") as tmp:
+        yield Path(tmp) / "out"
+
+
+def _result(summary: dict[str, Any], folder: Path, out: Path | str | None) -> Result:
+    tables = {path.stem: _read_csv(path) for path in sorted(folder.glob("*.csv"))}
+    return Result(json.loads(json.dumps(summary)), tables,
+                  Path(out) if out is not None else None)
+
+
+def _read_csv(path: Path) -> dict[str, np.ndarray]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        rows = list(reader)
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        values = [row[j] for row in rows]
+        try:
+            columns[name] = np.array([float(v) if v != "" else np.nan for v in values])
+        except ValueError:
+            columns[name] = np.array(values, dtype=str)
+    return columns
