@@ -134,6 +134,19 @@ def cases(
         raise typer.Exit(1)
 
 
+# Options shared by run, compare and sweep.
+Seed = Annotated[int | None, typer.Option(
+    min=0, help="Seed (default: the scenario's).", show_default=False)]
+Replications = Annotated[int | None, typer.Option(
+    min=1, help="Replications (default: the scenario's).", show_default=False)]
+Workers = Annotated[int, typer.Option(
+    min=1, help="Local processes running the replications or points (the outputs do not "
+                "change).")]
+Scheduler = Annotated[str | None, typer.Option(
+    help="Address of a Dask distributed scheduler to run on (needs the 'dask' extra).",
+    show_default=False)]
+
+
 @app.command()
 def run(
     scenario: Annotated[Path | None, typer.Argument(
@@ -142,17 +155,12 @@ def run(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output folder (default: runs/<scenario file name>).",
         show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option(
-        min=0, help="Seed (default: the scenario's).", show_default=False)] = None,
-    replications: Annotated[int | None, typer.Option(
-        min=1, help="Replications (default: the scenario's).", show_default=False)] = None,
+    seed: Seed = None,
+    replications: Replications = None,
     spells: Annotated[bool, typer.Option(
         "--spells", help="Also write spells.csv.gz (replication 0).")] = False,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Local processes running replications (the outputs do not change).")] = 1,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Address of a Dask distributed scheduler to run replications on (needs the "
-             "'dask' extra).", show_default=False)] = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
 ) -> None:
     """Simulate a scenario and price it under every rule; write the outputs to --out."""
     from .analysis.run import default_scenario, run_scenario
@@ -200,15 +208,10 @@ def compare(
         "--behavioural", help="Simulate again with each rule in force (municipalities "
                               "respond); without it every rule prices the same histories.")
                            ] = False,
-    seed: Annotated[int | None, typer.Option(
-        min=0, help="Seed (default: the scenario's).", show_default=False)] = None,
-    replications: Annotated[int | None, typer.Option(
-        min=1, help="Replications (default: the scenario's).", show_default=False)] = None,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Local processes running replications (the outputs do not change).")] = 1,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Address of a Dask distributed scheduler (needs the 'dask' extra).",
-        show_default=False)] = None,
+    seed: Seed = None,
+    replications: Replications = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
 ) -> None:
     """Compare funding rules: totals, differences and 95 % intervals per municipality."""
     from .analysis.compare import compare as run_compare
@@ -254,18 +257,12 @@ def sweep(
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output folder (default: runs/<scenario file name>-sweep).",
         show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option(
-        min=0, help="Seed (default: the scenario's).", show_default=False)] = None,
-    replications: Annotated[int | None, typer.Option(
-        min=1, help="Replications per point (default: the scenario's).",
-        show_default=False)] = None,
+    seed: Seed = None,
+    replications: Replications = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the points already finished in --out; run the rest.")] = False,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Local processes running points (the outputs do not change).")] = 1,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Address of a Dask distributed scheduler (needs the 'dask' extra).",
-        show_default=False)] = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
 ) -> None:
     """Run the full factorial of --set values; one folder per point, sweep.csv for all."""
     from .analysis.sweep import sweep as run_sweep
