@@ -17,6 +17,7 @@ from rich.table import Table
 from . import __version__
 from .scenario import InputError, json_schema, load_scenario
 from .scenario.rules import preset, preset_names, preset_text
+from .scenario.vocabulary import PAYERS
 
 app = typer.Typer(
     name="incentive-sim",
@@ -279,6 +280,38 @@ def sweep(
         error = results[i]["error"]
         err.print(f"point {i} {results[i]['settings']}: {error['type']}: {error['message']}",
                   markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def explain(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of a finished run.")],
+    person: Annotated[int, typer.Option(min=0, help="Person id (replication 0).")],
+    rule: Annotated[str | None, typer.Option(
+        help="Only this rule (default: every rule the run priced).", show_default=False)
+                    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every cost line of one person, with the rule step behind it and euros per payer."""
+    from .analysis.explain import explain as explain_person
+
+    ex = _guarded(lambda: explain_person(out_dir, person, rule))
+    if as_json:
+        out.print_json(json.dumps(ex.as_dict()))
+        return
+    for name, lines in ex.rules.items():
+        table = Table(title=escape(f"person {ex.person} ({ex.municipality}, {ex.group}) "
+                                   f"under {name}"))
+        for column in ("days", "segment", "paid-day counter", "share steps", *PAYERS):
+            table.add_column(column, justify="right" if column in PAYERS else "left")
+        for line in lines:
+            counter = (f"{line.counter_from:,.1f} -> {line.counter_to:,.1f}"
+                       if line.segment >= 0 else "")
+            table.add_row(f"{line.start_day:,.1f}-{line.end_day:,.1f}", escape(line.what),
+                          counter, escape(line.steps),
+                          *(f"{line.amounts[p]:,.2f}" for p in PAYERS))
+        totals = ex.totals(name)
+        table.add_row("", "total", "", "", *(f"{totals[p]:,.2f}" for p in PAYERS))
+        out.print(table)
 
 
 def main() -> None:

@@ -206,7 +206,7 @@ class Ledger:
         plan = plan or Plan.of(scenario)
         if spells.municipalities != plan.municipalities:
             raise ValueError("the history's municipalities are not the scenario's")
-        counters = {name: _counter(spells, rule) for name, rule in plan.compiled.items()}
+        counters = {name: rule_counter(spells, rule) for name, rule in plan.compiled.items()}
         costs = service_costs(scenario, spells.services)
         n_months, n_munis = len(plan.months), len(plan.municipalities)
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
@@ -302,7 +302,7 @@ def _person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
     return np.split(order, cuts)
 
 
-def _counter(spells: SpellTable, rule: CompiledRule) -> FloatArray:
+def rule_counter(spells: SpellTable, rule: CompiledRule) -> FloatArray:
     """The rule's counter at every segment start: recorded by the engine, else computed."""
     stored = spells.counter_at_start.get(rule.name)
     return np.asarray(stored, np.float64) if stored is not None else counters_for_rule(spells,

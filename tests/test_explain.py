@@ -1,0 +1,79 @@
+"""explain: one person's lines add up to what that person costs in the run's pricing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from incentive_sim.analysis.explain import explain, explain_person, load_run
+from incentive_sim.analysis.ledger import Plan, rule_counter, service_costs
+from incentive_sim.analysis.run import run_scenario
+from incentive_sim.cli import app
+from incentive_sim.funding.pricing import price
+from incentive_sim.scenario import InputError, load_scenario
+from incentive_sim.scenario.vocabulary import PAYERS
+from incentive_sim.simulation.engine import simulate
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("explain") / "run"
+    run_scenario(load_scenario(REPO / "tests/fixtures/small_run.yaml"), out, replications=1)
+    return out
+
+
+def test_each_persons_lines_add_up_to_their_cost_in_the_whole_pricing(run_dir: Path) -> None:
+    scenario, seed = load_run(run_dir)
+    spells = simulate(scenario, 0, seed).spells
+    plan = Plan.of(scenario)
+    costs = service_costs(scenario, spells.services)
+    whole = {name: price(spells, rule, costs, rule_counter(spells, rule))
+             for name, rule in plan.compiled.items() if name in plan.priced}
+    # people with several segments, some of them with bonuses
+    people, counts = np.unique(spells.person_id, return_counts=True)
+    chosen = list(people[counts >= 4][:25])
+    bonused = {int(spells.person_id[s]) for p in whole.values() for s in p.bonuses.segment}
+    chosen += sorted(bonused)[:5]
+    assert bonused and len(chosen) >= 20
+    for person in chosen:
+        ex = explain_person(scenario, spells, int(person))
+        rows = spells.person_id == person
+        for name, pricing in whole.items():
+            mine = np.isin(pricing.bonuses.segment, np.flatnonzero(rows))
+            for payer in PAYERS:
+                expected = (pricing.segment_total(payer)[rows].sum()
+                            + pricing.bonus_net(payer)[mine].sum())
+                assert ex.totals(name)[payer] == pytest.approx(expected, abs=0.005), (
+                    person, name, payer)
+            segments = [line for line in ex.rules[name] if line.segment >= 0]
+            assert len(segments) == int(rows.sum())
+            assert all(line.counter_to >= line.counter_from for line in segments)
+
+
+def test_explain_reads_the_run_back_and_names_the_step(run_dir: Path) -> None:
+    ex = explain(run_dir, 5, "fi_2025_graduated")
+    assert list(ex.rules) == ["fi_2025_graduated"]
+    steps = " ".join(line.steps for line in ex.rules["fi_2025_graduated"])
+    assert "%" in steps and "paid days" in steps
+
+
+def test_bad_person_rule_or_folder_exit_2(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no person 99999999"):
+        explain(run_dir, 99_999_999)
+    with pytest.raises(InputError, match="did not price 'dk_2016_refusion'"):
+        explain(run_dir, 1, "dk_2016_refusion")
+    result = CliRunner().invoke(app, ["explain", str(tmp_path), "--person", "1"])
+    assert result.exit_code == 2 and "not the output folder of a finished run" in result.output
+
+
+def test_the_command_prints_lines_and_totals(run_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5"])
+    assert result.exit_code == 0, result.output
+    assert "total" in result.output and "municipality" in result.output
+    as_json = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5", "--json"])
+    assert as_json.exit_code == 0 and '"totals"' in as_json.output
