@@ -8,6 +8,8 @@ one person (a registered jobseeker, activated or not); it ends with a move to an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
@@ -26,15 +28,54 @@ LONG_TERM_DAYS = 365.0
 COUNTER_BIN_EDGES = np.arange(0.0, 1500.0 + 50.0, 50.0)
 
 
+@dataclass(frozen=True, eq=False)
+class Runs:
+    """The unemployment spells of a history (runs of jobseeker segments), one entry each."""
+
+    person: IntArray
+    municipality: IntArray
+    origin: FloatArray        # when the spell began (before t = 0 for the initial caseload)
+    start: FloatArray         # start of its first segment in the history
+    end: FloatArray           # end of its last segment
+    censored: BoolArray       # still open at the horizon
+    initial: BoolArray        # the caseload at t = 0
+    next_state: IntArray      # the state it ended in (-1 if none recorded)
+
+    @classmethod
+    def of(cls, spells: SpellTable, elapsed_days: FloatArray | None = None) -> Runs:
+        """`elapsed_days[person_id]`, when given, is how long the spell of a person already
+        unemployed at t = 0 had lasted then (without it their spells begin at t = 0)."""
+        order = spells.person_order()
+        pid = spells.person_id[order]
+        state = spells.state[order]
+        seeker = JOBSEEKER_STATES[state]
+        same_next = np.append(pid[1:] == pid[:-1], False)
+        same_prev = np.concatenate([[False], pid[1:] == pid[:-1]])
+        seeker_next = np.append(seeker[1:], False)
+        seeker_prev = np.concatenate([[False], seeker[:-1]])
+        firsts = np.flatnonzero(seeker & ~(same_prev & seeker_prev))   # first row of each run
+        lasts = np.flatnonzero(seeker & ~(same_next & seeker_next))    # last row of each run
+        start = spells.start_day[order][firsts]
+        origin = start.copy()
+        initial = ~same_prev[firsts] & (start <= 0.0)
+        person = pid[firsts]
+        if elapsed_days is not None:
+            known = initial & (person < len(elapsed_days))
+            origin[known] -= elapsed_days[person[known]]
+        next_state = np.where(same_next[lasts], np.append(state[1:], -1)[lasts], -1)
+        return cls(person, spells.municipality[order][firsts].astype(np.int64), origin, start,
+                   spells.end_day[order][lasts], spells.censored[order][lasts], initial,
+                   next_state.astype(np.int64))
+
+
 def outcomes(spells: SpellTable, horizon_days: float,
              elapsed_days: FloatArray | None = None) -> dict[str, float]:
     """Exits from unemployment by destination, completed spells and their mean length, the
     jobseeker stock and its long-term part at the start and at the horizon.
 
-    `elapsed_days[person_id]`, when given, is how long the spell of a person already
-    unemployed at t = 0 had lasted then; spell lengths of the initial caseload include it
-    (without it they are counted from t = 0). `mean_spell_days_new` is over the completed
-    spells that began within the horizon (no left truncation).
+    `elapsed_days` as for `Runs.of`: spell lengths of the initial caseload include it.
+    `mean_spell_days_new` is over the completed spells that began within the horizon (no left
+    truncation).
     """
     out: dict[str, float] = {f"exits_to_{name}": 0.0 for name in TRANSITIONS}
     keys = ("exits_total", "completed_spells", "mean_spell_days", "mean_spell_days_new",
@@ -43,47 +84,26 @@ def outcomes(spells: SpellTable, horizon_days: float,
     out.update(dict.fromkeys(keys, 0.0))
     if len(spells) == 0:
         return out
-    order = spells.person_order()
-    pid = spells.person_id[order]
-    state = spells.state[order]
-    start = spells.start_day[order]
-    end = spells.end_day[order]
-    censored = spells.censored[order]
-    seeker = JOBSEEKER_STATES[state]
-    same_next = np.append(pid[1:] == pid[:-1], False)
-    same_prev = np.concatenate([[False], pid[1:] == pid[:-1]])
-    seeker_next = np.append(seeker[1:], False)
-    seeker_prev = np.concatenate([[False], seeker[:-1]])
-    next_state = np.append(state[1:], -1)
-
-    exit_rows = seeker & same_next & ~seeker_next
+    runs = Runs.of(spells, elapsed_days)
     for code, name in DESTINATIONS.items():
-        out[f"exits_to_{name}"] = float(np.count_nonzero(exit_rows & (next_state == code)))
+        out[f"exits_to_{name}"] = float(np.count_nonzero(runs.next_state == code))
     out["exits_total"] = float(sum(out[f"exits_to_{name}"] for name in TRANSITIONS))
-
-    firsts = np.flatnonzero(seeker & ~(same_prev & seeker_prev))    # first row of each run
-    lasts = np.flatnonzero(seeker & ~(same_next & seeker_next))     # last row of each run
-    origin = start[firsts].copy()
-    initial = ~same_prev[firsts] & (start[firsts] <= 0.0)           # the caseload at t = 0
-    if elapsed_days is not None:
-        person = pid[firsts]
-        known = initial & (person < len(elapsed_days))
-        origin[known] -= elapsed_days[person[known]]
-    length = end[lasts] - origin
-    completed = ~censored[lasts]
+    length = runs.end - runs.origin
+    completed = ~runs.censored
     out["completed_spells"] = float(np.count_nonzero(completed))
     if completed.any():
         out["mean_spell_days"] = float(length[completed].mean())
-    new = completed & ~initial
+    new = completed & ~runs.initial
     if new.any():
         out["mean_spell_days_new"] = float(length[new].mean())
-    at_start = (start[firsts] <= 0.0) & (end[lasts] > 0.0)
+    at_start = (runs.start <= 0.0) & (runs.end > 0.0)
     out["unemployed_start"] = float(np.count_nonzero(at_start))
-    out["long_term_unemployed_start"] = float(np.count_nonzero(at_start
-                                                               & (-origin >= LONG_TERM_DAYS)))
-    at_end = censored[lasts] & (end[lasts] >= horizon_days)
+    out["long_term_unemployed_start"] = float(np.count_nonzero(
+        at_start & (-runs.origin >= LONG_TERM_DAYS)))
+    at_end = runs.censored & (runs.end >= horizon_days)
     out["unemployed_end"] = float(np.count_nonzero(at_end))
-    out["long_term_unemployed_end"] = float(np.count_nonzero(at_end & (length >= LONG_TERM_DAYS)))
+    out["long_term_unemployed_end"] = float(np.count_nonzero(at_end
+                                                             & (length >= LONG_TERM_DAYS)))
     return out
 
 
