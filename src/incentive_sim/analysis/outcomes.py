@@ -151,3 +151,28 @@ def counter_histogram(counter: npt.ArrayLike) -> tuple[FloatArray, float]:
     values = np.asarray(counter, np.float64)
     counts, _ = np.histogram(values, COUNTER_BIN_EDGES)
     return counts.astype(np.float64), float(np.count_nonzero(values > COUNTER_BIN_EDGES[-1]))
+
+
+INDICATORS = ("long_term", "exits_to_employment", "exits_to_education")
+
+
+def monthly_indicators(spells: SpellTable, month_starts: FloatArray,
+                       elapsed_days: FloatArray | None = None) -> FloatArray:
+    """`values[month, municipality, k]` for k in INDICATORS: jobseekers unemployed for a year
+    or more at the month's first day, and spells that ended in a job or in education during
+    the month (up to the next month's start, the last month up to the horizon)."""
+    n_months, n_munis = len(month_starts), len(spells.municipalities)
+    out = np.zeros((n_months, n_munis, len(INDICATORS)))
+    if len(spells) == 0:
+        return out
+    runs = Runs.of(spells, elapsed_days)
+    for m, t in enumerate(month_starts):
+        here = (runs.start <= t) & (runs.end > t) & (t - runs.origin >= LONG_TERM_DAYS)
+        out[m, :, 0] = np.bincount(runs.municipality[here], minlength=n_munis)
+    month = np.searchsorted(month_starts, runs.end, side="right") - 1
+    for k, state in ((1, "employed"), (2, "education")):
+        ended = ~runs.censored & (runs.next_state == STATE_CODE[state]) & (month >= 0)
+        cell = month[ended] * n_munis + runs.municipality[ended]
+        out[:, :, k] = np.bincount(cell, minlength=n_months * n_munis).reshape(n_months,
+                                                                                n_munis)
+    return out

@@ -1,6 +1,6 @@
 """`run`: simulate a scenario's replications, price each under every rule, and write the
-DESIGN outputs (summary.json, costs_monthly.csv, stock_monthly.csv, transitions.csv,
-scenario.resolved.yaml and, on request, spells.csv.gz).
+DESIGN outputs (summary.json, costs_monthly.csv, stock_monthly.csv, indicators_monthly.csv,
+transitions.csv, scenario.resolved.yaml and, on request, spells.csv.gz).
 
 Outputs are written into a private staging folder inside the output folder and moved into place
 only once the whole run has succeeded (summary.json last), so a failed or interrupted run
@@ -42,7 +42,9 @@ from .executors import run_jobs
 from .ledger import Ledger, Plan
 from .outcomes import (
     COUNTER_BIN_EDGES,
+    JOBSEEKER_STATES,
     counter_histogram,
+    monthly_indicators,
     outcomes,
     stock_by_month,
     transition_counts,
@@ -53,6 +55,7 @@ FloatArray = npt.NDArray[np.float64]
 SUMMARY = "summary.json"
 COSTS = "costs_monthly.csv"
 STOCK = "stock_monthly.csv"
+INDICATORS_FILE = "indicators_monthly.csv"
 TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
 RESOLVED = "scenario.resolved.yaml"
@@ -91,6 +94,7 @@ class Replication:
     outcomes: dict[str, float]
     referral_counters: FloatArray
     referrals_by_service: FloatArray
+    indicators: FloatArray                     # monthly_indicators
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -112,7 +116,8 @@ class Replication:
             {rule: ledger.totals(rule) for rule in ledger.rules}, dict(ledger.transfers),
             services, outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
-                np.float64))
+                np.float64),
+            monthly_indicators(spells, plan.month_starts, result.elapsed_days))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -140,6 +145,7 @@ class Accumulator:
     services_names: tuple[str, ...] = ()
     amounts: FloatArray | None = None
     stock: FloatArray | None = None
+    indicators: FloatArray | None = None
     transitions: FloatArray | None = None
     totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
     transfers: dict[str, FloatArray] = field(default_factory=dict)
@@ -159,6 +165,7 @@ class Accumulator:
         self.count += 1
         self.amounts = _plus(self.amounts, rep.amounts)
         self.stock = _plus(self.stock, rep.stock)
+        self.indicators = _plus(self.indicators, rep.indicators)
         self.transitions = _plus(self.transitions, rep.transitions)
         self.totals.append(rep.totals)
         for rule, amounts in rep.transfers.items():
@@ -261,12 +268,14 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         summary = acc.summary()
         (staging / COSTS).write_bytes(_costs_csv(acc, plan))
         (staging / STOCK).write_bytes(_stock_csv(acc, plan))
+        (staging / INDICATORS_FILE).write_bytes(_indicators_csv(acc, plan))
         (staging / TRANSITIONS).write_bytes(_transitions_csv(acc, scenario))
         (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
         summary["provenance"] = provenance(scenario, seed, reps, command, started)
         (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
-        files = [COSTS, STOCK, TRANSITIONS, RESOLVED, *([SPELLS] if write_spells else [])]
+        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
+                 *([SPELLS] if write_spells else [])]
         if not write_spells:   # a spells file of an earlier run would not match this one
             (out / SPELLS).unlink(missing_ok=True)
         publish(staging, out, files, SUMMARY)
@@ -397,6 +406,31 @@ def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:
         rows.append((plan.months[m], plan.municipalities[k], acc.groups[g], STATES[s],
                      format_count(mean[index])))
     return _csv(("month", "municipality", "group", "state", "count"), rows)
+
+
+def _indicators_csv(acc: Accumulator, plan: Plan) -> bytes:
+    """Monthly monitoring indicators per municipality and for all (`ALL`): jobseekers and
+    those in a service (activation rate = in a service / jobseekers), the long-term
+    unemployed and their share, exits to work and to education during the month."""
+    assert acc.stock is not None and acc.indicators is not None
+    stock = acc.stock.sum(axis=2) / acc.count                    # (month, municipality, state)
+    seekers = stock[:, :, JOBSEEKER_STATES].sum(axis=2)
+    in_service = stock[:, :, STATES.index("service")]
+    extra = acc.indicators / acc.count
+    with_all = [(name, k) for k, name in enumerate(plan.municipalities)] + [("ALL", -1)]
+    rows = []
+    for m, month in enumerate(plan.months):
+        for name, k in with_all:
+            pick = slice(None) if k < 0 else slice(k, k + 1)
+            n, svc = seekers[m, pick].sum(), in_service[m, pick].sum()
+            long_term, to_work, to_education = extra[m, pick].sum(axis=0)
+            rows.append((month, name, format_count(n), format_count(svc),
+                         f"{svc / n:.4f}" if n else "", format_count(long_term),
+                         f"{long_term / n:.4f}" if n else "", format_count(to_work),
+                         format_count(to_education)))
+    return _csv(("month", "municipality", "jobseekers", "in_service", "activation_rate",
+                 "long_term", "long_term_share", "exits_to_employment", "exits_to_education"),
+                rows)
 
 
 def _transitions_csv(acc: Accumulator, scenario: Scenario) -> bytes:

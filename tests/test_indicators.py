@@ -1,0 +1,56 @@
+"""indicators_monthly.csv agrees with the run's other outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from incentive_sim.analysis.run import run_scenario
+from incentive_sim.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("indicators")
+    run_scenario(load_scenario(REPO / "tests/fixtures/small_run.yaml"), out, replications=2)
+    return out
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_indicators_agree_with_the_outcomes_and_the_stock(run_dir: Path) -> None:
+    table = rows(run_dir / "indicators_monthly.csv")
+    outcomes = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["outcomes"]
+    all_rows = [r for r in table if r["municipality"] == "ALL"]
+    first = all_rows[0]
+    assert float(first["jobseekers"]) == pytest.approx(outcomes["unemployed_start"])
+    assert float(first["long_term"]) == pytest.approx(outcomes["long_term_unemployed_start"])
+    for key in ("exits_to_employment", "exits_to_education"):
+        assert sum(float(r[key]) for r in all_rows) == pytest.approx(outcomes[key])
+    # ALL is the sum of the municipalities; shares are the ratios
+    months = sorted({r["month"] for r in table})
+    for month in months:
+        here = [r for r in table if r["month"] == month]
+        total = next(r for r in here if r["municipality"] == "ALL")
+        for key in ("jobseekers", "in_service", "long_term", "exits_to_employment"):
+            parts = sum(float(r[key]) for r in here if r["municipality"] != "ALL")
+            assert float(total[key]) == pytest.approx(parts)
+        assert float(total["activation_rate"]) == pytest.approx(
+            float(total["in_service"]) / float(total["jobseekers"]), abs=1e-4)
+    # jobseekers at each month start are the unemployed, waiting and service stock
+    stock = rows(run_dir / "stock_monthly.csv")
+    for month in months[:3]:
+        seekers = sum(float(r["count"]) for r in stock if r["month"] == month
+                      and r["state"] in ("unemployed", "waiting", "service"))
+        total = next(r for r in table if r["month"] == month and r["municipality"] == "ALL")
+        assert float(total["jobseekers"]) == pytest.approx(seekers)
+    assert np.mean([float(r["long_term_share"]) for r in all_rows]) > 0
