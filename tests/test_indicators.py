@@ -54,3 +54,9 @@ def test_indicators_agree_with_the_outcomes_and_the_stock(run_dir: Path) -> None
         total = next(r for r in table if r["month"] == month and r["municipality"] == "ALL")
         assert float(total["jobseekers"]) == pytest.approx(seekers)
     assert np.mean([float(r["long_term_share"]) for r in all_rows]) > 0
+    # the duration classes partition the jobseekers; the last two are the long-term
+    classes = ("under_3_months", "3_to_12_months", "12_to_24_months", "24_months_or_more")
+    for r in table:
+        parts = [float(r[f"unemployed_{c}"]) for c in classes]
+        assert sum(parts) == pytest.approx(float(r["jobseekers"]))
+        assert parts[2] + parts[3] == pytest.approx(float(r["long_term"]))

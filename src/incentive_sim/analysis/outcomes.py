@@ -153,22 +153,33 @@ def counter_histogram(counter: npt.ArrayLike) -> tuple[FloatArray, float]:
     return counts.astype(np.float64), float(np.count_nonzero(values > COUNTER_BIN_EDGES[-1]))
 
 
-INDICATORS = ("long_term", "exits_to_employment", "exits_to_education")
+DURATION_CLASSES = ((0.0, 90.0, "under_3_months"), (90.0, 365.0, "3_to_12_months"),
+                    (365.0, 730.0, "12_to_24_months"), (730.0, np.inf, "24_months_or_more"))
+INDICATORS = ("long_term", "exits_to_employment", "exits_to_education",
+              *(name for _, _, name in DURATION_CLASSES))
 
 
 def monthly_indicators(spells: SpellTable, month_starts: FloatArray,
                        elapsed_days: FloatArray | None = None) -> FloatArray:
     """`values[month, municipality, k]` for k in INDICATORS: jobseekers unemployed for a year
-    or more at the month's first day, and spells that ended in a job or in education during
-    the month (up to the next month's start, the last month up to the horizon)."""
+    or more at the month's first day; spells that ended in a job or in education during the
+    month (up to the next month's start, the last month up to the horizon); and jobseekers at
+    the month's first day by how long they have been unemployed (DURATION_CLASSES)."""
     n_months, n_munis = len(month_starts), len(spells.municipalities)
     out = np.zeros((n_months, n_munis, len(INDICATORS)))
     if len(spells) == 0:
         return out
     runs = Runs.of(spells, elapsed_days)
+    first_class = len(INDICATORS) - len(DURATION_CLASSES)
     for m, t in enumerate(month_starts):
-        here = (runs.start <= t) & (runs.end > t) & (t - runs.origin >= LONG_TERM_DAYS)
+        present = (runs.start <= t) & (runs.end > t)
+        duration = t - runs.origin
+        here = present & (duration >= LONG_TERM_DAYS)
         out[m, :, 0] = np.bincount(runs.municipality[here], minlength=n_munis)
+        for c, (lo, hi, _) in enumerate(DURATION_CLASSES):
+            inside = present & (duration >= lo) & (duration < hi)
+            out[m, :, first_class + c] = np.bincount(runs.municipality[inside],
+                                                     minlength=n_munis)
     month = np.searchsorted(month_starts, runs.end, side="right") - 1
     for k, state in ((1, "employed"), (2, "education")):
         ended = ~runs.censored & (runs.next_state == STATE_CODE[state]) & (month >= 0)

@@ -42,6 +42,7 @@ from .executors import run_jobs
 from .ledger import Ledger, Plan
 from .outcomes import (
     COUNTER_BIN_EDGES,
+    DURATION_CLASSES,
     JOBSEEKER_STATES,
     counter_histogram,
     monthly_indicators,
@@ -423,14 +424,14 @@ def _indicators_csv(acc: Accumulator, plan: Plan) -> bytes:
         for name, k in with_all:
             pick = slice(None) if k < 0 else slice(k, k + 1)
             n, svc = seekers[m, pick].sum(), in_service[m, pick].sum()
-            long_term, to_work, to_education = extra[m, pick].sum(axis=0)
+            long_term, to_work, to_education, *by_duration = extra[m, pick].sum(axis=0)
             rows.append((month, name, format_count(n), format_count(svc),
                          f"{svc / n:.4f}" if n else "", format_count(long_term),
                          f"{long_term / n:.4f}" if n else "", format_count(to_work),
-                         format_count(to_education)))
+                         format_count(to_education), *map(format_count, by_duration)))
     return _csv(("month", "municipality", "jobseekers", "in_service", "activation_rate",
-                 "long_term", "long_term_share", "exits_to_employment", "exits_to_education"),
-                rows)
+                 "long_term", "long_term_share", "exits_to_employment", "exits_to_education",
+                 *(f"unemployed_{name}" for _, _, name in DURATION_CLASSES)), rows)
 
 
 def _transitions_csv(acc: Accumulator, scenario: Scenario) -> bytes:
