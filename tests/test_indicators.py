@@ -60,3 +60,19 @@ def test_indicators_agree_with_the_outcomes_and_the_stock(run_dir: Path) -> None
         parts = [float(r[f"unemployed_{c}"]) for c in classes]
         assert sum(parts) == pytest.approx(float(r["jobseekers"]))
         assert parts[2] + parts[3] == pytest.approx(float(r["long_term"]))
+
+
+def test_service_clients_by_month_add_up_to_the_stock_in_services() -> None:
+    from incentive_sim.analysis.ledger import Plan
+    from incentive_sim.analysis.outcomes import services_by_month, stock_by_month
+    from incentive_sim.scenario.vocabulary import STATE_CODE
+    from incentive_sim.simulation.engine import simulate
+
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    spells = simulate(s, 0).spells
+    starts = Plan.of(s).month_starts
+    by_service = services_by_month(spells, starts)
+    stock = stock_by_month(spells, starts).sum(axis=(1, 2))      # (month, state)
+    assert by_service[:, :, 1].sum() > 0
+    np.testing.assert_allclose(by_service[:, :, 1].sum(axis=1), stock[:, STATE_CODE["service"]])
+    np.testing.assert_allclose(by_service[:, :, 0].sum(axis=1), stock[:, STATE_CODE["waiting"]])

@@ -286,3 +286,25 @@ def test_pricing_in_chunks_of_people_gives_the_same_ledger() -> None:
             np.testing.assert_allclose(chunked.amounts, whole.amounts, rtol=RTOL, atol=1e-6)
             np.testing.assert_allclose(chunked.gross, whole.gross, rtol=RTOL, atol=1e-6)
             assert np.array_equal(chunked.counter_in_force, whole.counter_in_force)
+
+
+def test_paid_days_spread_over_the_counter_range_they_were_paid_in() -> None:
+    from incentive_sim.analysis.ledger import COUNTER_DAY_BINS, paid_days_by_counter
+
+    lms = BENEFIT_CODE["labour_market_subsidy"]
+    unemployed, service = STATE_CODE["unemployed"], STATE_CODE["service"]
+    # paid days = calendar days x 5/7: 56, 28 and 42 calendar days give 40, 20 and 30
+    spells = SpellTable.from_columns({
+        "person_id": np.array([0, 1, 2]), "state": np.array([unemployed, service, unemployed]),
+        "service": np.array([-1, 0, -1]), "benefit": np.array([lms, lms, lms]),
+        "benefit_paid": np.array([True, True, True]), "daily_amount": np.full(3, 37.21),
+        "start_day": np.zeros(3), "end_day": np.array([56.0, 28.0, 42.0])},
+        services=("coaching",))
+    rule = CompiledRule.compile("fi_2015_two_step",
+                                scenario_rules(load_scenario(FIXTURE))["fi_2015_two_step"], 5)
+    got = paid_days_by_counter(spells, rule, np.array([10.0, 30.0, 1990.0]))
+    expected = np.zeros(COUNTER_DAY_BINS.size - 1)
+    expected[0] = 15.0          # days 10-25 of the first spell
+    expected[1] = 25.0 + 20.0   # its days 25-50, and the service days (not counted) at 30
+    expected[-1] = 30.0         # 1990-2000 and the 20 days above 2000: the last bin
+    np.testing.assert_allclose(got, expected, atol=1e-9)

@@ -180,11 +180,21 @@ def test_the_resolved_scenario_loads_back_equal(first_run: Path, small: Scenario
     assert load_scenario(first_run / "scenario.resolved.yaml") == small
 
 
+def test_run_draws_its_plots(first_run: Path) -> None:
+    plots = sorted(p.name for p in (first_run / "plots").iterdir())
+    assert plots == ["costs_monthly.png", "services.png", "staircase.png",
+                     "stock_by_duration.png"]
+    for name in plots:
+        data = (first_run / "plots" / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, name
+
+
 def test_the_same_seed_gives_byte_identical_outputs(first_run: Path, small: Scenario,
                                                     tmp_path: Path) -> None:
     again = tmp_path / "again"
     run_scenario(small, again, write_spells=True)
-    for name in (*CONTRACT_FILES[1:], "spells.csv.gz"):
+    for name in (*CONTRACT_FILES[1:], "spells.csv.gz", *(f"plots/{p.name}" for p in
+                                                          (first_run / "plots").iterdir())):
         assert (again / name).read_bytes() == (first_run / name).read_bytes(), name
     a, b = summary_of(first_run), summary_of(again)
     for s in (a, b):
@@ -220,11 +230,11 @@ def test_a_failing_run_leaves_no_half_written_output(small: Scenario, tmp_path: 
     monkeypatch.setattr(run_module, "simulate", real)
     earlier = tmp_path / "earlier"
     run_scenario(small, earlier, replications=1)
-    before = {p.name: p.read_bytes() for p in earlier.iterdir()}
+    before = {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
     monkeypatch.setattr(run_module, "simulate", failing)
     with pytest.raises(RuntimeError):
         run_scenario(small, earlier, write_spells=True)
-    assert {p.name: p.read_bytes() for p in earlier.iterdir()} == before
+    assert {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before
 
 
 def test_no_progress_bar_off_a_terminal(small: Scenario, tmp_path: Path,
@@ -307,4 +317,4 @@ def test_a_run_without_spells_removes_the_spells_file_of_an_earlier_run(
     assert (out / "spells.csv.gz").is_file()
     run_scenario(small, out, replications=1, seed=small.seed + 5)
     assert not (out / "spells.csv.gz").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted(CONTRACT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots"])

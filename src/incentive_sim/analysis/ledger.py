@@ -84,6 +84,35 @@ def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_
                       & spells.benefit_paid)
 
 
+def paid_days_by_counter(spells: SpellTable, rule: CompiledRule, counter: FloatArray
+                         ) -> FloatArray:
+    """Benefit days paid, by the rule's counter at the moment each was paid, summed in the
+    bins COUNTER_DAY_BINS (the last bin takes everything from its start on): where the
+    caseload's days fall on the rule's staircase. A segment whose days advance the counter
+    spreads them evenly over [c, c + paid days); one whose days do not (a service day under
+    the two-step rule) puts them all at its counter c. Exact, by the cumulative amount below
+    each bin edge: sum over segments of min(max(x - c, 0), paid days)."""
+    paid = np.where(spells.benefit_paid, spells.paid_days, 0.0)
+    moving = counted_mask(spells, rule)
+    edges = COUNTER_DAY_BINS
+    ramps = np.sort(counter[moving])
+    ramp_ends = np.sort(counter[moving] + paid[moving])
+    ramp_sum = np.concatenate([[0.0], np.cumsum(ramps)])
+    end_sum = np.concatenate([[0.0], np.cumsum(ramp_ends)])
+    i = np.searchsorted(ramps, edges, side="left")            # ramps begun below each edge
+    j = np.searchsorted(ramp_ends, edges, side="left")        # ... and ended below it
+    below = (i * edges - ramp_sum[i]) - (j * edges - end_sum[j])
+    points = np.sort(counter[~moving & (paid > 0)])
+    weights = paid[~moving & (paid > 0)][np.argsort(counter[~moving & (paid > 0)],
+                                                    kind="stable")]
+    point_sum = np.concatenate([[0.0], np.cumsum(weights)])
+    below = below + point_sum[np.searchsorted(points, edges, side="left")]
+    total = float(paid.sum())
+    per_bin = np.diff(below)
+    per_bin[-1] += total - below[-1]          # everything from the last bin's start on
+    return np.asarray(np.maximum(per_bin, 0.0))
+
+
 def split_by_month(spells: SpellTable, month_starts: npt.ArrayLike,
                    counters: Mapping[CompiledRule, FloatArray],
                    only: npt.NDArray[np.bool_] | None = None,
@@ -143,6 +172,9 @@ def service_costs(scenario: Scenario, names: tuple[str, ...]) -> ServiceCosts:
     )
 
 
+COUNTER_DAY_BINS = np.arange(0.0, 2000.0 + 25.0, 25.0)
+
+
 @dataclass(frozen=True, eq=False)
 class Plan:
     """Everything about a scenario that pricing needs, compiled once for all replications:
@@ -196,6 +228,9 @@ class Ledger:
     gross: FloatArray                           # (month, municipality)
     transfers: dict[str, FloatArray]            # rule -> per municipality, over the horizon
     counter_in_force: FloatArray                # the in-force rule's counter per segment
+    # rule -> benefit days paid, by the rule's counter when they were paid, in the bins
+    # COUNTER_DAY_BINS (see paid_days_by_counter)
+    paid_days_by_counter: dict[str, FloatArray]
 
     @classmethod
     def build(cls, scenario: Scenario, spells: SpellTable, plan: Plan | None = None,
@@ -250,8 +285,10 @@ class Ledger:
             booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
         first = plan.priced[0] if plan.in_force not in counters else plan.in_force
+        by_counter = {name: paid_days_by_counter(spells, plan.compiled[name], counters[name])
+                      for name in plan.priced}
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
-                   counters[first])
+                   counters[first], by_counter)
 
     # ------------------------------------------------------------ views
 

@@ -125,6 +125,23 @@ def stock_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:
     return np.asarray(counts.reshape(n_months, *shape), np.float64)
 
 
+def services_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:
+    """`counts[month, service, 0]` waiting for each service and `[..., 1]` in it at the first
+    day of each month."""
+    n_months, n_services = len(month_starts), len(spells.services)
+    out = np.zeros((n_months, n_services, 2))
+    for slot, state in enumerate(("waiting", "service")):
+        rows = (spells.state == STATE_CODE[state]) & (spells.service >= 0)
+        lo = np.searchsorted(month_starts, spells.start_day[rows], side="left")
+        hi = np.searchsorted(month_starts, spells.end_day[rows], side="left")
+        code = spells.service[rows].astype(np.int64)
+        size = (n_months + 1) * n_services
+        delta = (np.bincount(lo * n_services + code, minlength=size)
+                 - np.bincount(hi * n_services + code, minlength=size))
+        out[:, :, slot] = np.cumsum(delta.reshape(n_months + 1, n_services), axis=0)[:n_months]
+    return out
+
+
 def transition_counts(spells: SpellTable) -> FloatArray:
     """Consecutive segment pairs of the same person: `counts[from_state, to_state, service]`
     where the service slot is 0 for none and 1 + the service code of a `service` or

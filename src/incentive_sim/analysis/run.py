@@ -47,9 +47,11 @@ from .outcomes import (
     counter_histogram,
     monthly_indicators,
     outcomes,
+    services_by_month,
     stock_by_month,
     transition_counts,
 )
+from .plots import write_run_plots
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -57,6 +59,7 @@ SUMMARY = "summary.json"
 COSTS = "costs_monthly.csv"
 STOCK = "stock_monthly.csv"
 INDICATORS_FILE = "indicators_monthly.csv"
+PLOTS = "plots"
 TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
 RESOLVED = "scenario.resolved.yaml"
@@ -96,6 +99,8 @@ class Replication:
     referral_counters: FloatArray
     referrals_by_service: FloatArray
     indicators: FloatArray                     # monthly_indicators
+    services_by_month: FloatArray              # services_by_month
+    paid_days_by_counter: dict[str, FloatArray]
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -118,7 +123,8 @@ class Replication:
             services, outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
-            monthly_indicators(spells, plan.month_starts, result.elapsed_days))
+            monthly_indicators(spells, plan.month_starts, result.elapsed_days),
+            services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -147,6 +153,8 @@ class Accumulator:
     amounts: FloatArray | None = None
     stock: FloatArray | None = None
     indicators: FloatArray | None = None
+    services_by_month: FloatArray | None = None
+    paid_days_by_counter: dict[str, FloatArray] = field(default_factory=dict)
     transitions: FloatArray | None = None
     totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
     transfers: dict[str, FloatArray] = field(default_factory=dict)
@@ -167,6 +175,9 @@ class Accumulator:
         self.amounts = _plus(self.amounts, rep.amounts)
         self.stock = _plus(self.stock, rep.stock)
         self.indicators = _plus(self.indicators, rep.indicators)
+        self.services_by_month = _plus(self.services_by_month, rep.services_by_month)
+        for rule, days in rep.paid_days_by_counter.items():
+            self.paid_days_by_counter[rule] = _plus(self.paid_days_by_counter.get(rule), days)
         self.transitions = _plus(self.transitions, rep.transitions)
         self.totals.append(rep.totals)
         for rule, amounts in rep.transfers.items():
@@ -193,7 +204,7 @@ class Accumulator:
         rules: dict[str, Any] = {}
         for rule in plan.priced:
             mean = Ledger(plan.priced, plan.months, plan.municipalities, self.amounts / n,
-                          np.zeros(0), {}, np.zeros(0))
+                          np.zeros(0), {}, np.zeros(0), {})
             per_rep = {p: np.array([t[rule][p] for t in self.totals])
                        for p in (*PAYERS, "gross")}
             entry: dict[str, Any] = {
@@ -275,8 +286,10 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         summary["provenance"] = provenance(scenario, seed, reps, command, started)
         (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
+        plots = write_run_plots(staging / PLOTS, plan, acc)
         files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
                  *([SPELLS] if write_spells else [])]
+        _replace_folder(staging / PLOTS, out / PLOTS, plots)
         if not write_spells:   # a spells file of an earlier run would not match this one
             (out / SPELLS).unlink(missing_ok=True)
         publish(staging, out, files, SUMMARY)
@@ -315,6 +328,14 @@ def output_folder(out: Path) -> Iterator[Path]:
         if created:
             with contextlib.suppress(OSError):
                 out.rmdir()      # only if it is empty
+
+
+def _replace_folder(new: Path, old: Path, files: Sequence[Path]) -> None:
+    """Put a finished folder of outputs in place of an earlier one (of an earlier run)."""
+    if old.exists():
+        shutil.rmtree(old)
+    if files:
+        os.replace(new, old)
 
 
 def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:

@@ -1,0 +1,162 @@
+"""The run's pictures (`DIR/plots/*.png`), drawn with matplotlib without a display.
+
+- `costs_monthly.png`: each rule's monthly cost by payer (millions).
+- `staircase.png`: each rule's municipal share against accrued paid days, with the benefit
+  days the caseload was paid shaded under it by the rule's counter at the start of their
+  segment: where the money falls on the staircase.
+- `stock_by_duration.png`: jobseekers by how long they have been unemployed, month by month.
+- `services.png`: each service's clients in it and waiting, month by month, against its
+  places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..scenario.vocabulary import ITEMS, PAYERS
+from .ledger import COUNTER_DAY_BINS, Plan
+from .outcomes import DURATION_CLASSES, INDICATORS
+
+PAYER_COLOURS = {"state": "#1f77b4", "municipality": "#d62728", "fund": "#2ca02c"}
+DPI = 110
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
+    """Draw every run plot into `folder` (created); returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    makers: list[tuple[str, Callable[..., None]]] = [
+        ("costs_monthly.png", _costs), ("staircase.png", _staircase),
+        ("stock_by_duration.png", _stock_by_duration), ("services.png", _services)]
+    for name, draw in makers:
+        if draw is _services and not plan.scenario.services:
+            continue
+        path = folder / name
+        draw(path, plan, acc)
+        drawn.append(path)
+    return drawn
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
+    _pyplot().close(fig)
+
+
+def _month_axis(ax: Any, months: tuple[str, ...]) -> None:
+    step = max(1, len(months) // 8)
+    ax.set_xticks(range(0, len(months), step))
+    ax.set_xticklabels(months[::step], rotation=45, ha="right", fontsize=8)
+    ax.set_xlabel("month")
+
+
+def _costs(path: Path, plan: Plan, acc: Any) -> None:
+    plt = _pyplot()
+    mean = acc.amounts / acc.count               # (rule, month, municipality, payer, item)
+    currency = plan.scenario.benefits.currency
+    n = len(plan.priced)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, squeeze=False)
+    without_transfers = [i for i, item in enumerate(ITEMS) if item != "transfer"]
+    for r, rule in enumerate(plan.priced):
+        ax = axes[r, 0]
+        for p, payer in enumerate(PAYERS):
+            monthly = mean[r][:, :, p][:, :, without_transfers].sum(axis=(1, 2)) / 1e6
+            ax.plot(range(len(plan.months)), monthly, label=payer, color=PAYER_COLOURS[payer])
+        ax.set_title(f"{rule}{' (in force)' if rule == plan.in_force else ''}", fontsize=10)
+        ax.set_ylabel(f"million {currency} a month")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    _month_axis(axes[-1, 0], plan.months)
+    fig.suptitle(f"{plan.scenario.name}: monthly cost by payer, before transfers "
+                 f"(mean of {acc.count} replications)", fontsize=11)
+    _save(fig, path)
+
+
+def _staircase(path: Path, plan: Plan, acc: Any) -> None:
+    plt = _pyplot()
+    n = len(plan.priced)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, squeeze=False)
+    edges = COUNTER_DAY_BINS
+    x = np.linspace(0.0, edges[-1], 2001)
+    for r, rule in enumerate(plan.priced):
+        ax = axes[r, 0]
+        days = acc.paid_days_by_counter.get(rule)
+        twin = ax.twinx()
+        if days is not None and days.sum() > 0:
+            share_of_days = days / days.sum() * 100
+            twin.bar(edges[:-1], share_of_days, width=np.diff(edges), align="edge",
+                     color="0.8", label="benefit days paid")
+            twin.set_ylabel("% of paid days", fontsize=8, color="0.4")
+        twin.tick_params(labelsize=8, colors="0.4")
+        ax.set_zorder(twin.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        for b, block in enumerate(plan.compiled[rule].blocks):
+            share = block.schedule.share_at(x) * 100
+            ax.step(x, share, where="post", color="#d62728" if b == 0 else "#9467bd",
+                    label="municipal share" if b == 0 else f"municipal share, block {b + 1}")
+        ax.set_ylabel("municipal share %")
+        ax.set_ylim(0, 100)
+        ax.set_title(rule, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    axes[-1, 0].set_xlabel("paid days accrued on the rule's counter")
+    fig.suptitle(f"{plan.scenario.name}: the municipal share by accrued paid days, and where "
+                 f"the caseload's benefit days fall", fontsize=10)
+    _save(fig, path)
+
+
+def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
+    plt = _pyplot()
+    first = INDICATORS.index(DURATION_CLASSES[0][2])
+    values = acc.indicators[:, :, first:first + len(DURATION_CLASSES)].sum(axis=1) / acc.count
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = [name.replace("_", " ") for _, _, name in DURATION_CLASSES]
+    ax.stackplot(range(len(plan.months)), values.T / 1000, labels=labels,
+                 colors=["#c6dbef", "#6baed6", "#2171b5", "#08306b"])
+    ax.set_ylabel("jobseekers, thousands")
+    _month_axis(ax, plan.months)
+    ax.legend(fontsize=8, loc="upper right", title="unemployed for", title_fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{plan.scenario.name}: jobseekers by duration of unemployment "
+                 f"(first day of each month)", fontsize=10)
+    _save(fig, path)
+
+
+def _services(path: Path, plan: Plan, acc: Any) -> None:
+    plt = _pyplot()
+    names = list(plan.scenario.services)
+    values = acc.services_by_month / acc.count            # (month, service, waiting/in)
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names) + 0.6), sharex=True,
+                             squeeze=False)
+    months = range(len(plan.months))
+    for i, name in enumerate(names):
+        ax = axes[i, 0]
+        places = sum(plan.scenario.services[name].capacity.values())
+        ax.plot(months, values[:, i, 1], label="in the service", color="#1f77b4")
+        ax.plot(months, values[:, i, 0], label="waiting", color="#ff7f0e")
+        ax.axhline(places, color="0.3", linestyle="--", linewidth=1, label="places")
+        ax.set_ylabel("clients")
+        ax.set_ylim(bottom=0)
+        busy = values[:, i, 1].mean() / places * 100 if places else 0.0
+        ax.set_title(f"{name}: {places:,} places, {busy:.0f} % in use on average",
+                     fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    _month_axis(axes[-1, 0], plan.months)
+    fig.suptitle(f"{plan.scenario.name}: service clients on the first day of each month",
+                 fontsize=10)
+    _save(fig, path)
