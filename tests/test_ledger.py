@@ -308,3 +308,9 @@ def test_paid_days_spread_over_the_counter_range_they_were_paid_in() -> None:
     expected[1] = 25.0 + 20.0   # its days 25-50, and the service days (not counted) at 30
     expected[-1] = 30.0         # 1990-2000 and the 20 days above 2000: the last bin
     np.testing.assert_allclose(got, expected, atol=1e-9)
+    # days of a benefit the rule does not cover are not on its staircase
+    er = np.full(3, BENEFIT_CODE["earnings_related"])
+    other = spells.take(np.arange(3))
+    uncovered = SpellTable.from_columns({**other.columns(), "benefit": er},
+                                        services=("coaching",))
+    assert not paid_days_by_counter(uncovered, rule, np.array([10.0, 30.0, 1990.0])).any()

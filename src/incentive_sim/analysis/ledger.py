@@ -86,13 +86,14 @@ def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_
 
 def paid_days_by_counter(spells: SpellTable, rule: CompiledRule, counter: FloatArray
                          ) -> FloatArray:
-    """Benefit days paid, by the rule's counter at the moment each was paid, summed in the
-    bins COUNTER_DAY_BINS (the last bin takes everything from its start on): where the
-    caseload's days fall on the rule's staircase. A segment whose days advance the counter
-    spreads them evenly over [c, c + paid days); one whose days do not (a service day under
-    the two-step rule) puts them all at its counter c. Exact, by the cumulative amount below
-    each bin edge: sum over segments of min(max(x - c, 0), paid days)."""
-    paid = np.where(spells.benefit_paid, spells.paid_days, 0.0)
+    """Benefit days paid of the benefits the rule covers, by the rule's counter at the moment
+    each was paid, summed in the bins COUNTER_DAY_BINS (the last bin takes everything from
+    its start on): where the caseload's days fall on the rule's staircase. A segment whose
+    days advance the counter spreads them evenly over [c, c + paid days); one whose days do
+    not (a service day under the two-step rule) puts them all at its counter c. Exact, by the
+    cumulative amount below each bin edge: sum over segments of min(max(x - c, 0), days)."""
+    covered = spells.benefit_paid & (rule.block_of_benefit[spells.benefit] >= 0)
+    paid = np.where(covered, spells.paid_days, 0.0)
     moving = counted_mask(spells, rule)
     edges = COUNTER_DAY_BINS
     ramps = np.sort(counter[moving])

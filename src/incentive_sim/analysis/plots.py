@@ -2,8 +2,8 @@
 
 - `costs_monthly.png`: each rule's monthly cost by payer (millions).
 - `staircase.png`: each rule's municipal share against accrued paid days, with the benefit
-  days the caseload was paid shaded under it by the rule's counter at the start of their
-  segment: where the money falls on the staircase.
+  days of the benefits the rule covers shaded under it by the rule's counter when they were
+  paid: where the money falls on the staircase.
 - `stock_by_duration.png`: jobseekers by how long they have been unemployed, month by month.
 - `services.png`: each service's clients in it and waiting, month by month, against its
   places.
@@ -100,7 +100,7 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
             share_of_days = days / days.sum() * 100
             twin.bar(edges[:-1], share_of_days, width=np.diff(edges), align="edge",
                      color="0.8", label="benefit days paid")
-            twin.set_ylabel("% of paid days", fontsize=8, color="0.4")
+            twin.set_ylabel("% of the covered paid days", fontsize=8, color="0.4")
         twin.tick_params(labelsize=8, colors="0.4")
         ax.set_zorder(twin.get_zorder() + 1)
         ax.patch.set_visible(False)
