@@ -116,3 +116,5 @@ def test_the_command_prints_the_headline(tmp_path: Path) -> None:
     for name in ("comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
                  "scenario.resolved.yaml"):
         assert (tmp_path / name).is_file(), name
+    picture = (tmp_path / "plots" / "comparison_by_municipality.png").read_bytes()
+    assert picture.startswith(b"\x89PNG") and len(picture) > 10_000

@@ -16,6 +16,7 @@ comparison.json (the headline and provenance, written last) and scenario.resolve
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ..simulation.engine import simulate
 from .executors import run_jobs
 from .ledger import Ledger, Plan
 from .outcomes import outcomes
+from .plots import write_comparison_plot
 from .run import (
     RESOLVED,
     _csv,
@@ -49,6 +51,8 @@ COMPARISON = "comparison.csv"
 OUTCOMES = "outcomes.csv"
 WINNERS = "winners_losers.csv"
 HEADLINE = "comparison.json"
+PLOTS = "plots"
+COMPARISON_PLOT = "comparison_by_municipality.png"
 ALL = "ALL"
 PAYER_COLUMNS = (*PAYERS, "gross")
 ITEM_COLUMNS = (*ITEMS, "total")
@@ -171,10 +175,18 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
         (staging / OUTCOMES).write_bytes(_outcomes_csv(result))
         (staging / WINNERS).write_bytes(_winners_csv(result))
         (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
+        (staging / PLOTS).mkdir()
+        write_comparison_plot(
+            staging / PLOTS / COMPARISON_PLOT, rules, result.municipalities,
+            result.summary(_net(result)), scenario.benefits.currency,
+            f"{scenario.name}: {'behavioural' if behavioural else 'static'} comparison, net "
+            f"municipal cost with transfers (mean of {reps} replications)")
         headline = _headline(result, behavioural, scenario)
         headline["provenance"] = provenance(scenario, seed, reps, command, started)
         (staging / HEADLINE).write_text(json.dumps(headline, indent=2, ensure_ascii=False)
                                         + "\n", encoding="utf-8")
+        (out / PLOTS).mkdir(exist_ok=True)
+        os.replace(staging / PLOTS / COMPARISON_PLOT, out / PLOTS / COMPARISON_PLOT)
         publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED], HEADLINE)
         return headline
 

@@ -160,3 +160,38 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
     fig.suptitle(f"{plan.scenario.name}: service clients on the first day of each month",
                  fontsize=10)
     _save(fig, path)
+
+
+def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[str, ...],
+                          summary: dict[str, Any], currency: str, title: str) -> None:
+    """Winners and losers: each municipality's change in net cost (transfers included) under
+    each rule against the first, with its 95 % interval. `summary` holds the arrays
+    `diff_mean`, `diff_ci_low`, `diff_ci_high` indexed (rule, municipality)."""
+    plt = _pyplot()
+    others = list(range(1, len(rules)))
+    height = 0.35 * len(municipalities) + 1.2
+    fig, axes = plt.subplots(1, max(len(others), 1), figsize=(5.5 * max(len(others), 1),
+                                                             height), squeeze=False)
+    y = np.arange(len(municipalities))[::-1]
+    for col, r in enumerate(others):
+        ax = axes[0, col]
+        mean = summary["diff_mean"][r] / 1e6
+        low, high = summary["diff_ci_low"][r] / 1e6, summary["diff_ci_high"][r] / 1e6
+        known = ~np.isnan(low)
+        colour = np.where(~known, "0.5", np.where(high < 0, "#2ca02c",
+                                                  np.where(low > 0, "#d62728", "0.5")))
+        ax.barh(y, mean, color=colour, alpha=0.7)
+        err = np.vstack([np.where(known, mean - low, 0), np.where(known, high - mean, 0)])
+        ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
+        ax.axvline(0, color="0.2", linewidth=0.8)
+        ax.set_yticks(y)
+        ax.set_yticklabels(municipalities, fontsize=8)
+        ax.set_xlabel(f"change in net cost, million {currency} (95 % interval)")
+        ax.set_title(f"{rules[r]} against {rules[0]}\ngreen: pays less, red: pays more",
+                     fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    if not others:
+        axes[0, 0].set_axis_off()
+        axes[0, 0].text(0.5, 0.5, "one rule: nothing to compare", ha="center")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
