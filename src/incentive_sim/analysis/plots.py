@@ -7,6 +7,8 @@
 - `stock_by_duration.png`: jobseekers by how long they have been unemployed, month by month.
 - `services.png`: each service's clients in it and waiting, month by month, against its
   places.
+- `transitions.png`: where people go: moves from each state, and from waiting for and being
+  in each service (with its provider), to the next state, per replication.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
     drawn = []
     makers: list[tuple[str, Callable[..., None]]] = [
         ("costs_monthly.png", _costs), ("staircase.png", _staircase),
-        ("stock_by_duration.png", _stock_by_duration), ("services.png", _services)]
+        ("stock_by_duration.png", _stock_by_duration), ("services.png", _services),
+        ("transitions.png", _transitions)]
     for name, draw in makers:
         if draw is _services and not plan.scenario.services:
             continue
@@ -194,4 +197,45 @@ def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tu
         axes[0, 0].set_axis_off()
         axes[0, 0].text(0.5, 0.5, "one rule: nothing to compare", ha="center")
     fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def _transitions(path: Path, plan: Plan, acc: Any) -> None:
+    """A flow table as a picture: rows are where people come from (a state, or a service
+    with its provider), columns where they go; cells are moves per replication."""
+    from ..scenario.vocabulary import STATES
+
+    plt = _pyplot()
+    mean = acc.transitions / acc.count                    # (from, to, service slot)
+    services = plan.scenario.services
+    rows, values = [], []
+    for a, state in enumerate(STATES):
+        if state in ("waiting", "service"):
+            for slot, name in enumerate(acc.services_names, start=1):
+                if mean[a, :, slot].sum() > 0:
+                    provider = services[name].provider if name in services else ""
+                    verb = "waiting for" if state == "waiting" else "in"
+                    rows.append(f"{verb} {name} ({provider})")
+                    values.append(mean[a, :, slot])
+        elif mean[a].sum() > 0:
+            rows.append(state)
+            values.append(mean[a].sum(axis=1))
+    to_states = [b for b in range(len(STATES)) if any(v[b] > 0 for v in values)]
+    matrix = np.array([[v[b] for b in to_states] for v in values]) if values else np.zeros((1, 1))
+    fig, ax = plt.subplots(figsize=(1.3 * max(len(to_states), 3) + 3, 0.45 * len(rows) + 1.8))
+    shown = np.log10(matrix + 1.0)
+    ax.imshow(shown, cmap="Blues", aspect="auto")
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            if matrix[i, j] > 0:
+                ax.text(j, i, f"{matrix[i, j]:,.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > shown.max() * 0.6 else "black")
+    ax.set_xticks(range(len(to_states)))
+    ax.set_xticklabels([STATES[b] for b in to_states], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=8)
+    ax.set_xlabel("to")
+    ax.set_ylabel("from")
+    ax.set_title(f"{plan.scenario.name}: moves over the horizon, per replication "
+                 f"(mean of {acc.count})", fontsize=10)
     _save(fig, path)
