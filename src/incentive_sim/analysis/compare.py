@@ -35,6 +35,7 @@ from .executors import run_jobs
 from .ledger import Ledger, Plan
 from .outcomes import outcomes
 from .plots import write_comparison_plot
+from .report import compare_report
 from .run import (
     RESOLVED,
     _csv,
@@ -53,6 +54,7 @@ WINNERS = "winners_losers.csv"
 HEADLINE = "comparison.json"
 PLOTS = "plots"
 COMPARISON_PLOT = "comparison_by_municipality.png"
+REPORT = "report.html"
 ALL = "ALL"
 PAYER_COLUMNS = (*PAYERS, "gross")
 ITEM_COLUMNS = (*ITEMS, "total")
@@ -185,9 +187,12 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
         headline["provenance"] = provenance(scenario, seed, reps, command, started)
         (staging / HEADLINE).write_text(json.dumps(headline, indent=2, ensure_ascii=False)
                                         + "\n", encoding="utf-8")
+        (staging / REPORT).write_text(compare_report(
+            scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
+            [staging / PLOTS / COMPARISON_PLOT]), encoding="utf-8")
         (out / PLOTS).mkdir(exist_ok=True)
         os.replace(staging / PLOTS / COMPARISON_PLOT, out / PLOTS / COMPARISON_PLOT)
-        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED], HEADLINE)
+        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT], HEADLINE)
         return headline
 
 

@@ -52,6 +52,7 @@ from .outcomes import (
     transition_counts,
 )
 from .plots import write_run_plots
+from .report import run_report
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -60,6 +61,7 @@ COSTS = "costs_monthly.csv"
 STOCK = "stock_monthly.csv"
 INDICATORS_FILE = "indicators_monthly.csv"
 PLOTS = "plots"
+REPORT = "report.html"
 TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
 RESOLVED = "scenario.resolved.yaml"
@@ -287,7 +289,10 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
         plots = write_run_plots(staging / PLOTS, plan, acc)
-        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
+        (staging / REPORT).write_text(run_report(
+            scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")),
+            encoding="utf-8")
+        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED, REPORT,
                  *([SPELLS] if write_spells else [])]
         _replace_folder(staging / PLOTS, out / PLOTS, plots)
         if not write_spells:   # a spells file of an earlier run would not match this one

@@ -1,0 +1,180 @@
+"""`report.html`: one self-contained page (images embedded as data URIs, no network needed)
+with the scenario's description, the headline tables, the plots, the assumptions (each rule
+with its legal reference and confidence note) and the provenance.
+
+A small inline script marks, once the page has loaded, how many of its images decoded
+(`<body data-images="loaded/total">`); the rendering test reads it from a headless browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..scenario import scenario_rules
+from ..scenario.schema import Scenario
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; }
+h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; }
+th { background: #f3f3f3; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
+.wide { overflow-x: auto; }
+.note { color: #555; font-size: 0.9em; } code { background: #f5f5f5; padding: 0 0.2em; }
+"""
+SCRIPT = """
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const loaded = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.images = loaded + "/" + images.length;
+});
+"""
+
+
+def e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 1) -> str:
+    """An HTML table; cells from column `numeric_from` on are right-aligned."""
+    head = "".join(f"<th>{e(h.replace('_', ' '))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='n'>{e(c)}</td>" if j >= numeric_from else f"<td>{e(c)}</td>"
+                         for j, c in enumerate(row)) + "</tr>" for row in rows)
+    return (f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table></div>")
+
+
+def figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption class='note'>{e(caption)}</figcaption></figure>")
+
+
+def money(x: float | None) -> str:
+    return "" if x is None else f"{round(x / 1e6, 2) + 0.0:,.2f}"     # + 0.0: no "-0.00"
+
+
+def assumptions(scenario: Scenario, rules: Sequence[str]) -> str:
+    catalogue = scenario_rules(scenario)
+    parts = []
+    for name in dict.fromkeys(rules):
+        rule = catalogue[name]
+        valid = " to ".join(str(d) for d in (rule.valid_from, rule.valid_to) if d) or "-"
+        parts.append(
+            f"<h3>{e(name)}: {e(rule.title)}</h3>"
+            f"<p class='note'>Reference: {e(rule.reference or '-')}. Valid: {e(valid)}. "
+            f"Currency of its own amounts: {e(rule.currency)}.</p>"
+            f"<p>{e(rule.confidence or 'No confidence note.')}</p>")
+    return "".join(parts)
+
+
+def provenance_table(provenance: dict[str, Any]) -> str:
+    rows = [(k, " ".join(v) if isinstance(v, list) else v) for k, v in provenance.items()]
+    return table(("item", "value"), rows, numeric_from=9)
+
+
+def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
+    body = "".join(f"<h2>{e(heading)}</h2>{content}" for heading, content in sections)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{e(title)}</title><style>{STYLE}</style></head>"
+            f"<body><h1>{e(title)}</h1>{body}<script>{SCRIPT}</script></body></html>\n")
+
+
+def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path],
+               indicators_csv: str) -> str:
+    """The page of a run (`summary` as in summary.json)."""
+    currency = summary["currency"]
+    reps = summary["provenance"]["replications"]
+    headline = []
+    for rule, entry in summary["rules"].items():
+        transfer = -entry["by_item"]["municipality"]["transfer"]
+        net = entry["totals"]["municipality"]
+        headline.append((f"{rule}{' (in force)' if entry['in_force'] else ''}",
+                         money(entry["totals"]["state"]), money(net + transfer),
+                         money(transfer), money(net), money(entry["totals"]["fund"]),
+                         money(entry["totals"]["gross"])))
+    outcomes = summary["outcomes"]
+    outcome_rows = [(k.replace("_", " "), f"{v:,.1f}") for k, v in outcomes.items()]
+    services = [(name, *(f"{row[k]:,.2f}" for k in ("starts", "completions", "mean_wait_days",
+                                                      "mean_queue_length", "utilisation")))
+                for name, row in summary["services"].items()]
+    lines = indicators_csv.strip().splitlines()
+    header = lines[0].split(",")
+    all_rows = [line.split(",") for line in lines[1:] if line.split(",")[1] == "ALL"]
+    picked = [all_rows[0], *all_rows[12::12]] if all_rows else []
+    captions = {
+        "costs_monthly.png": "Monthly cost by payer under each rule, before transfers.",
+        "staircase.png": "Each rule's municipal share by accrued paid days; shaded, where the "
+                         "caseload's paid days fall on that staircase.",
+        "stock_by_duration.png": "Jobseekers by how long they have been unemployed.",
+        "services.png": "Clients in each service and waiting for it, against its places.",
+        "transitions.png": "Where people go: moves from each state and each service (with its "
+                           "provider) to the next state.",
+    }
+    sections = [
+        ("Scenario", f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
+                     f"{len(scenario.municipalities)} municipalities, horizon "
+                     f"{scenario.horizon_days} days from {scenario.start_date}, rule in force "
+                     f"<code>{e(scenario.funding.in_force)}</code>; figures are means of "
+                     f"{reps} replications.</p>"),
+        (f"Who pays (millions {currency} over the horizon)", table(
+            ("rule", "state", "municipality", "transfers to municipalities",
+             "municipality net", "fund", "gross"), headline)),
+        ("Outcomes", table(("outcome", "mean"), outcome_rows)),
+        ("Monitoring indicators, all municipalities (first month, then yearly)",
+         table(header[:1] + header[2:], [r[:1] + r[2:] for r in picked])),
+    ]
+    if services:
+        sections.append(("Services", table(("service", "starts", "completions",
+                                            "mean wait (days)", "mean queue",
+                                            "utilisation"), services)))
+    sections.append(("Pictures", "".join(figure(p, captions.get(p.name, p.stem))
+                                         for p in plots)))
+    sections.append(("Assumptions: the funding rules", assumptions(
+        scenario, list(summary["rules"]))))
+    sections.append(("Provenance", provenance_table(summary["provenance"])))
+    return page(f"{scenario.name}: who pays for unemployment", sections)
+
+
+def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: str,
+                   plots: Sequence[Path]) -> str:
+    """The page of a comparison (`headline` as in comparison.json)."""
+    currency = headline["currency"]
+    rows = []
+    for rule, payers in headline["rules"].items():
+        for payer, v in payers.items():
+            interval = ("" if v["diff_ci_low"] is None else
+                        f"[{money(v['diff_ci_low'])}, {money(v['diff_ci_high'])}]")
+            rows.append((rule, payer.replace("_", " "), money(v["mean"]),
+                         money(v["diff_mean"]), interval))
+    lines = [line.split(",") for line in winners_csv.strip().splitlines()]
+    winners = [(r[0], r[2], money(float(r[5])) if r[5] else "",
+                f"[{money(float(r[6]))}, {money(float(r[7]))}]" if r[6] else "", r[8])
+               for r in lines[1:]]
+    sections = [
+        ("Comparison", f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
+                       f"{e(headline['mode'])} comparison of "
+                       f"{', '.join(map(e, headline['rules']))}; differences against "
+                       f"<code>{e(headline['reference'])}</code>, 95 % intervals across "
+                       f"{headline['replications']} replications. Every rule gets the "
+                       f"scenario's transfers.</p>"),
+        (f"Totals (millions {currency} over the horizon)", table(
+            ("rule", "payer", "mean", "difference", "95 % interval"), rows, numeric_from=2)),
+        (f"Winners and losers: net municipal cost with transfers (millions {currency})",
+         table(("rule", "municipality", "difference", "95 % interval", "verdict"), winners,
+               numeric_from=2)),
+        ("Pictures", "".join(figure(p, "Each municipality's change in net cost, with its "
+                                       "95 % interval.") for p in plots)),
+        ("Assumptions: the funding rules", assumptions(scenario, list(headline["rules"]))),
+        ("Provenance", provenance_table(headline["provenance"])),
+    ]
+    return page(f"{scenario.name}: comparing funding rules", sections)
