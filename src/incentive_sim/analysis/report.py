@@ -78,7 +78,10 @@ def assumptions(scenario: Scenario, rules: Sequence[str]) -> str:
 
 
 def provenance_table(provenance: dict[str, Any]) -> str:
-    rows = [(k, " ".join(v) if isinstance(v, list) else v) for k, v in provenance.items()]
+    """Where the figures come from; the wall time is left out, so that the same scenario and
+    seed give the same page byte for byte."""
+    rows = [(k, " ".join(v) if isinstance(v, list) else v) for k, v in provenance.items()
+            if k != "wall_time_s"]
     return table(("item", "value"), rows, numeric_from=9)
 
 
