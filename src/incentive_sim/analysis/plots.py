@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
     return drawn
 
 
+def _suptitle(fig: Any, text: str) -> None:
+    """A figure title wrapped to the figure's width, so that no word is cut off."""
+    fig.suptitle(textwrap.fill(text, width=max(int(fig.get_figwidth() * 11), 30)), fontsize=10)
+
+
 def _save(fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
@@ -84,8 +90,8 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     _month_axis(axes[-1, 0], plan.months)
-    fig.suptitle(f"{plan.scenario.name}: monthly cost by payer, before transfers "
-                 f"(mean of {acc.count} replications)", fontsize=11)
+    _suptitle(fig, f"{plan.scenario.name}: monthly cost by payer, before transfers "
+                   f"(mean of {acc.count} replications)")
     _save(fig, path)
 
 
@@ -117,8 +123,8 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     axes[-1, 0].set_xlabel("paid days accrued on the rule's counter")
-    fig.suptitle(f"{plan.scenario.name}: the municipal share by accrued paid days, and where "
-                 f"the caseload's benefit days fall", fontsize=10)
+    _suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
+                   f"where the caseload's benefit days fall")
     _save(fig, path)
 
 
@@ -134,8 +140,8 @@ def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
     _month_axis(ax, plan.months)
     ax.legend(fontsize=8, loc="upper right", title="unemployed for", title_fontsize=8)
     ax.grid(alpha=0.3)
-    ax.set_title(f"{plan.scenario.name}: jobseekers by duration of unemployment "
-                 f"(first day of each month)", fontsize=10)
+    _suptitle(fig, f"{plan.scenario.name}: jobseekers by duration of unemployment "
+                   f"(first day of each month)")
     _save(fig, path)
 
 
@@ -160,8 +166,7 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper right")
     _month_axis(axes[-1, 0], plan.months)
-    fig.suptitle(f"{plan.scenario.name}: service clients on the first day of each month",
-                 fontsize=10)
+    _suptitle(fig, f"{plan.scenario.name}: service clients on the first day of each month")
     _save(fig, path)
 
 
@@ -188,15 +193,16 @@ def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tu
         ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
         ax.axvline(0, color="0.2", linewidth=0.8)
         ax.set_yticks(y)
-        ax.set_yticklabels(municipalities, fontsize=8)
-        ax.set_xlabel(f"change in net cost, million {currency} (95 % interval)")
+        ax.set_yticklabels(municipalities)
+        ax.set_xlabel(f"change in net cost, million {currency} "
+                      + ("(95 % interval)" if known.any() else "(one replication: no interval)"))
         ax.set_title(f"{rules[r]} against {rules[0]}\ngreen: pays less, red: pays more",
                      fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     if not others:
         axes[0, 0].set_axis_off()
         axes[0, 0].text(0.5, 0.5, "one rule: nothing to compare", ha="center")
-    fig.suptitle(title, fontsize=10)
+    _suptitle(fig, title)
     _save(fig, path)
 
 
@@ -236,6 +242,6 @@ def _transitions(path: Path, plan: Plan, acc: Any) -> None:
     ax.set_yticklabels(rows, fontsize=8)
     ax.set_xlabel("to")
     ax.set_ylabel("from")
-    ax.set_title(f"{plan.scenario.name}: moves over the horizon, per replication "
-                 f"(mean of {acc.count})", fontsize=10)
+    _suptitle(fig, f"{plan.scenario.name}: moves over the horizon, per replication "
+                   f"(mean of {acc.count})")
     _save(fig, path)
