@@ -40,6 +40,7 @@ from .run import (
     RESOLVED,
     _csv,
     _progress_bar,
+    cents,
     output_folder,
     provenance,
     publish,
@@ -166,13 +167,14 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
             runs.extend(run_jobs(compare_job, jobs, workers=workers, scheduler=scheduler,
                                  done=advance))
         per_rep = len(rules) if behavioural else 1
-        amounts = np.stack([np.concatenate([runs[r * per_rep + k].amounts
-                                            for k in range(per_rep)])
-                            for r in range(reps)])
-        outcome = np.stack([np.concatenate([runs[r * per_rep + k].outcomes
-                                            for k in range(per_rep)])
-                            for r in range(reps)])
-        result = Comparison(rules, (ALL, *scenario.municipalities), amounts, outcome)
+
+        def by_replication(field: str) -> FloatArray:
+            """(replication, rule, ...): a replication's jobs are consecutive, rule by rule."""
+            return np.stack([np.concatenate([getattr(runs[r * per_rep + k], field)
+                                             for k in range(per_rep)]) for r in range(reps)])
+
+        result = Comparison(rules, (ALL, *scenario.municipalities), by_replication("amounts"),
+                            by_replication("outcomes"))
         (staging / COMPARISON).write_bytes(_comparison_csv(result))
         (staging / OUTCOMES).write_bytes(_outcomes_csv(result))
         (staging / WINNERS).write_bytes(_winners_csv(result))
@@ -197,7 +199,11 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
 
 
 def _fmt(x: float) -> str:
-    return "" if np.isnan(x) else f"{round(float(x), 2) + 0.0:.2f}"
+    return "" if np.isnan(x) else f"{cents(x):.2f}"
+
+
+def _cents_or_none(x: float) -> float | None:
+    return None if np.isnan(x) else cents(x)
 
 
 def _comparison_csv(c: Comparison) -> bytes:
@@ -243,24 +249,16 @@ def _headline(c: Comparison, behavioural: bool, scenario: Scenario) -> dict[str,
     s = c.summary(c.amounts)
     total = ITEM_COLUMNS.index("total")
 
-    def cell(k: str, i: int, p: int) -> float | None:
-        v = float(s[k][i, 0, p, total])
-        return None if np.isnan(v) else round(v, 2) + 0.0
-
     muni, transfer = PAYERS.index("municipality"), ITEM_COLUMNS.index("transfer")
     liability = c.summary(c.amounts[:, :, :, muni, total] - c.amounts[:, :, :, muni, transfer])
-
-    def liability_cell(k: str, i: int) -> float | None:
-        v = float(liability[k][i, 0])
-        return None if np.isnan(v) else round(v, 2) + 0.0
-
     return {
         "mode": "behavioural" if behavioural else "static",
         "currency": scenario.benefits.currency,
         "reference": c.rules[0],
         "replications": int(c.amounts.shape[0]),
-        "rules": {rule: {**{payer: {k: cell(k, i, p) for k in s}
+        "rules": {rule: {**{payer: {k: _cents_or_none(s[k][i, 0, p, total]) for k in s}
                             for p, payer in enumerate(PAYER_COLUMNS)},
-                         "municipal_liability": {k: liability_cell(k, i) for k in s}}
+                         "municipal_liability": {k: _cents_or_none(liability[k][i, 0])
+                                                 for k in s}}
                   for i, rule in enumerate(c.rules)},
     }
