@@ -9,7 +9,9 @@ A small inline script marks, once the page has loaded, how many of its images de
 from __future__ import annotations
 
 import base64
+import csv
 import html
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,11 @@ def figure(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
             f"<figcaption class='note'>{e(caption)}</figcaption></figure>")
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """Rows of a CSV output (names with commas are quoted there)."""
+    return list(csv.reader(io.StringIO(text)))
 
 
 def money(x: float | None) -> str:
@@ -110,9 +117,8 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
     services = [(name, *(f"{row[k]:,.2f}" for k in ("starts", "completions", "mean_wait_days",
                                                       "mean_queue_length", "utilisation")))
                 for name, row in summary["services"].items()]
-    lines = indicators_csv.strip().splitlines()
-    header = lines[0].split(",")
-    all_rows = [line.split(",") for line in lines[1:] if line.split(",")[1] == "ALL"]
+    header, *lines = _csv_rows(indicators_csv)
+    all_rows = [row for row in lines if row[1] == "ALL"]
     picked = [all_rows[0], *all_rows[12::12]] if all_rows else []
     captions = {
         "costs_monthly.png": "Monthly cost by payer under each rule, before transfers.",
@@ -159,7 +165,7 @@ def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: st
                         f"[{money(v['diff_ci_low'])}, {money(v['diff_ci_high'])}]")
             rows.append((rule, payer.replace("_", " "), money(v["mean"]),
                          money(v["diff_mean"]), interval))
-    lines = [line.split(",") for line in winners_csv.strip().splitlines()]
+    lines = _csv_rows(winners_csv)
     winners = [(r[0], r[2], money(float(r[5])) if r[5] else "",
                 f"[{money(float(r[6]))}, {money(float(r[7]))}]" if r[6] else "", r[8])
                for r in lines[1:]]
