@@ -16,7 +16,6 @@ comparison.json (the headline and provenance, written last) and scenario.resolve
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -192,9 +191,8 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
         (staging / REPORT).write_text(compare_report(
             scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
             [staging / PLOTS / COMPARISON_PLOT]), encoding="utf-8")
-        (out / PLOTS).mkdir(exist_ok=True)
-        os.replace(staging / PLOTS / COMPARISON_PLOT, out / PLOTS / COMPARISON_PLOT)
-        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT], HEADLINE)
+        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT, PLOTS],
+                HEADLINE)
         return headline
 
 

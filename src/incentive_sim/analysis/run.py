@@ -292,9 +292,8 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         (staging / REPORT).write_text(run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")),
             encoding="utf-8")
-        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED, REPORT,
+        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED, REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
-        _replace_folder(staging / PLOTS, out / PLOTS, plots)
         if not write_spells:   # a spells file of an earlier run would not match this one
             (out / SPELLS).unlink(missing_ok=True)
         publish(staging, out, files, SUMMARY)
@@ -335,19 +334,14 @@ def output_folder(out: Path) -> Iterator[Path]:
                 out.rmdir()      # only if it is empty
 
 
-def _replace_folder(new: Path, old: Path, files: Sequence[Path]) -> None:
-    """Put a finished folder of outputs in place of an earlier one (of an earlier run)."""
-    if old.exists():
-        shutil.rmtree(old)
-    if files:
-        os.replace(new, old)
-
-
 def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:
-    """Move finished files from staging into `out`, `last` last: its presence marks a whole
-    set of outputs (it is removed first, so an interrupted move leaves no stale marker)."""
+    """Move finished files (or folders, which replace an earlier run's folder of that name)
+    from staging into `out`, `last` last: its presence marks a whole set of outputs (it is
+    removed first, so an interrupted move leaves no stale marker)."""
     (out / last).unlink(missing_ok=True)
     for name in [*files, last]:
+        if (staging / name).is_dir() and (out / name).exists():
+            shutil.rmtree(out / name)
         os.replace(staging / name, out / name)
 
 
