@@ -33,6 +33,7 @@ import numpy.typing as npt
 import yaml
 
 from .. import __version__
+from ..funding.money import cents
 from ..funding.spells import SpellTable
 from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
@@ -66,10 +67,6 @@ TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
 RESOLVED = "scenario.resolved.yaml"
 SERVICE_STATS = ("starts", "completions", "referrals", "declined", "left_queue")
-
-
-def cents(x: float) -> float:
-    return round(float(x), 2) + 0.0          # + 0.0: no "-0.0"
 
 
 def number(x: float, digits: int = 4) -> float:
