@@ -61,9 +61,9 @@ def test_after_effect_saves_the_unemployed_days_it_avoids_at_the_share_billed() 
     # (1 - e^-1) / 0.01 = 63.2121 to (1 - e^-2) / 0.02 = 43.2332
     svc = service(hazard_after={"employment": 2.0, "days": 100}, cost_per_day=10.0)
     days = (1 - math.exp(-1)) / 0.01 - (1 - math.exp(-2)) / 0.02
-    got = saving(compiled("fi_2025_graduated"), svc, [20.0, 50.0, 600.0])
+    got = saving(compiled("fi_2025_graduated"), svc, [20.0, 50.0, 800.0])
     # service days count: after it the counter is 20 + 64.3 (nothing billed below 100),
-    # 50 + 64.3 (10 % band, 101-200) or 600 + 64.3 (50 % from 501)
+    # 50 + 64.3 (10 % band, 101-200) or 800 + 64.3 (50 % from 701)
     assert got == pytest.approx([-900.0, days * 5 / 7 * 0.1 * 37.21 - 900.0,
                                  days * 5 / 7 * 0.5 * 37.21 - 900.0])
     assert got[1] == pytest.approx(-846.90, abs=0.01)

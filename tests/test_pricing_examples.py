@@ -59,14 +59,14 @@ def test_the_share_integral_adds_up_every_step_crossed() -> None:
 
 
 def test_a_segment_crossing_several_steps_pays_each_band_at_its_share() -> None:
-    # fi_2025_graduated, 840 calendar days = 600 paid days from counter 0:
-    # 100 days at 0 + 100 at 10 % + 100 at 20 % + 100 at 30 % + 100 at 40 % + 100 at 50 %
-    # = 150 share-days; 150 * 37.21 = 5581.50; gross 600 * 37.21 = 22326.00
+    # fi_2025_graduated, 1120 calendar days = 800 paid days from counter 0:
+    # 100 days at 0 + 100 at 10 % + 100 at 20 % + 100 at 30 % + 300 at 40 % + 100 at 50 %
+    # = 230 share-days; 230 * 37.21 = 8558.30; gross 800 * 37.21 = 29768.00
     p = price(spells({"state": U, "benefit": LMS, "daily_amount": 37.21,
-                      "start_day": 0.0, "end_day": 840.0}), GRADUATED).payer_totals()
-    assert p["municipality"] == pytest.approx(5581.50, abs=CENT)
-    assert p["state"] == pytest.approx(22326.00 - 5581.50, abs=CENT)   # 16744.50
-    assert p["gross"] == pytest.approx(22326.00, abs=CENT)
+                      "start_day": 0.0, "end_day": 1120.0}), GRADUATED).payer_totals()
+    assert p["municipality"] == pytest.approx(8558.30, abs=CENT)
+    assert p["state"] == pytest.approx(29768.00 - 8558.30, abs=CENT)   # 21209.70
+    assert p["gross"] == pytest.approx(29768.00, abs=CENT)
 
 
 def test_a_segment_crossing_a_step_midway_pays_the_share_from_the_crossing_on() -> None:

@@ -54,7 +54,7 @@ def test_presets_and_the_default_scenario_load_from_a_zipped_package(tmp_path: P
     got = json.loads(proc.stdout)
     assert got["rules_file"].startswith(str(archive) + os.sep)  # imported from the zip
     assert got["presets"] == ["dk_2016_refusion", "fi_2006_one_step", "fi_2015_two_step",
-                              "fi_2025_graduated", "fi_2025_graduated_cap30"]
+                              "fi_2025_graduated", "finland"]
     assert got["title"] == "Municipal share of the labour market subsidy, 2015-2024 (two steps)"
     assert got["shown"] == "dk_2016_refusion:"
     assert got["default"] == "Tampere region 2025"

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from . import __version__
 from .scenario import InputError, json_schema, load_scenario
-from .scenario.rules import preset, preset_names, preset_text
+from .scenario.rules import preset, preset_names, preset_text, unknown_rule
 from .scenario.vocabulary import PAYERS
 
 app = typer.Typer(
@@ -84,12 +84,13 @@ def rules_list(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     table = Table(title="Funding-rule presets")
-    for column in ("name", "title", "valid", "currency"):
+    for column in ("name", "title", "valid", "currency", "timeline"):
         table.add_column(column)
     for name in preset_names():
         rule = preset(name)
         valid = f"{rule.valid_from or ''} - {rule.valid_to or ''}".strip()
-        table.add_row(name, rule.title, valid, rule.currency)
+        timeline = ", ".join(f"{e.rule} from {e.from_}" for e in rule.timeline or [])
+        table.add_row(name, rule.title, valid, rule.currency, timeline)
     out.print(table)
 
 
@@ -97,8 +98,8 @@ def rules_list(ctx: typer.Context) -> None:
 def rules_show(name: Annotated[str, typer.Argument(help="Preset name.")]) -> None:
     """Print one preset as YAML, with its legal reference and confidence note."""
     if name not in preset_names():
-        err.print(f"{name}: unknown rule; presets: {', '.join(preset_names())}",
-                  markup=False, highlight=False)
+        err.print(f"{name}: {unknown_rule(name, preset_names())}", markup=False,
+                  highlight=False)
         raise typer.Exit(2)
     print(preset_text(name), end="")
 
@@ -301,16 +302,24 @@ def explain(
     for name, lines in ex.rules.items():
         table = Table(title=escape(f"person {ex.person} ({ex.municipality}, {ex.group}) "
                                    f"under {name}"))
-        for column in ("days", "segment", "paid-day counter", "share steps", *PAYERS):
+        for column in ("dates", "segment", "rule in force", "paid days", "a day",
+                       "paid-day counter", "share steps", *PAYERS):
             table.add_column(column, justify="right" if column in PAYERS else "left")
         for line in lines:
             counter = (f"{line.counter_from:,.1f} -> {line.counter_to:,.1f}"
                        if line.segment >= 0 else "")
-            table.add_row(f"{line.start_day:,.1f}-{line.end_day:,.1f}", escape(line.what),
-                          counter, escape(line.steps),
+            what = "\n".join([line.what, *line.events])
+            a_day = ""
+            if line.paid_days:
+                a_day = f"{line.daily_amount:,.2f}"
+                if line.basic_part != line.daily_amount:
+                    a_day += f" (basic {line.basic_part:,.2f})"
+            table.add_row(f"{line.start_date} - {line.end_date}", escape(what),
+                          line.rule_in_force, f"{line.paid_days:,.1f}" if line.paid_days else "",
+                          a_day, counter, escape(line.steps),
                           *(f"{line.amounts[p]:,.2f}" for p in PAYERS))
         totals = ex.totals(name)
-        table.add_row("", "total", "", "", *(f"{totals[p]:,.2f}" for p in PAYERS))
+        table.add_row("", "total", "", "", "", "", "", *(f"{totals[p]:,.2f}" for p in PAYERS))
         out.print(table)
 
 

@@ -26,7 +26,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from ..funding.money import cents
 from ..scenario import InputError, Problem, scenario_rules
+from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
 from ..simulation.engine import simulate
@@ -39,7 +41,6 @@ from .run import (
     RESOLVED,
     _csv,
     _progress_bar,
-    cents,
     output_folder,
     provenance,
     publish,
@@ -149,8 +150,7 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
     known = scenario_rules(scenario)
     unknown = [r for r in rules if r not in known]
     if not rules or unknown:
-        message = (f"unknown rule {unknown[0]!r}; known: {', '.join(known)}" if unknown
-                   else "give at least one rule")
+        message = (unknown_rule(unknown[0], known) if unknown else "give at least one rule")
         raise InputError([Problem("--funding", None, "--funding", message)])
     reps = scenario.replications if replications is None else int(replications)
     seed = scenario.seed if seed is None else int(seed)

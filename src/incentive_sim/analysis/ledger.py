@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.counters import counters_for_rule
+from ..funding.counters import counted_mask, counter_in_force, rule_counters, split_at
 from ..funding.pricing import Pricing, ServiceCosts, price
-from ..funding.rules import CompiledRule
+from ..funding.rules import NO_RULE, CompiledRule, compile_rule
 from ..funding.spells import SpellTable
 from ..funding.transfers import transfer_amounts
 from ..scenario import scenario_rules
@@ -72,26 +71,32 @@ def month_days(month_starts: FloatArray, horizon_days: float) -> FloatArray:
     return np.diff(np.append(month_starts, float(horizon_days)))
 
 
-def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_]:
-    """Segments whose paid days advance the rule's counter (the one `counters_for_rule` gives
-    the segment: the block covering its benefit, else the first block)."""
-    if not rule.blocks:
-        return np.zeros(len(spells), bool)
-    which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
-    counts = np.stack([b.counts for b in rule.blocks])          # (blocks, states)
-    benefits = np.stack([b.benefits for b in rule.blocks])      # (blocks, benefits + 1)
-    return np.asarray(counts[which, spells.state] & benefits[which, spells.benefit]
-                      & spells.benefit_paid)
-
-
-def paid_days_by_counter(spells: SpellTable, rule: CompiledRule, counter: FloatArray
-                         ) -> FloatArray:
+def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
+                         counters: Mapping[str, FloatArray] | FloatArray) -> FloatArray:
     """Benefit days paid of the benefits the rule covers, by the rule's counter at the moment
     each was paid, summed in the bins COUNTER_DAY_BINS (the last bin takes everything from
     its start on): where the caseload's days fall on the rule's staircase. A segment whose
     days advance the counter spreads them evenly over [c, c + paid days); one whose days do
     not (a service day under the two-step rule) puts them all at its counter c. Exact, by the
-    cumulative amount below each bin edge: sum over segments of min(max(x - c, 0), days)."""
+    cumulative amount below each bin edge: sum over segments of min(max(x - c, 0), days).
+    Under a timeline each day is placed on the staircase of the rule in force on its date."""
+    if not isinstance(counters, Mapping):
+        counters = {rule.name: counters}
+    if rule.is_timeline:
+        simple = rule.simple_rules()
+        pieces, piece_counters, _ = split_at(spells, rule.phase_starts,
+                                             {r: counters[r.name] for r in simple},
+                                             only=spells.benefit_paid)
+        phase = rule.phase_at(pieces.start_day)
+        total = np.zeros(COUNTER_DAY_BINS.size - 1)
+        for p, ph in enumerate(rule.phases):
+            here = np.flatnonzero(phase == p)
+            if ph.rule is NO_RULE or here.size == 0:
+                continue
+            total += paid_days_by_counter(pieces.take(here), ph.rule,
+                                          piece_counters[ph.rule][here])
+        return total
+    counter = np.asarray(counters[rule.name], np.float64)
     covered = spells.benefit_paid & (rule.block_of_benefit[spells.benefit] >= 0)
     paid = np.where(covered, spells.paid_days, 0.0)
     moving = counted_mask(spells, rule)
@@ -108,9 +113,8 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule, counter: FloatA
                                                     kind="stable")]
     point_sum = np.concatenate([[0.0], np.cumsum(weights)])
     below = below + point_sum[np.searchsorted(points, edges, side="left")]
-    total = float(paid.sum())
     per_bin = np.diff(below)
-    per_bin[-1] += total - below[-1]          # everything from the last bin's start on
+    per_bin[-1] += float(paid.sum()) - below[-1]          # everything from the last bin's start on
     return np.asarray(np.maximum(per_bin, 0.0))
 
 
@@ -119,44 +123,9 @@ def split_by_month(spells: SpellTable, month_starts: npt.ArrayLike,
                    only: npt.NDArray[np.bool_] | None = None,
                    ) -> tuple[SpellTable, dict[CompiledRule, FloatArray]]:
     """Split every segment (or the segments where `only` is true) at calendar-month
-    boundaries; rows stay in the table's order, each followed by its later pieces.
-
-    Each segment becomes one piece per month it overlaps (a zero-length segment stays one
-    piece). Each piece carries the counter of every rule in `counters` at its own start: the
-    segment's counter plus the paid days before the piece when the segment counts under that
-    rule. Only the last piece of a censored segment is censored. The returned table holds the
-    pieces' counters under the rules' names, and the same counters are returned by rule.
-    """
-    starts = np.asarray(month_starts, np.float64)
-    n = len(spells)
-    first = month_index(starts, spells.start_day)
-    # the month of the segment's last instant: the one holding end_day, unless end_day is a
-    # month start (then the month before); a zero-length segment stays in its first month
-    last = np.searchsorted(starts, spells.end_day, side="left") - 1
-    last = np.clip(last, first, len(starts) - 1)
-    if only is not None:
-        last = np.where(only, last, first)
-    pieces = (last - first + 1).astype(np.int64)
-    rows = np.repeat(np.arange(n, dtype=np.int64), pieces)
-    offset = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    month = first[rows] + offset
-    bounds = np.append(starts, np.inf)
-    seg_start = spells.start_day[rows]
-    seg_end = spells.end_day[rows]
-    start = np.where(offset == 0, seg_start, np.maximum(seg_start, bounds[month]))
-    end = np.where(month == last[rows], seg_end, np.minimum(seg_end, bounds[month + 1]))
-    columns: dict[str, Any] = {k: v[rows] for k, v in spells.columns().items()}
-    columns["start_day"] = start
-    columns["end_day"] = end
-    columns["censored"] = spells.censored[rows] & (month == last[rows])
-    rate = spells.paid_days_per_week / 7.0
-    before = (start - seg_start) * rate          # paid days of the segment before the piece
-    out: dict[CompiledRule, FloatArray] = {}
-    for rule, counter in counters.items():
-        counts = counted_mask(spells, rule)[rows]
-        out[rule] = np.asarray(counter, np.float64)[rows] + np.where(counts, before, 0.0)
-    table = replace(spells, **columns,
-                    counter_at_start={rule.name: c for rule, c in out.items()})
+    boundaries, each piece entering with the counter of every simple rule in `counters`
+    (see `split_at`)."""
+    table, out, _ = split_at(spells, month_starts, counters, only)
     return table, out
 
 
@@ -204,7 +173,9 @@ class Plan:
         names = list(priced) + [t.base for ts in transfers.values() for t in ts
                                 if t.kind == "cost_neutral"]
         ppw = scenario.benefits.paid_days_per_week
-        compiled = {n: CompiledRule.compile(n, rules[n], ppw) for n in dict.fromkeys(names)}
+        cache: dict[str, CompiledRule] = {}
+        compiled = {n: compile_rule(n, rules, ppw, scenario.start_date, cache)
+                    for n in dict.fromkeys(names)}
         starts = calendar_month_starts(scenario.start_date, scenario.horizon_days)
         return cls(scenario, priced, compiled, transfers, starts,
                    month_labels(scenario.start_date, starts), tuple(scenario.municipalities))
@@ -212,6 +183,10 @@ class Plan:
     @property
     def in_force(self) -> str:
         return self.scenario.funding.in_force
+
+    def simple_rules(self) -> dict[str, CompiledRule]:
+        """Every simple rule whose counter pricing needs (the rules of timelines), by name."""
+        return {r.name: r for rule in self.compiled.values() for r in rule.simple_rules()}
 
 
 # ---------------------------------------------------------------- the ledger
@@ -242,7 +217,8 @@ class Ledger:
         plan = plan or Plan.of(scenario)
         if spells.municipalities != plan.municipalities:
             raise ValueError("the history's municipalities are not the scenario's")
-        counters = {name: rule_counter(spells, rule) for name, rule in plan.compiled.items()}
+        simple = plan.simple_rules()
+        counters = {name: rule_counter(spells, rule) for name, rule in simple.items()}
         costs = service_costs(scenario, spells.services)
         n_months, n_munis = len(plan.months), len(plan.municipalities)
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
@@ -254,8 +230,9 @@ class Ledger:
             costly = chunk.benefit_paid | ((chunk.state == SERVICE) & (chunk.service >= 0))
             pieces, piece_counters = split_by_month(
                 chunk, plan.month_starts,
-                {plan.compiled[name]: counters[name][rows] for name in plan.compiled},
+                {rule: counters[name][rows] for name, rule in simple.items()},
                 only=costly)
+            by_name = {rule.name: c for rule, c in piece_counters.items()}
             cell = month_index(plan.month_starts, pieces.start_day) * n_munis + pieces.municipality
 
             def book(weights: FloatArray, where: IntArray = cell) -> FloatArray:
@@ -263,7 +240,7 @@ class Ledger:
                 return np.asarray(summed, np.float64).reshape(n_months, n_munis)
 
             for name, rule in plan.compiled.items():
-                pricing = price(pieces, rule, costs, piece_counters[rule])
+                pricing = price(pieces, rule, costs, by_name)
                 booked[name] += _book_pricing(pricing, pieces, plan, book)
             in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
             service_cost = np.zeros(len(pieces))
@@ -285,11 +262,11 @@ class Ledger:
             booked[name][:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
             booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
-        first = plan.priced[0] if plan.in_force not in counters else plan.in_force
-        by_counter = {name: paid_days_by_counter(spells, plan.compiled[name], counters[name])
+        first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
+        by_counter = {name: paid_days_by_counter(spells, plan.compiled[name], counters)
                       for name in plan.priced}
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
-                   counters[first], by_counter)
+                   counter_in_force(spells, plan.compiled[first], counters), by_counter)
 
     # ------------------------------------------------------------ views
 
@@ -341,10 +318,9 @@ def _person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
 
 
 def rule_counter(spells: SpellTable, rule: CompiledRule) -> FloatArray:
-    """The rule's counter at every segment start: recorded by the engine, else computed."""
-    stored = spells.counter_at_start.get(rule.name)
-    return np.asarray(stored, np.float64) if stored is not None else counters_for_rule(spells,
-                                                                                          rule)
+    """The rule's counter at every segment start (for a timeline: the counter of the rule in
+    force on the segment's first day): recorded by the engine, else computed."""
+    return counter_in_force(spells, rule, rule_counters(spells, rule))
 
 
 def _book_pricing(pricing: Pricing, pieces: SpellTable, plan: Plan,

@@ -10,10 +10,14 @@ used to meet the condition once does not count towards meeting it again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from .rules import CompiledBlock, CompiledRule
+from .rules import NO_RULE, CompiledBlock, CompiledRule
 from .spells import SpellTable
 
 FloatArray = npt.NDArray[np.float64]
@@ -179,7 +183,10 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
 
 def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
     """The rule's counter at the start of every segment: for a segment paid a benefit that one
-    of the rule's blocks covers, that block's counter; otherwise the first block's."""
+    of the rule's blocks covers, that block's counter; otherwise the first block's. For a
+    timeline, the counter of the rule in force on the segment's first day."""
+    if rule.is_timeline:
+        return counter_in_force(spells, rule, rule_counters(spells, rule))
     if not rule.blocks:
         return np.zeros(len(spells))
     per_block = [counters_for_block(spells, b) for b in rule.blocks]
@@ -187,6 +194,101 @@ def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
         return per_block[0]
     which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
     return np.choose(which, per_block)
+
+
+def rule_counters(spells: SpellTable, rule: CompiledRule,
+                  given: Mapping[str, FloatArray] | None = None) -> dict[str, FloatArray]:
+    """The counter at every segment start of each simple rule pricing `rule` needs (itself,
+    or each rule of a timeline), by name: from `given`, else recorded in the table by the
+    engine, else computed from the whole history."""
+    out: dict[str, FloatArray] = {}
+    for simple in rule.simple_rules():
+        counter = (given or {}).get(simple.name)
+        if counter is None:
+            counter = spells.counter_at_start.get(simple.name)
+        if counter is None:
+            counter = counters_for_rule(spells, simple)
+        out[simple.name] = np.asarray(counter, np.float64)
+    return out
+
+
+def counter_in_force(spells: SpellTable, rule: CompiledRule,
+                     counters: Mapping[str, FloatArray]) -> FloatArray:
+    """Per segment: the counter of the simple rule in force on its first day (0 where none)."""
+    if not rule.is_timeline:
+        return np.asarray(counters[rule.name], np.float64)
+    phase = rule.phase_at(spells.start_day)
+    out = np.zeros(len(spells))
+    for p, ph in enumerate(rule.phases):
+        if ph.rule is not NO_RULE:
+            here = phase == p
+            out[here] = counters[ph.rule.name][here]
+    return out
+
+
+def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_]:
+    """Segments whose paid days advance the simple rule's counter (the one
+    `counters_for_rule` gives the segment: the block covering its benefit, else the first)."""
+    if not rule.blocks:
+        return np.zeros(len(spells), bool)
+    which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
+    counts = np.stack([b.counts for b in rule.blocks])          # (blocks, states)
+    benefits = np.stack([b.benefits for b in rule.blocks])      # (blocks, benefits + 1)
+    return np.asarray(counts[which, spells.state] & benefits[which, spells.benefit]
+                      & spells.benefit_paid)
+
+
+def split_at(spells: SpellTable, bounds: npt.ArrayLike,
+             counters: Mapping[CompiledRule, FloatArray],
+             only: npt.NDArray[np.bool_] | None = None,
+             ) -> tuple[SpellTable, dict[CompiledRule, FloatArray], IntArray]:
+    """Split every segment (or the segments where `only` is true) at the days `bounds`
+    (increasing; days before the first belong to the first interval); rows stay in the
+    table's order, each followed by its later pieces. Returns the pieces, the counters and
+    the row of `spells` each piece comes from.
+
+    Each segment becomes one piece per interval it overlaps (a zero-length segment stays one
+    piece). Each piece carries the counter of every simple rule in `counters` at its own
+    start: the segment's counter plus the paid days before the piece when the segment counts
+    under that rule. Only the last piece of a censored segment is censored. The returned
+    table holds the pieces' counters under the rules' names.
+    """
+    starts = np.asarray(bounds, np.float64)
+    n = len(spells)
+
+    def interval(day: npt.ArrayLike) -> IntArray:
+        i = np.searchsorted(starts, np.asarray(day, np.float64), side="right") - 1
+        return np.asarray(np.clip(i, 0, len(starts) - 1), np.int64)
+
+    first = interval(spells.start_day)
+    # the interval of the segment's last instant: the one holding end_day, unless end_day is
+    # a bound (then the one before); a zero-length segment stays in its first interval
+    last = np.searchsorted(starts, spells.end_day, side="left") - 1
+    last = np.clip(last, first, len(starts) - 1)
+    if only is not None:
+        last = np.where(only, last, first)
+    pieces = (last - first + 1).astype(np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), pieces)
+    offset = np.arange(rows.size, dtype=np.int64) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    at = first[rows] + offset
+    edges = np.append(starts, np.inf)
+    seg_start = spells.start_day[rows]
+    seg_end = spells.end_day[rows]
+    start = np.where(offset == 0, seg_start, np.maximum(seg_start, edges[at]))
+    end = np.where(at == last[rows], seg_end, np.minimum(seg_end, edges[at + 1]))
+    columns: dict[str, Any] = {k: v[rows] for k, v in spells.columns().items()}
+    columns["start_day"] = start
+    columns["end_day"] = end
+    columns["censored"] = spells.censored[rows] & (at == last[rows])
+    rate = spells.paid_days_per_week / 7.0
+    before = (start - seg_start) * rate          # paid days of the segment before the piece
+    out: dict[CompiledRule, FloatArray] = {}
+    for rule, counter in counters.items():
+        counts = counted_mask(spells, rule)[rows]
+        out[rule] = np.asarray(counter, np.float64)[rows] + np.where(counts, before, 0.0)
+    table = replace(spells, **columns,
+                    counter_at_start={rule.name: c for rule, c in out.items()})
+    return table, out, rows
 
 
 class RuleCounters:

@@ -11,20 +11,24 @@ For a segment of n paid days entering with counter c, a block that counts and ch
 segment's state makes the municipality pay
     basic_part_per_day * (S(c + n) - S(c)),   S(x) = integral of the share schedule from 0 to x,
 which is exact for any number of share steps crossed within the segment. A charged state that
-does not count pays share(c) * n. Only the basic part of an earnings-related benefit is
-co-financed; the rest is the `fund`'s. The state pays the remainder of the public part.
+does not count pays share(c) * n. A timeline prices each paid day under the rule in force on its
+date: segments are split at its switch dates, each piece entering with the counter every rule
+has reached by then (all counters run over the whole history). Only the basic part of an
+earnings-related benefit is co-financed; the rest is the `fund`'s. The state pays the
+remainder of the public part.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE
-from .counters import counters_for_rule
-from .rules import CompiledRule
+from .counters import counter_in_force, rule_counters, split_at
+from .rules import NO_RULE, CompiledRule
 from .spells import SpellTable
 
 FloatArray = npt.NDArray[np.float64]
@@ -99,34 +103,30 @@ class Pricing:
 
 
 def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None = None,
-          counter_at_start: FloatArray | None = None) -> Pricing:
-    """Price every segment of `spells` under `rule`.
+          counter_at_start: FloatArray | Mapping[str, FloatArray] | None = None) -> Pricing:
+    """Price every segment of `spells` under `rule` (a simple rule or a timeline).
 
-    The counter at each segment start is taken from `counter_at_start`, else from the table's
-    stored counter for this rule, else computed from the history (counters.py).
+    The counters at segment starts come from `counter_at_start` (the simple rule's array, or
+    arrays by simple-rule name), else from the table's stored counters, else are computed
+    from the history (counters.py).
     """
-    if counter_at_start is None:
-        counter_at_start = spells.counter_at_start.get(rule.name)
-    if counter_at_start is None:
-        counter_at_start = counters_for_rule(spells, rule)
+    if counter_at_start is None or isinstance(counter_at_start, Mapping):
+        counters = rule_counters(spells, rule, counter_at_start)
+    elif rule.is_timeline:
+        raise ValueError("a timeline is priced with the counters of each of its rules, by name")
+    else:
+        counters = {rule.name: np.asarray(counter_at_start, np.float64)}
     n = len(spells)
     paid = spells.paid_days
     basic = np.where(spells.benefit == ER, np.minimum(spells.basic_part, spells.daily_amount),
                      spells.daily_amount)
     gross = spells.daily_amount * paid
     public = basic * paid
-    municipality = np.zeros(n)
-    for i, block in enumerate(rule.blocks):
-        covered = rule.block_of_benefit[spells.benefit] == i
-        counts = covered & block.counts[spells.state]
-        charged = covered & block.charged[spells.state]
-        c0 = counter_at_start
-        moving = charged & counts
-        still = charged & ~counts
-        sched = block.schedule
-        municipality[moving] = basic[moving] * (sched.integral(c0[moving] + paid[moving])
-                                                - sched.integral(c0[moving]))
-        municipality[still] = public[still] * sched.share_at(c0[still])
+    if rule.is_timeline:
+        municipality = _timeline_share(spells, rule, counters)
+    else:
+        municipality = _municipal_share(spells.benefit, spells.state, paid, basic, rule,
+                                        counters[rule.name])
     benefit = {"municipality": municipality, "state": public - municipality,
                "fund": gross - public}
     service_cost = {p: np.zeros(n) for p in PAYERS}
@@ -139,8 +139,67 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
         compensation = np.minimum(services.state_compensation_per_day[code] * days, cost)
         service_cost["state"] = np.where(by_state, cost, compensation)
         service_cost["municipality"] = np.where(by_state, 0.0, cost - compensation)
-    return Pricing(rule.name, benefit, service_cost, bonus_payments(spells, rule, counter_at_start),
-                   counter_at_start)
+    return Pricing(rule.name, benefit, service_cost, _bonuses(spells, rule, counters),
+                   counter_in_force(spells, rule, counters))
+
+
+def _municipal_share(benefit: npt.NDArray[np.int8], state: npt.NDArray[np.int8],
+                     paid: FloatArray, basic: FloatArray, rule: CompiledRule,
+                     counter: FloatArray) -> FloatArray:
+    """The municipality's part of each segment's co-financeable amount under a simple rule."""
+    municipality = np.zeros(paid.size)
+    for i, block in enumerate(rule.blocks):
+        covered = rule.block_of_benefit[benefit] == i
+        counts = covered & block.counts[state]
+        charged = covered & block.charged[state]
+        moving = charged & counts
+        still = charged & ~counts
+        sched = block.schedule
+        municipality[moving] = basic[moving] * (sched.integral(counter[moving] + paid[moving])
+                                                - sched.integral(counter[moving]))
+        municipality[still] = basic[still] * paid[still] * sched.share_at(counter[still])
+    return municipality
+
+
+def _timeline_share(spells: SpellTable, rule: CompiledRule,
+                    counters: Mapping[str, FloatArray]) -> FloatArray:
+    """The municipal share under a timeline: each paid segment split at the switch dates and
+    each piece priced under the rule in force, with that rule's counter at the piece start."""
+    simple = rule.simple_rules()
+    pieces, piece_counters, rows = split_at(
+        spells, rule.phase_starts, {r: counters[r.name] for r in simple},
+        only=spells.benefit_paid)
+    phase = rule.phase_at(pieces.start_day)
+    paid = pieces.paid_days
+    basic = np.where(pieces.benefit == ER, np.minimum(pieces.basic_part, pieces.daily_amount),
+                     pieces.daily_amount)
+    share = np.zeros(len(pieces))
+    for p, ph in enumerate(rule.phases):
+        here = np.flatnonzero(phase == p)
+        if ph.rule is NO_RULE or here.size == 0:
+            continue
+        share[here] = _municipal_share(pieces.benefit[here], pieces.state[here], paid[here],
+                                       basic[here], ph.rule, piece_counters[ph.rule][here])
+    return np.asarray(np.bincount(rows, weights=share, minlength=len(spells)), np.float64)
+
+
+def _bonuses(spells: SpellTable, rule: CompiledRule, counters: Mapping[str, FloatArray]
+             ) -> BonusPayments:
+    """The bonuses of the rule in force on the day each segment begins."""
+    if not rule.is_timeline:
+        return bonus_payments(spells, rule, counters[rule.name])
+    parts = []
+    for p, ph in enumerate(rule.phases):
+        if not ph.rule.bonuses:
+            continue
+        got = bonus_payments(spells, ph.rule, counters[ph.rule.name])
+        keep = rule.phase_at(spells.start_day[got.segment]) == p
+        parts.append(BonusPayments(got.segment[keep], got.day[keep], got.amount[keep],
+                                   got.payer[keep], got.payee[keep]))
+    if not parts:
+        return bonus_payments(spells, NO_RULE, np.zeros(len(spells)))
+    return BonusPayments(*(np.concatenate(column) for column in zip(
+        *((b.segment, b.day, b.amount, b.payer, b.payee) for b in parts), strict=True)))
 
 
 def bonus_payments(spells: SpellTable, rule: CompiledRule, counter_at_start: FloatArray

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .loading import Located, Path_, Problem
-from .rules import catalogue, preset_names
+from .rules import catalogue, preset_names, timeline_problem, unknown_rule
 from .schema import FundingRule, Scenario, Transfers
 
 SUM_TOLERANCE = 1e-9
@@ -99,10 +99,22 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
                 if len(p) == 2 and p[0] == "rules" and isinstance(p[1], str)]
     known_rules = list(dict.fromkeys([*preset_names(), *s.rules, *declared]))
     if s.funding.in_force not in known_rules:
-        report(("funding", "in_force"), _unknown("funding rule", s.funding.in_force, known_rules))
+        report(("funding", "in_force"),
+               unknown_rule(s.funding.in_force, known_rules, "funding rule"))
     for i, r in enumerate(s.funding.compare):
         if r not in known_rules:
-            report(("funding", "compare", i), _unknown("funding rule", r, known_rules))
+            report(("funding", "compare", i), unknown_rule(r, known_rules, "funding rule"))
+    rules = catalogue(s.rules)
+    for name, rule in s.rules.items():
+        if rule.timeline is not None:
+            for i, entry in enumerate(rule.timeline):
+                if entry.rule not in known_rules:
+                    report(("rules", name, "timeline", i, "rule"),
+                           unknown_rule(entry.rule, known_rules))
+            if all(e.rule in known_rules for e in rule.timeline):
+                problem = timeline_problem(name, rules)
+                if problem:
+                    report(("rules", name, "timeline"), problem)
     if s.funding.transfers is not None:
         problems.extend(_transfer_problems(s.funding.transfers, ("funding", "transfers"),
                                            s, known_rules, doc))
@@ -168,7 +180,8 @@ def _transfer_problems(t: Transfers, path: Path_, s: Scenario, known_rules: list
                                             _unknown("municipality", m, s.municipalities)))
         return problems
     if t.base not in known_rules:
-        problems.append(doc.problem((*path, "base"), _unknown("funding rule", t.base, known_rules)))
+        problems.append(doc.problem((*path, "base"),
+                                    unknown_rule(t.base, known_rules, "funding rule")))
     if t.allocate_by != "working_age_population":
         missing = [m for m, v in s.municipalities.items() if t.allocate_by not in v.attributes]
         if missing:

@@ -256,6 +256,10 @@ class Step(Strict):
     from_day: NonNegative | None = None
     from_week: NonNegative | None = None
     share: Share
+    label: str | None = Field(
+        None, description="The band's name in outputs, e.g. Kela's day class `401-700`; by "
+        "default the paid days it covers (`401-700`, `701-`; weeks for from_week steps).")
+    note: str = Field("", description="Where the value comes from and how sure it is.")
 
     @model_validator(mode="after")
     def _one_threshold(self) -> Step:
@@ -278,6 +282,7 @@ class Reset(Strict):
     after_days_in: list[State] = Field(min_length=1)
     days: Positive
     within_days: Positive
+    note: str = Field("", description="Where the values come from and how sure they are.")
 
     @model_validator(mode="after")
     def _window_holds_days(self) -> Reset:
@@ -343,8 +348,15 @@ class CostNeutralTransfer(Strict):
 Transfers = Annotated[FixedTransfer | CostNeutralTransfer, Field(discriminator="kind")]
 
 
+class TimelineEntry(Strict):
+    """From date `from` on, the rule named `rule` is in force (until the next entry's date)."""
+
+    from_: dt.date = Field(alias="from")
+    rule: Name
+
+
 class FundingRule(Strict):
-    title: Name
+    title: str = ""
     reference: str = ""
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
@@ -356,6 +368,30 @@ class FundingRule(Strict):
     liability: list[Liability] = []
     bonuses: list[Bonus] = []
     transfers: Transfers | None = None
+    timeline: list[TimelineEntry] | None = Field(
+        None, min_length=1,
+        description="A rule dated in time: each entry's rule is in force from its date until "
+        "the next entry's; before the first date no rule is (the state pays everything). Every "
+        "rule's counter runs over the whole history, so days paid before a switch count toward "
+        "the later rule's bands.")
+
+    @property
+    def is_timeline(self) -> bool:
+        return self.timeline is not None
+
+    @model_validator(mode="after")
+    def _timeline_or_liability(self) -> FundingRule:
+        if self.timeline is None:
+            if not self.title.strip():
+                raise ValueError("a rule needs a `title` (or a `timeline` of other rules)")
+            return self
+        if self.liability or self.bonuses:
+            raise ValueError("a timeline has no liability or bonuses of its own: put them in "
+                             "the rules it names")
+        dates = [e.from_ for e in self.timeline]
+        if any(b <= a for a, b in itertools.pairwise(dates)):
+            raise ValueError("timeline dates (`from`) must strictly increase")
+        return self
 
     @model_validator(mode="after")
     def _blocks_disjoint(self) -> FundingRule:

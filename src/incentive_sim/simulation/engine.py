@@ -20,7 +20,7 @@ import numpy.typing as npt
 import simpy
 from simpy.resources.resource import Request
 
-from ..funding.rules import CompiledRule
+from ..funding.rules import compile_rule
 from ..funding.spells import SpellTable
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
@@ -110,7 +110,7 @@ class Engine:
         self.s = s
         rules = scenario_rules(s)
         ppw = s.benefits.paid_days_per_week
-        self.rule = CompiledRule.compile(s.funding.in_force, rules[s.funding.in_force], ppw)
+        self.rule = compile_rule(s.funding.in_force, rules, ppw, s.start_date)
         self.people = population(s, seed, replication)
         self.courses = LifeCourses(s, self.people, seed, replication, in_force=self.rule)
         self.env = simpy.Environment()
@@ -225,7 +225,7 @@ class Engine:
         who = cand[pos]
         multiplier = courses._multiplier(who, courses.risks.exits)
         rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[who], multiplier)
-        saving = expected_saving(self.rule, svc, counter[pos], courses.basic[who],
+        saving = expected_saving(self.rule.at(t), svc, counter[pos], courses.basic[who],
                                  courses.benefit[who], rates,
                                  self.s.benefits.paid_days_per_week)
         worth = saving > 0

@@ -37,6 +37,9 @@ ER = BENEFIT_CODE["earnings_related"]
 # recipient who loses it has a fresh entitlement (the 12-month condition from 2.9.2024).
 EMPLOYMENT_CONDITION_DAYS = 365.0
 
+# Records hold each counter under this prefix and the rule's name.
+COUNTER = "counter:"
+
 # What ends a person's open segment.
 ENDS_BY_EXIT, ENDS_BY_EXHAUSTION, ENDS_BY_JOB_LOSS, ENDS_NEVER = 0, 1, 2, 3
 
@@ -70,9 +73,10 @@ class LifeCourses:
         self.boost = np.ones((n, len(EXIT_DESTINATIONS)))
         self.boost_until = np.full(n, -np.inf)
         self.in_force = in_force
-        self.counters = (RuleCounters(in_force, people.prior_paid_days,
-                                      s.benefits.paid_days_per_week)
-                         if in_force is not None else None)
+        # the counters of the rule in force (of each rule of a timeline), by rule name
+        self.counters = {rule.name: RuleCounters(rule, people.prior_paid_days,
+                                                 s.benefits.paid_days_per_week)
+                         for rule in (in_force.simple_rules() if in_force is not None else ())}
         self._records: list[dict[str, np.ndarray]] = []
         self._sample(np.arange(n))
 
@@ -190,18 +194,22 @@ class LifeCourses:
             "censored": np.full(idx.size, censored),
             "prior_paid_days": self.people.prior_paid_days[idx],
         }
-        if self.counters is not None:
-            record["counter"] = self.counters.advance(idx, state, benefit, paid, start, end,
+        for name, counters in self.counters.items():
+            record[COUNTER + name] = counters.advance(idx, state, benefit, paid, start, end,
                                                       final=censored)
         self._records.append(record)
 
     def counter_now(self, idx: IntArray, t: float) -> FloatArray:
-        """The in-force rule's counter at time t for people in an open segment."""
-        assert self.counters is not None, "no rule in force given"
+        """The counter at time t, of the rule in force at t, for people in an open segment
+        (0 before a timeline's first rule)."""
+        assert self.in_force is not None, "no rule in force given"
+        rule = self.in_force.at(t)
+        if rule.name not in self.counters:
+            return np.zeros(idx.size)
         state = self.state[idx]
         paid = (state == UNEMPLOYED) & (self.benefit[idx] != NO_BENEFIT)
         benefit = np.where(paid, self.benefit[idx], NO_BENEFIT)
-        return self.counters.now(idx, state, benefit, paid, self.seg_start[idx], t)
+        return self.counters[rule.name].now(idx, state, benefit, paid, self.seg_start[idx], t)
 
     def advance_to(self, t: float) -> None:
         """Close every open segment of active people that ends before `t`, and move on."""
@@ -265,7 +273,7 @@ class LifeCourses:
         table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
             services=tuple(self.s.services), paid_days_per_week=self.s.benefits.paid_days_per_week)
-        if self.in_force is not None:
-            counter = np.concatenate([r["counter"] for r in self._records])
-            table = table.with_counter(self.in_force.name, counter)
+        for name in self.counters:
+            table = table.with_counter(
+                name, np.concatenate([r[COUNTER + name] for r in self._records]))
         return table
