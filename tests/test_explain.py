@@ -51,7 +51,7 @@ def test_each_persons_lines_add_up_to_their_cost_in_the_whole_pricing(run_dir: P
                 assert ex.totals(name)[payer] == pytest.approx(expected, abs=0.005), (
                     person, name, payer)
             segments = [line for line in ex.rules[name] if line.segment >= 0]
-            assert len(segments) == int(rows.sum())
+            assert {line.segment for line in segments} == set(range(int(rows.sum())))
             assert all(line.counter_to >= line.counter_from for line in segments)
 
 
@@ -77,3 +77,36 @@ def test_the_command_prints_lines_and_totals(run_dir: Path) -> None:
     assert "total" in result.output and "municipality" in result.output
     as_json = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5", "--json"])
     assert as_json.exit_code == 0 and '"totals"' in as_json.output
+
+
+def test_explain_shows_the_law_at_work_across_a_switch_of_rules() -> None:
+    """Under `finland` from mid-2024, a person unemployed across 1.1.2025 gets one line under
+    each rule, with the band, the counter, the amount paid a day and the switch as an event;
+    a person whose earnings-related allowance runs out shows that change with its date."""
+    import datetime as dt
+
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    s = s.model_copy(update={"start_date": dt.date(2024, 7, 1), "horizon_days": 366,
+                             "funding": s.funding.model_copy(update={
+                                 "in_force": "finland", "compare": [], "transfers": None})})
+    spells = simulate(s, 0, s.seed).spells
+    switch = float((dt.date(2025, 1, 1) - s.start_date).days)
+    across = (spells.start_day < switch) & (spells.end_day > switch + 30) & spells.benefit_paid
+    person = int(spells.person_id[np.flatnonzero(across)[0]])
+    lines = explain_person(s, spells, person).rules["finland"]
+    at_switch = [line for line in lines if line.start_date == "2025-01-01"]
+    assert at_switch and at_switch[0].rule_in_force == "fi_2025_graduated"
+    assert "fi_2025_graduated in force from 2025-01-01" in at_switch[0].events
+    before = [line for line in lines if line.end_date == "2025-01-01"]
+    assert before and before[0].rule_in_force == "fi_2015_two_step"
+    for line in lines:
+        if line.segment >= 0 and line.paid_days:
+            assert line.daily_amount > 0
+            if line.steps not in ("", "not covered", "not charged"):
+                assert line.bands and all(b in line.steps for b in line.bands)
+    earnings_related = np.unique(spells.person_id[spells.benefit == 2])[:200]
+    ran_out = [line for p in earnings_related
+               for line in explain_person(s, spells, int(p)).rules["finland"]
+               if any("entitlement ran out" in e for e in line.events)]
+    assert ran_out
+    assert ran_out[0].what.endswith("labour_market_subsidy")

@@ -2,31 +2,39 @@
 
 The run's replication 0 is simulated again from `scenario.resolved.yaml` and the run's seed
 (the same scenario and seed give the same history, bit for bit), and the person's segments
-are priced under each rule with the counters of the whole history. For each segment: its
-state, service and benefit, its days, the rule's paid-day counter at its start and end, the
-share steps it crossed, and the euros per payer. The lines add up to what that person costs in
+are priced under each rule with the counters of the whole history. For each segment (split at
+a timeline's switch dates, so each line has one rule in force): its dates, state, service and
+benefit, the rule in force, the paid days and the amount paid a day, the paid-day counter at its
+start and end, the bands (share steps) it crossed, the euros per payer, and what changed at its
+start: a counter reset by the employment condition, an entitlement that ran out or was earned
+again. The lines add up to what that person costs in
 the run's pricing (tested); bonuses are lines of their own. Transfers go to municipalities,
 not to people, so they are not part of any person's lines.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ..funding.counters import counted_mask, rule_counters, split_at
 from ..funding.pricing import price
-from ..funding.rules import CompiledRule, ShareSchedule
+from ..funding.rules import NO_RULE, CompiledRule, ShareSchedule
 from ..funding.spells import SpellTable
 from ..scenario import InputError, Problem, load_scenario
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, PAYERS, STATES
 from ..simulation.engine import simulate
-from .ledger import Plan, rule_counter, service_costs
+from .ledger import Plan, service_costs
 from .run import RESOLVED, SUMMARY
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,14 @@ class Line:
     counter_to: float
     steps: str                   # the share steps applied, e.g. "10 % (101-200), 20 % (201-300)"
     amounts: dict[str, float]    # payer -> euros (a bonus: + for its payer, - for its payee)
+    start_date: str = ""         # ISO dates of the first day and of the day after the last
+    end_date: str = ""
+    rule_in_force: str = ""      # the simple rule in force (a timeline's rule on that date)
+    bands: list[str] = field(default_factory=list)   # the bands crossed, e.g. ["401-700"]
+    paid_days: float = 0.0
+    daily_amount: float = 0.0    # paid a day; the co-financeable basic part where it differs
+    basic_part: float = 0.0
+    events: list[str] = field(default_factory=list)  # resets, entitlement changes, switches
 
 
 @dataclass(frozen=True)
@@ -95,23 +111,79 @@ def explain_person(scenario: Scenario, spells: SpellTable, person: int,
     out: dict[str, list[Line]] = {}
     for name in names:
         compiled = plan.compiled[name]
-        counter = rule_counter(spells, compiled)[rows]
-        pricing = price(mine, compiled, costs, counter)
+        counters = {k: v[rows] for k, v in rule_counters(spells, compiled).items()}
+        simple = compiled.simple_rules()
+        bounds = compiled.phase_starts if compiled.is_timeline else np.array([-np.inf])
+        pieces, piece_counters, segment = split_at(
+            mine, bounds, {r: counters[r.name] for r in simple})
+        by_name = {r.name: c for r, c in piece_counters.items()}
+        counted = {r.name: counted_mask(pieces, r) for r in simple}
+        pricing = price(pieces, compiled, costs, by_name)
         lines = []
-        for k in range(rows.size):
-            c0, c1, steps = _steps(compiled, mine, k, float(counter[k]))
+        previous: dict[str, float] = {}
+        for k in range(len(pieces)):
+            in_force = compiled.at(float(pieces.start_day[k]))
+            counter = by_name.get(in_force.name, np.zeros(len(pieces)))
+            c0, c1, steps, bands = _steps(in_force, pieces, k, float(counter[k]))
+            events = _events(compiled, pieces, k, by_name, counted, previous,
+                             scenario.start_date)
             lines.append(Line(
-                k, _what(mine, k), float(mine.start_day[k]), float(mine.end_day[k]), c0, c1,
-                steps, {p: float(pricing.segment_total(p)[k]) for p in PAYERS}))
+                int(segment[k]), _what(pieces, k), float(pieces.start_day[k]),
+                float(pieces.end_day[k]), c0, c1, steps,
+                {p: float(pricing.segment_total(p)[k]) for p in PAYERS},
+                _date(scenario.start_date, float(pieces.start_day[k])),
+                _date(scenario.start_date, float(pieces.end_day[k])),
+                in_force.name if in_force is not NO_RULE else "", bands,
+                float(pieces.paid_days[k]), float(pieces.daily_amount[k]),
+                float(pieces.basic_part[k]), events))
         for b in range(pricing.bonuses.segment.size):
             seg = int(pricing.bonuses.segment[b])
             net = {p: float(pricing.bonus_net(p)[b]) for p in PAYERS}
-            lines.append(Line(-1, f"bonus on entering {STATES[int(mine.state[seg])]}",
-                              float(pricing.bonuses.day[b]), float(pricing.bonuses.day[b]),
-                              float(counter[seg]), float(counter[seg]), "", net))
+            day = float(pricing.bonuses.day[b])
+            c = float(pricing.counter_at_start[seg])
+            lines.append(Line(-1, f"bonus on entering {STATES[int(pieces.state[seg])]}",
+                              day, day, c, c, "", net, _date(scenario.start_date, day),
+                              _date(scenario.start_date, day),
+                              compiled.at(float(pieces.start_day[seg])).name))
         out[name] = lines
     return Explanation(person, spells.municipalities[int(mine.municipality[0])],
                        spells.groups[int(mine.group[0])], out)
+
+
+def _date(start: dt.date, day: float) -> str:
+    return (start + dt.timedelta(days=int(np.floor(day)))).isoformat()
+
+
+def _events(rule: CompiledRule, s: SpellTable, k: int, counters: dict[str, FloatArray],
+            counted: dict[str, npt.NDArray[np.bool_]], previous: dict[str, float],
+            start: dt.date) -> list[str]:
+    """What changed at the start of piece k: the rule in force, a counter that restarted (the
+    employment condition was met in what came before), the benefit paid. `previous` holds
+    each counter at the end of the piece before."""
+    events: list[str] = []
+    if k == 0:
+        for name, counter in counters.items():
+            previous[name] = float(counter[0]) + (float(s.paid_days[0]) if counted[name][0]
+                                                  else 0.0)
+        return events
+    day = float(s.start_day[k])
+    before, now = rule.at(float(s.start_day[k - 1])), rule.at(day)
+    if before is not now:
+        events.append(f"{now.name if now is not NO_RULE else 'no rule'} in force from "
+                      f"{_date(start, day)}")
+    for name, counter in counters.items():
+        c = float(counter[k])
+        if c < previous[name] - 1e-9:
+            events.append(f"{name} counter reset to {c:g} by {_date(start, day)} "
+                          f"(employment condition met)")
+        previous[name] = c + (float(s.paid_days[k]) if counted[name][k] else 0.0)
+    paid = np.flatnonzero(s.benefit_paid[:k])
+    if s.benefit_paid[k] and paid.size and s.benefit[paid[-1]] != s.benefit[k]:
+        was, now_b = BENEFITS[int(s.benefit[paid[-1]])], BENEFITS[int(s.benefit[k])]
+        why = ("entitlement ran out" if now_b == "labour_market_subsidy"
+               else "entitlement earned again by work")
+        events.append(f"{was} -> {now_b} from {_date(start, day)} ({why})")
+    return events
 
 
 def _what(s: SpellTable, k: int) -> str:
@@ -123,29 +195,31 @@ def _what(s: SpellTable, k: int) -> str:
     return ", ".join(parts)
 
 
-def _steps(rule: CompiledRule, s: SpellTable, k: int, c0: float) -> tuple[float, float, str]:
-    """The counter range of segment k and the share steps it was charged at."""
+def _steps(rule: CompiledRule, s: SpellTable, k: int, c0: float
+           ) -> tuple[float, float, str, list[str]]:
+    """The counter range of segment k and the share steps (bands) it was charged at."""
+    if rule is NO_RULE:
+        return c0, c0, "no rule in force", []
     if not s.benefit_paid[k]:
-        return c0, c0, ""
+        return c0, c0, "", []
     block_index = int(rule.block_of_benefit[int(s.benefit[k])])
     if block_index < 0:
-        return c0, c0, "not covered"
+        return c0, c0, "not covered", []
     block = rule.blocks[block_index]
     state = int(s.state[k])
     c1 = c0 + (float(s.paid_days[k]) if block.counts[state] else 0.0)
     if not block.charged[state]:
-        return c0, c1, "not charged"
-    return c0, c1, _crossed(block.schedule, c0, c1)
+        return c0, c1, "not charged", []
+    steps, bands = _crossed(block.schedule, c0, c1)
+    return c0, c1, steps, bands
 
 
-def _crossed(schedule: ShareSchedule, c0: float, c1: float) -> str:
+def _crossed(schedule: ShareSchedule, c0: float, c1: float) -> tuple[str, list[str]]:
     t, shares = schedule.thresholds, schedule.shares
     first = int(np.searchsorted(t, c0, side="right")) - 1
     last = int(np.searchsorted(t, max(c1, c0) - 1e-9, side="right")) - 1 if c1 > c0 else first
-    parts = []
+    parts, bands = [], []
     for i in range(max(first, 0), max(last, first) + 1):
-        lo = t[i]
-        hi = t[i + 1] if i + 1 < t.size else np.inf
-        days = f"{lo + 1:g}-{hi:g}" if np.isfinite(hi) else f"{lo + 1:g}-"
-        parts.append(f"{shares[i] * 100:g} % (paid days {days})")
-    return ", ".join(parts)
+        parts.append(f"{shares[i] * 100:g} % (paid days {schedule.labels[i]})")
+        bands.append(schedule.labels[i])
+    return ", ".join(parts), bands
