@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..funding.rules import NO_RULE, CompiledRule
 from ..scenario.vocabulary import ITEMS, PAYERS
 from .ledger import COUNTER_DAY_BINS, Plan
 from .outcomes import DURATION_CLASSES, INDICATORS
@@ -85,6 +87,11 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
             monthly = mean[r][:, :, p][:, :, without_transfers].sum(axis=(1, 2)) / 1e6
             ax.plot(range(len(plan.months)), monthly, label=payer, color=PAYER_COLOURS[payer])
         ax.set_title(f"{rule}{' (in force)' if rule == plan.in_force else ''}", fontsize=10)
+        for day, simple in _switches(plan, rule)[1:]:
+            k = int(np.searchsorted(plan.month_starts, day, side="right")) - 1
+            ax.axvline(k, color="0.3", linestyle="--", linewidth=0.8)
+            ax.annotate(f"{simple.name} from here", (k, 1), xycoords=("data", "axes fraction"),
+                        xytext=(3, -10), textcoords="offset points", fontsize=7, color="0.3")
         ax.set_ylabel(f"million {currency} a month")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
@@ -113,10 +120,17 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
         twin.tick_params(labelsize=8, colors="0.4")
         ax.set_zorder(twin.get_zorder() + 1)
         ax.patch.set_visible(False)
-        for b, block in enumerate(plan.compiled[rule].blocks):
-            share = block.schedule.share_at(x) * 100
-            ax.step(x, share, where="post", color="#d62728" if b == 0 else "#9467bd",
-                    label="municipal share" if b == 0 else f"municipal share, block {b + 1}")
+        phases = _switches(plan, rule)
+        for f, (day, simple) in enumerate(phases):
+            when = ""
+            if len(phases) > 1:
+                date = plan.scenario.start_date + dt.timedelta(days=max(day, 0.0))
+                when = f" ({simple.name} from {date.isoformat()})"
+            for b, block in enumerate(simple.blocks):
+                share = block.schedule.share_at(x) * 100
+                colour = STEP_COLOURS[(f + b) % len(STEP_COLOURS)]
+                label = "municipal share" if b == 0 else f"municipal share, block {b + 1}"
+                ax.step(x, share, where="post", color=colour, label=label + when)
         ax.set_ylabel("municipal share %")
         ax.set_ylim(0, 100)
         ax.set_title(rule, fontsize=10)
@@ -126,6 +140,21 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
     _suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
                    f"where the caseload's benefit days fall")
     _save(fig, path)
+
+
+STEP_COLOURS = ("#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b")
+
+
+def _switches(plan: Plan, rule: str) -> list[tuple[float, CompiledRule]]:
+    """(first day, simple rule) of each rule in force within the horizon: the rule itself,
+    or the phases of a timeline that overlap [0, horizon)."""
+    compiled = plan.compiled[rule]
+    if not compiled.is_timeline:
+        return [(0.0, compiled)]
+    horizon = float(plan.scenario.horizon_days)
+    ends = [*[p.start_day for p in compiled.phases[1:]], np.inf]
+    return [(max(p.start_day, 0.0), p.rule) for p, end in zip(compiled.phases, ends, strict=True)
+            if p.start_day < horizon and end > 0 and p.rule is not NO_RULE]
 
 
 def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
