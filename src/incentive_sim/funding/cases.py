@@ -96,8 +96,16 @@ class Case(Strict):
     max_paid_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="Paid days of basic or earnings-related allowance before the "
         "entitlement ends and the labour market subsidy follows.")
+    entitlement_used_days: NonNegative | None = Field(
+        None, description="Paid days of the allowance already used at the start (default: "
+        "prior_paid_days: the employment condition that opened the entitlement also reset the "
+        "counter).")
     subsidy_amount: NonNegative = Field(
         37.21, description="The labour market subsidy paid a day once the allowance has ended.")
+    paid_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        1.0, description="The part of daily_amount (and basic_part) actually paid, e.g. for an "
+        "adjusted allowance: the share is taken on what is paid, and on an adjusted "
+        "earnings-related allowance's basic part in proportion.")
     employment_condition_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
         365.0, description="Days of work in a row that earn the allowance again (12 months "
         "from 2.9.2024).")
@@ -176,13 +184,17 @@ class _Person:
         self.case = case
         self.own = BENEFIT_CODE[case.benefit]
         self.benefit = self.own
-        self.used = 0.0
+        used = case.entitlement_used_days
+        self.used = case.prior_paid_days if used is None else used
         self.work_run = 0.0
         own_basic = case.basic_part if case.basic_part is not None else case.daily_amount
-        self.amounts = {self.own: (case.daily_amount, own_basic),
+        paid = case.paid_fraction
+        self.amounts = {self.own: (case.daily_amount * paid, own_basic * paid),
                         LMS: (case.subsidy_amount, case.subsidy_amount)}
         if self.own == LMS:
-            self.amounts[LMS] = (case.daily_amount, case.daily_amount)
+            self.amounts[LMS] = self.amounts[self.own]
+        if self.left() <= 1e-9:
+            self.benefit = LMS
 
     def left(self) -> float:
         """Paid days of the current benefit before it ends (inf: it does not)."""
