@@ -121,7 +121,7 @@ class People:
     benefit: npt.NDArray[np.int8]
     daily_amount: FloatArray
     basic_part: FloatArray
-    max_paid_days: FloatArray        # earnings-related entitlement (inf for other benefits)
+    max_paid_days: FloatArray        # entitlement of a benefit that ends (inf for the others)
     frailty: FloatArray
     arrival_day: FloatArray          # 0 for the initial caseload
     elapsed_days: FloatArray         # spell duration already elapsed on arrival
@@ -144,9 +144,19 @@ def month_starts(start: dt.date, horizon_days: int) -> FloatArray:
         days.append(float(offset))
 
 
+def draw(spec: float | Distribution, n: int, rng: np.random.Generator) -> FloatArray:
+    """n draws of a scenario value that is a number (the same for everyone) or a distribution."""
+    if isinstance(spec, int | float):
+        return np.full(n, float(spec))
+    return sample(spec, n, rng)
+
+
 def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
-                ) -> dict[str, np.ndarray]:
-    """Group, benefit type, amounts and frailty for people of the given municipalities."""
+                name: str, seed: int, replication: int) -> dict[str, np.ndarray]:
+    """Group, benefit type, amounts, entitlement and frailty for people of the given
+    municipalities. Group, benefit, the earnings-related amount and frailty come from `rng`;
+    the maximum entitlement has a stream of its own per group (`name` + its key), so giving
+    it a distribution shifts no other draw."""
     n = municipality.size
     groups = list(s.groups.values())
     shares = np.array([g.share for g in groups])
@@ -165,14 +175,26 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     er_amount = sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng)
     amounts = np.where(is_er, np.maximum(er_amount, er.basic_part), amounts)
     basic = np.where(is_er, er.basic_part, amounts)
+    person_frailty = frailty(s.population.heterogeneity, n, rng)
+
+    def own(key: str) -> np.random.Generator:
+        return stream(seed, replication, f"{name}.{key}")
+
+    limited = np.isin(benefit, [BENEFIT_CODE[b] for b in s.benefits.max_paid_days_applies_to])
+    maximum = np.full(n, np.inf)
+    for code, (group_name, spec) in enumerate(s.groups.items()):
+        members = np.flatnonzero((group == code) & limited)
+        entitlement = spec.max_paid_days if spec.max_paid_days is not None else (
+            s.benefits.max_paid_days)
+        maximum[members] = draw(entitlement, members.size, own(f"max_paid_days.{group_name}"))
     return {
         "municipality": municipality.astype(np.int32),
         "group": group.astype(np.int32),
         "benefit": benefit.astype(np.int8),
         "daily_amount": amounts,
         "basic_part": basic,
-        "max_paid_days": np.where(is_er, float(er.max_paid_days), np.inf),
-        "frailty": frailty(s.population.heterogeneity, n, rng),
+        "max_paid_days": maximum,
+        "frailty": person_frailty,
     }
 
 
@@ -180,15 +202,17 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
     entitlement begins with the employment condition met, which resets the counters (as a job
-    of 365 days does in the life courses), so earnings-related recipients have counted the
-    elapsed spell only; those whose entitlement is used up by it are on the labour market
-    subsidy already. Frailty is drawn given the elapsed spell (`frailty_given_survival`);
-    groups keep the shares the scenario gives."""
+    of `employment_condition_days` does in the life courses), so earnings-related recipients
+    have counted the elapsed spell only. A basic allowance also needs the employment
+    condition, so its entitlement too has been used by the elapsed spell only (its counters
+    are left as the scenario gives them). Those whose entitlement is used up by the elapsed
+    spell are on the labour market subsidy already. Frailty is drawn given the elapsed spell
+    (`frailty_given_survival`); groups keep the shares the scenario gives."""
     rng = stream(seed, replication, "population.initial")
     names = list(s.municipalities)
     counts = [s.population.initial_stock.get(m, 0) for m in names]
     municipality = np.repeat(np.arange(len(names)), counts)
-    attrs = _attributes(s, municipality, rng)
+    attrs = _attributes(s, municipality, rng, "population.initial", seed, replication)
     n = municipality.size
     elapsed = sample(s.population.initial_duration_days, n, rng)
     exits = Risks.of(s).exits
@@ -231,7 +255,7 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     day = starts[month] + rng.random(month.size) * (ends - starts)[month]
     order = np.argsort(day, kind="stable")
     municipality, day = municipality[order], day[order]
-    attrs = _attributes(s, municipality, rng)
+    attrs = _attributes(s, municipality, rng, "population.inflow", seed, replication)
     n = day.size
     er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
     prior = np.where(er, 0.0, sample(s.population.inflow_paid_days, n, rng))
