@@ -55,6 +55,9 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
      "bands_days has 3 entries but rate_per_day has 2"),
     ("max_paid_days_zero_in_distribution.yaml", "validate", 5, "benefits.max_paid_days.values",
      "values must all be positive numbers of paid days"),
+    ("paid_fraction_unbounded_dist.yaml", "validate", 7,
+     "benefits.daily.earnings_related.paid_fraction.dist",
+     "dist 'gamma' can draw shares above 1: use fixed, uniform or empirical"),
     # ---- scenario: keys that have moved
     ("max_paid_days_under_earnings_related.yaml", "validate", 6,
      "benefits.daily.earnings_related.max_paid_days",

@@ -116,9 +116,35 @@ def _positive_days(spec: int | Fixed | Exponential | Lognormal | Gamma | Uniform
     return spec
 
 
+def _share_of_full(spec: float | Fixed | Exponential | Lognormal | Gamma | Uniform | Empirical,
+                   ) -> Any:
+    """A paid fraction is a share of the full allowance: every draw must lie in (0, 1]."""
+    if isinstance(spec, Fixed) and not 0 < spec.value <= 1:
+        raise ValueError(f"value must be in (0, 1] (got {spec.value!r})")
+    if isinstance(spec, Uniform) and spec.high > 1:
+        raise ValueError(f"high must be at most 1 (got {spec.high!r})")
+    if isinstance(spec, Uniform) and spec.high <= 0:
+        raise ValueError("high must be above 0")
+    if isinstance(spec, Empirical) and not all(0 < v <= 1 for v in spec.values):
+        raise ValueError("values must all be in (0, 1]")
+    if isinstance(spec, Exponential | Lognormal | Gamma) and (
+            spec.dist == "exponential" or getattr(spec, "sd", 0) > 0 or spec.mean > 1):
+        raise ValueError(f"dist {spec.dist!r} can draw shares above 1: use fixed, uniform or "
+                         f"empirical")
+    return spec
+
+
 EntitlementDays = Annotated[Annotated[int, Field(gt=0)] | Distribution,
                             AfterValidator(_positive_days)]
 """A maximum in paid days: a whole number, or a distribution drawn once per person."""
+
+DailyAmount = NonNegative | Distribution
+"""A benefit's daily amount: fixed, or a distribution drawn once per person."""
+
+PaidFraction = Annotated[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Distribution,
+                         AfterValidator(_share_of_full)]
+"""The share of the full allowance actually paid: a number in (0, 1], or a distribution drawn
+once per person whose every draw lies there."""
 
 LimitedBenefit = Literal["earnings_related", "basic_allowance"]
 
@@ -127,6 +153,11 @@ class EarningsRelatedDaily(Strict):
     mean: Positive
     sd: NonNegative = 0.0
     basic_part: NonNegative
+    paid_fraction: PaidFraction = Field(
+        1.0, description="Share of the full allowance actually paid (adjusted for part-time "
+        "work, for instance), a number in (0, 1] or a distribution drawn per person; it scales "
+        "the daily amount and its basic part alike, since an adjusted allowance's basic part is "
+        "co-financed in proportion (Act 388/2023).")
 
     @model_validator(mode="before")
     @classmethod
@@ -145,8 +176,12 @@ class EarningsRelatedDaily(Strict):
 
 
 class DailyAmounts(Strict):
-    labour_market_subsidy: NonNegative = 37.21
-    basic_allowance: NonNegative = 37.21
+    labour_market_subsidy: DailyAmount = Field(
+        37.21, description="Paid per day: a number, or a distribution drawn per person (adjusted "
+        "and partial benefits are lower than the full amount). A person who moves on to the "
+        "subsidy gets their own draw.")
+    basic_allowance: DailyAmount = Field(
+        37.21, description="Paid per day: a number, or a distribution drawn per person.")
     earnings_related: EarningsRelatedDaily = EarningsRelatedDaily(
         mean=68.0, sd=18.0, basic_part=37.21)
 

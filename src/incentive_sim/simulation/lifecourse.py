@@ -169,9 +169,10 @@ class LifeCourses:
         self._to_subsidy(done)
 
     def _to_subsidy(self, idx: IntArray) -> None:
-        """The entitlement has run out: on to the labour market subsidy, with no maximum."""
+        """The entitlement has run out: on to the labour market subsidy, at the person's own
+        subsidy amount, with no maximum."""
         self.benefit[idx] = LMS
-        self.daily[idx] = self.s.benefits.daily.labour_market_subsidy
+        self.daily[idx] = self.people.subsidy_amount[idx]
         self.basic[idx] = self.daily[idx]
         self.max_paid_days[idx] = np.inf
 

@@ -122,6 +122,7 @@ class People:
     daily_amount: FloatArray
     basic_part: FloatArray
     max_paid_days: FloatArray        # entitlement of a benefit that ends (inf for the others)
+    subsidy_amount: FloatArray       # daily labour market subsidy once on it
     frailty: FloatArray
     arrival_day: FloatArray          # 0 for the initial caseload
     elapsed_days: FloatArray         # spell duration already elapsed on arrival
@@ -155,8 +156,8 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
                 name: str, seed: int, replication: int) -> dict[str, np.ndarray]:
     """Group, benefit type, amounts, entitlement and frailty for people of the given
     municipalities. Group, benefit, the earnings-related amount and frailty come from `rng`;
-    the maximum entitlement has a stream of its own per group (`name` + its key), so giving
-    it a distribution shifts no other draw."""
+    each per-person value added later has a stream of its own (`name` + its key, by group
+    for the maximum), so giving one of them a distribution shifts no other draw."""
     n = municipality.size
     groups = list(s.groups.values())
     shares = np.array([g.share for g in groups])
@@ -170,16 +171,22 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     benefit = np.minimum(benefit, len(BENEFITS) - 1)
     daily = s.benefits.daily
     er = daily.earnings_related
-    amounts = np.array([daily.labour_market_subsidy, daily.basic_allowance, 0.0])[benefit]
     is_er = benefit == BENEFIT_CODE["earnings_related"]
-    er_amount = sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng)
-    amounts = np.where(is_er, np.maximum(er_amount, er.basic_part), amounts)
-    basic = np.where(is_er, er.basic_part, amounts)
+    is_ba = benefit == BENEFIT_CODE["basic_allowance"]
+    er_amount = np.maximum(sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng),
+                           er.basic_part)
     person_frailty = frailty(s.population.heterogeneity, n, rng)
 
     def own(key: str) -> np.random.Generator:
         return stream(seed, replication, f"{name}.{key}")
 
+    subsidy = draw(daily.labour_market_subsidy, n, own("subsidy_amount"))
+    basic_allowance = draw(daily.basic_allowance, n, own("basic_allowance_amount"))
+    # Act 388/2023: an adjusted earnings-related allowance's basic part is co-financed in
+    # proportion, so the paid fraction scales both.
+    fraction = draw(er.paid_fraction, n, own("paid_fraction"))
+    amounts = np.where(is_er, fraction * er_amount, np.where(is_ba, basic_allowance, subsidy))
+    basic = np.where(is_er, fraction * er.basic_part, amounts)
     limited = np.isin(benefit, [BENEFIT_CODE[b] for b in s.benefits.max_paid_days_applies_to])
     maximum = np.full(n, np.inf)
     for code, (group_name, spec) in enumerate(s.groups.items()):
@@ -194,6 +201,7 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
         "daily_amount": amounts,
         "basic_part": basic,
         "max_paid_days": maximum,
+        "subsidy_amount": subsidy,
         "frailty": person_frailty,
     }
 
@@ -226,8 +234,7 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     exhausted = spell_paid >= attrs["max_paid_days"]
     lms = BENEFIT_CODE["labour_market_subsidy"]
     attrs["benefit"] = np.where(exhausted, lms, attrs["benefit"]).astype(np.int8)
-    attrs["daily_amount"] = np.where(exhausted, s.benefits.daily.labour_market_subsidy,
-                                     attrs["daily_amount"])
+    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
     attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
     attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
     return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior)
