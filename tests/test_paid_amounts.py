@@ -6,6 +6,7 @@ Tolerances are four standard errors at the sample sizes (seeds fixed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,13 +14,15 @@ import pytest
 
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule
+from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE
 from incentive_sim.simulation.engine import population
 from incentive_sim.simulation.lifecourse import LifeCourses
-from incentive_sim.simulation.population import initial_caseload
+from incentive_sim.simulation.population import initial_caseload, mean_of
 
+REPO = Path(__file__).resolve().parents[1]
 Z = 4.0
 BA, ER, LMS = (BENEFIT_CODE[b] for b in ("basic_allowance", "earnings_related",
                                          "labour_market_subsidy"))
@@ -157,3 +160,17 @@ def test_the_caseload_that_has_run_out_is_on_its_own_subsidy_amount() -> None:
     np.testing.assert_array_equal(people.daily_amount[moved], people.subsidy_amount[moved])
     assert (people.elapsed_days[moved] * 5 / 7 >= 300).all()
 
+
+def test_the_national_scenario_pays_the_2025_averages_and_mixes_the_maxima() -> None:
+    s = load_scenario(REPO / "scenarios" / "finland_national_2025.yaml")
+    daily = s.benefits.daily
+    assert not isinstance(daily.labour_market_subsidy, float | int)
+    assert not isinstance(daily.basic_allowance, float | int)
+    assert mean_of(daily.labour_market_subsidy) == pytest.approx(36.17, abs=1e-9)
+    assert mean_of(daily.basic_allowance) == pytest.approx(32.70, abs=1e-9)
+    people = initial_caseload(s, 1, 0)
+    assert set(np.unique(people.max_paid_days[np.isfinite(people.max_paid_days)])) == {
+        300.0, 400.0, 500.0}
+    paid = people.daily_amount[people.benefit == BA]
+    # two-point law (37.21 or 18.605): sd about 8 at 24 % adjusted
+    assert abs(paid.mean() - 32.70) < Z * paid.std() / np.sqrt(paid.size)
