@@ -53,6 +53,16 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
      "bands_days must strictly increase"),
     ("bands_rates_length_mismatch.yaml", "validate", 17, "transitions.employment.bands_days",
      "bands_days has 3 entries but rate_per_day has 2"),
+    ("max_paid_days_zero_in_distribution.yaml", "validate", 5, "benefits.max_paid_days.values",
+     "values must all be positive numbers of paid days"),
+    ("paid_fraction_unbounded_dist.yaml", "validate", 7,
+     "benefits.daily.earnings_related.paid_fraction.dist",
+     "dist 'gamma' can draw shares above 1: use fixed, uniform or empirical"),
+    # ---- scenario: keys that have moved
+    ("max_paid_days_under_earnings_related.yaml", "validate", 6,
+     "benefits.daily.earnings_related.max_paid_days",
+     "max_paid_days has moved: give it as benefits.max_paid_days, where it applies to the "
+     "basic allowance as well as the earnings-related allowance"),
     # ---- scenario: shares and cross-references
     ("group_shares_not_one.yaml", "validate", 9, "groups", "group shares add up to 0.9, not 1"),
     ("benefit_mix_not_one.yaml", "validate", 11, "groups.other.benefit_mix",
@@ -181,3 +191,18 @@ def test_bad_input_gives_no_traceback_end_to_end() -> None:
     assert proc.stdout == ""
     assert proc.stderr.startswith(
         "invalid_date.yaml:3: start_date: Input should be a valid date or datetime"), proc.stderr
+
+
+def test_a_scenario_with_the_moved_maximum_is_told_where_it_went_end_to_end() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "incentive_sim", "validate",
+         "max_paid_days_under_earnings_related.yaml"],
+        cwd=BAD, capture_output=True, text=True, timeout=120, check=False)
+
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "max_paid_days_under_earnings_related.yaml:6: "
+        "benefits.daily.earnings_related.max_paid_days: max_paid_days has moved: give it as "
+        "benefits.max_paid_days, where it applies to the basic allowance as well as the "
+        "earnings-related allowance\n")

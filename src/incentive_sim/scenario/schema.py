@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -105,11 +106,67 @@ class Frailty(Strict):
 
 # ---------------------------------------------------------------- benefits
 
+def _positive_days(spec: int | Fixed | Exponential | Lognormal | Gamma | Uniform | Empirical,
+                   ) -> Any:
+    """A maximum entitlement is at least some paid days: no draw may be 0."""
+    if isinstance(spec, Fixed) and spec.value <= 0:
+        raise ValueError("value must be a positive number of paid days")
+    if isinstance(spec, Empirical) and min(spec.values) <= 0:
+        raise ValueError("values must all be positive numbers of paid days")
+    return spec
+
+
+def _share_of_full(spec: float | Fixed | Exponential | Lognormal | Gamma | Uniform | Empirical,
+                   ) -> Any:
+    """A paid fraction is a share of the full allowance: every draw must lie in (0, 1]."""
+    if isinstance(spec, Fixed) and not 0 < spec.value <= 1:
+        raise ValueError(f"value must be in (0, 1] (got {spec.value!r})")
+    if isinstance(spec, Uniform) and spec.high > 1:
+        raise ValueError(f"high must be at most 1 (got {spec.high!r})")
+    if isinstance(spec, Uniform) and spec.high <= 0:
+        raise ValueError("high must be above 0")
+    if isinstance(spec, Empirical) and not all(0 < v <= 1 for v in spec.values):
+        raise ValueError("values must all be in (0, 1]")
+    if isinstance(spec, Exponential | Lognormal | Gamma) and (
+            spec.dist == "exponential" or getattr(spec, "sd", 0) > 0 or spec.mean > 1):
+        raise ValueError(f"dist {spec.dist!r} can draw shares above 1: use fixed, uniform or "
+                         f"empirical")
+    return spec
+
+
+EntitlementDays = Annotated[Annotated[int, Field(gt=0)] | Distribution,
+                            AfterValidator(_positive_days)]
+"""A maximum in paid days: a whole number, or a distribution drawn once per person."""
+
+DailyAmount = NonNegative | Distribution
+"""A benefit's daily amount: fixed, or a distribution drawn once per person."""
+
+PaidFraction = Annotated[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Distribution,
+                         AfterValidator(_share_of_full)]
+"""The share of the full allowance actually paid: a number in (0, 1], or a distribution drawn
+once per person whose every draw lies there."""
+
+LimitedBenefit = Literal["earnings_related", "basic_allowance"]
+
+
 class EarningsRelatedDaily(Strict):
     mean: Positive
     sd: NonNegative = 0.0
     basic_part: NonNegative
-    max_paid_days: Annotated[int, Field(gt=0)] = 400
+    paid_fraction: PaidFraction = Field(
+        1.0, description="Share of the full allowance actually paid (adjusted for part-time "
+        "work, for instance), a number in (0, 1] or a distribution drawn per person; it scales "
+        "the daily amount and its basic part alike, since an adjusted allowance's basic part is "
+        "co-financed in proportion (Act 388/2023).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "max_paid_days" in data:
+            raise ValueError("max_paid_days has moved: give it as benefits.max_paid_days, "
+                             "where it applies to the basic allowance as well as the "
+                             "earnings-related allowance")
+        return data
 
     @model_validator(mode="after")
     def _basic_below_mean(self) -> EarningsRelatedDaily:
@@ -119,10 +176,14 @@ class EarningsRelatedDaily(Strict):
 
 
 class DailyAmounts(Strict):
-    labour_market_subsidy: NonNegative = 37.21
-    basic_allowance: NonNegative = 37.21
+    labour_market_subsidy: DailyAmount = Field(
+        37.21, description="Paid per day: a number, or a distribution drawn per person (adjusted "
+        "and partial benefits are lower than the full amount). A person who moves on to the "
+        "subsidy gets their own draw.")
+    basic_allowance: DailyAmount = Field(
+        37.21, description="Paid per day: a number, or a distribution drawn per person.")
     earnings_related: EarningsRelatedDaily = EarningsRelatedDaily(
-        mean=68.0, sd=18.0, basic_part=37.21, max_paid_days=400)
+        mean=68.0, sd=18.0, basic_part=37.21)
 
 
 class Benefits(Strict):
@@ -131,6 +192,19 @@ class Benefits(Strict):
     currency: Currency = Field(
         "EUR", description="Currency of the daily amounts, and hence of every output amount; "
         "a priced rule with money amounts of its own (bonuses, fixed transfers) must be in it.")
+    max_paid_days: EntitlementDays = Field(
+        400, description="Maximum duration of the earnings-related allowance and the basic "
+        "allowance in paid days (by law 300, 400 or 500 by work history and age), a whole "
+        "number or a distribution drawn per person; a group may override it. Then the person "
+        "moves on to the labour market subsidy.")
+    max_paid_days_applies_to: list[LimitedBenefit] = Field(
+        ["earnings_related", "basic_allowance"], min_length=1,
+        description="The benefits that end after max_paid_days (Finnish law: both); e.g. "
+        "[earnings_related] where the model's basic allowance stands for a benefit without a "
+        "maximum.")
+    employment_condition_days: Positive = Field(
+        365.0, description="A job that lasts this many days meets the employment condition "
+        "again: a person who loses it has a fresh entitlement (12 months from 2.9.2024).")
 
 
 # ---------------------------------------------------------------- places and people
@@ -143,6 +217,9 @@ class Municipality(Strict):
 class Group(Strict):
     share: Share
     benefit_mix: dict[Benefit, Share] = Field(min_length=1)
+    max_paid_days: EntitlementDays | None = Field(
+        None, description="The group's own maximum (e.g. by age), instead of "
+        "benefits.max_paid_days.")
 
 
 class Population(Strict):

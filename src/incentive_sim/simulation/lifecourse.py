@@ -1,8 +1,9 @@
 """The vectorised part of the population model: everyone's moves that involve no interaction.
 
 People move between open unemployment, jobs, education and inactivity by exactly sampled
-competing risks; an earnings-related recipient whose entitlement runs out moves on to the
-labour market subsidy (a new segment, same spell); a job can end in job loss and a new spell.
+competing risks; an earnings-related or basic-allowance recipient whose entitlement runs out
+moves on to the labour market subsidy (a new segment, same spell); a job can end in job loss
+and a new spell.
 Each person holds one open segment with a sampled end; `advance_to(T)` closes every segment
 ending before T and samples what follows, in rounds vectorised across people. The discrete-event
 layer (services, queues, municipal reviews) drives this with `advance_to(review time)` and
@@ -31,11 +32,6 @@ EXIT_DESTINATIONS = ("employment", "education", "inactivity")
 DESTINATION_STATE = np.array([STATE_CODE["employed"], STATE_CODE["education"],
                               STATE_CODE["inactive"]])
 LMS = BENEFIT_CODE["labour_market_subsidy"]
-ER = BENEFIT_CODE["earnings_related"]
-
-# A job that lasted this long meets the employment condition again: an earnings-related
-# recipient who loses it has a fresh entitlement (the 12-month condition from 2.9.2024).
-EMPLOYMENT_CONDITION_DAYS = 365.0
 
 # Records hold each counter under this prefix and the rule's name.
 COUNTER = "counter:"
@@ -55,6 +51,8 @@ class LifeCourses:
         self.rng = stream(seed, replication, "lifecourse.exits")
         self.horizon = float(s.horizon_days)
         self.rate = s.benefits.paid_days_per_week / 7.0
+        # a job this long meets the employment condition again (benefits.employment_condition_days)
+        self.condition_days = float(s.benefits.employment_condition_days)
         n = len(people)
         self.state = np.full(n, UNEMPLOYED, np.int8)
         self.benefit = people.benefit.copy()
@@ -62,8 +60,11 @@ class LifeCourses:
         self.basic = people.basic_part.copy()
         self.seg_start = people.arrival_day.copy()
         self.spell_start = people.arrival_day - people.elapsed_days   # duration origin
-        # earnings-related days used by the open spell before its current segment
-        self.er_used = np.where(people.benefit == ER, people.elapsed_days * self.rate, 0.0)
+        # the entitlement in use (inf on the subsidy) and its paid days used before the current
+        # segment: by the elapsed spell only, as the employment condition opened it
+        self.max_paid_days = people.max_paid_days.copy()
+        self.used = np.where(np.isfinite(self.max_paid_days),
+                             people.elapsed_days * self.rate, 0.0)
         self.seg_end = np.full(n, np.inf)
         self.ends_by = np.full(n, ENDS_NEVER, np.int8)
         self.next_state = np.full(n, -1, np.int8)
@@ -124,8 +125,7 @@ class LifeCourses:
             d[boosted] = np.where(first, d1, d2)
             dest[boosted] = np.where(first, dest1, dest2)
         exit_at = origin + d
-        left = np.where(self.benefit[idx] == ER,
-                        self.people.max_paid_days[idx] - self.er_used[idx], np.inf)
+        left = self.max_paid_days[idx] - self.used[idx]
         exhaust_at = start + np.maximum(left, 0.0) / self.rate
         by_exhaustion = exhaust_at < np.minimum(exit_at, self.horizon)
         self.seg_end[idx] = np.where(by_exhaustion, exhaust_at, exit_at)
@@ -141,8 +141,9 @@ class LifeCourses:
                paid: npt.ArrayLike | bool | None = None, censored: bool = False) -> None:
         """Record one closed segment for each person in `idx` (distinct, each person's
         segments in time order): the single place where segments are written, benefit days
-        used up, the in-force counter advanced, and an earnings-related entitlement that runs
-        out inside the segment splits it and moves the person to the labour market subsidy."""
+        used up, the in-force counter advanced, and an earnings-related or basic-allowance
+        entitlement that runs out inside the segment splits it and moves the person to the
+        labour market subsidy."""
         idx = np.asarray(idx, np.int64)
         n = idx.size
         state = np.broadcast_to(np.asarray(state, np.int8), (n,)).copy()
@@ -154,27 +155,30 @@ class LifeCourses:
         else:
             paid_arr = np.broadcast_to(np.asarray(paid, bool), (n,)).copy()
         paid_arr &= self.benefit[idx] != NO_BENEFIT
-        on_er = paid_arr & (self.benefit[idx] == ER)
-        left = self.people.max_paid_days[idx] - self.er_used[idx]
-        exhaust_at = start + np.maximum(left, 0.0) / self.rate
-        split = on_er & (exhaust_at < end - 1e-9) & (exhaust_at > start + 1e-9)
+        maximum = self.max_paid_days[idx]
+        limited = paid_arr & np.isfinite(maximum)
+        exhaust_at = start + np.maximum(maximum - self.used[idx], 0.0) / self.rate
+        split = limited & (exhaust_at < end - 1e-9) & (exhaust_at > start + 1e-9)
         if split.any():
             s_ = np.flatnonzero(split)
             self._append(idx[s_], state[s_], start[s_], exhaust_at[s_], service[s_],
                          paid_arr[s_], False)
-            self.er_used[idx[s_]] = self.people.max_paid_days[idx[s_]]
+            self.used[idx[s_]] = maximum[s_]
             self._to_subsidy(idx[s_])
             start[s_] = exhaust_at[s_]
-            on_er &= ~split
+            limited &= ~split
         self._append(idx, state, start, end, service, paid_arr, censored)
-        self.er_used[idx[on_er]] += (end[on_er] - start[on_er]) * self.rate
-        done = idx[on_er & (self.er_used[idx] >= self.people.max_paid_days[idx] - 1e-9)]
+        self.used[idx[limited]] += (end[limited] - start[limited]) * self.rate
+        done = idx[limited & (self.used[idx] >= maximum - 1e-9)]
         self._to_subsidy(done)
 
     def _to_subsidy(self, idx: IntArray) -> None:
+        """The entitlement has run out: on to the labour market subsidy, at the person's own
+        subsidy amount, with no maximum."""
         self.benefit[idx] = LMS
-        self.daily[idx] = self.s.benefits.daily.labour_market_subsidy
+        self.daily[idx] = self.people.subsidy_amount[idx]
         self.basic[idx] = self.daily[idx]
+        self.max_paid_days[idx] = np.inf
 
     def _append(self, idx: IntArray, state: np.ndarray, start: FloatArray, end: FloatArray,
                 service: np.ndarray, paid: np.ndarray, censored: bool) -> None:
@@ -227,16 +231,17 @@ class LifeCourses:
 
     def _new_spell(self, idx: IntArray, t: FloatArray, job_days: FloatArray) -> None:
         """A new unemployment spell after job loss: the duration clock restarts, a new offer
-        may come; a job long enough for the employment condition renews an earnings-related
-        entitlement."""
+        may come; a job long enough for the employment condition renews an earnings-related or
+        basic-allowance entitlement (the person's own benefit, amounts and maximum)."""
         self.spell_start[idx] = t
         self.offered[idx] = False
-        renewed = idx[(job_days >= EMPLOYMENT_CONDITION_DAYS)
-                      & (self.people.benefit[idx] == ER)]
-        self.benefit[renewed] = ER
+        renewed = idx[(job_days >= self.condition_days)
+                      & np.isfinite(self.people.max_paid_days[idx])]
+        self.benefit[renewed] = self.people.benefit[renewed]
         self.daily[renewed] = self.people.daily_amount[renewed]
         self.basic[renewed] = self.people.basic_part[renewed]
-        self.er_used[renewed] = 0.0
+        self.max_paid_days[renewed] = self.people.max_paid_days[renewed]
+        self.used[renewed] = 0.0
 
     # ---------------------------------------------------------------- the event layer's door
 

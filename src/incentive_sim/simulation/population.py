@@ -121,7 +121,8 @@ class People:
     benefit: npt.NDArray[np.int8]
     daily_amount: FloatArray
     basic_part: FloatArray
-    max_paid_days: FloatArray        # earnings-related entitlement (inf for other benefits)
+    max_paid_days: FloatArray        # entitlement of a benefit that ends (inf for the others)
+    subsidy_amount: FloatArray       # daily labour market subsidy once on it
     frailty: FloatArray
     arrival_day: FloatArray          # 0 for the initial caseload
     elapsed_days: FloatArray         # spell duration already elapsed on arrival
@@ -144,9 +145,19 @@ def month_starts(start: dt.date, horizon_days: int) -> FloatArray:
         days.append(float(offset))
 
 
+def draw(spec: float | Distribution, n: int, rng: np.random.Generator) -> FloatArray:
+    """n draws of a scenario value that is a number (the same for everyone) or a distribution."""
+    if isinstance(spec, int | float):
+        return np.full(n, float(spec))
+    return sample(spec, n, rng)
+
+
 def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
-                ) -> dict[str, np.ndarray]:
-    """Group, benefit type, amounts and frailty for people of the given municipalities."""
+                name: str, seed: int, replication: int) -> dict[str, np.ndarray]:
+    """Group, benefit type, amounts, entitlement and frailty for people of the given
+    municipalities. Group, benefit, the earnings-related amount and frailty come from `rng`;
+    each per-person value added later has a stream of its own (`name` + its key, by group
+    for the maximum), so giving one of them a distribution shifts no other draw."""
     n = municipality.size
     groups = list(s.groups.values())
     shares = np.array([g.share for g in groups])
@@ -160,19 +171,38 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     benefit = np.minimum(benefit, len(BENEFITS) - 1)
     daily = s.benefits.daily
     er = daily.earnings_related
-    amounts = np.array([daily.labour_market_subsidy, daily.basic_allowance, 0.0])[benefit]
     is_er = benefit == BENEFIT_CODE["earnings_related"]
-    er_amount = sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng)
-    amounts = np.where(is_er, np.maximum(er_amount, er.basic_part), amounts)
-    basic = np.where(is_er, er.basic_part, amounts)
+    is_ba = benefit == BENEFIT_CODE["basic_allowance"]
+    er_amount = np.maximum(sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng),
+                           er.basic_part)
+    person_frailty = frailty(s.population.heterogeneity, n, rng)
+
+    def own(key: str) -> np.random.Generator:
+        return stream(seed, replication, f"{name}.{key}")
+
+    subsidy = draw(daily.labour_market_subsidy, n, own("subsidy_amount"))
+    basic_allowance = draw(daily.basic_allowance, n, own("basic_allowance_amount"))
+    # Act 388/2023: an adjusted earnings-related allowance's basic part is co-financed in
+    # proportion, so the paid fraction scales both.
+    fraction = draw(er.paid_fraction, n, own("paid_fraction"))
+    amounts = np.where(is_er, fraction * er_amount, np.where(is_ba, basic_allowance, subsidy))
+    basic = np.where(is_er, fraction * er.basic_part, amounts)
+    limited = np.isin(benefit, [BENEFIT_CODE[b] for b in s.benefits.max_paid_days_applies_to])
+    maximum = np.full(n, np.inf)
+    for code, (group_name, spec) in enumerate(s.groups.items()):
+        members = np.flatnonzero((group == code) & limited)
+        entitlement = spec.max_paid_days if spec.max_paid_days is not None else (
+            s.benefits.max_paid_days)
+        maximum[members] = draw(entitlement, members.size, own(f"max_paid_days.{group_name}"))
     return {
         "municipality": municipality.astype(np.int32),
         "group": group.astype(np.int32),
         "benefit": benefit.astype(np.int8),
         "daily_amount": amounts,
         "basic_part": basic,
-        "max_paid_days": np.where(is_er, float(er.max_paid_days), np.inf),
-        "frailty": frailty(s.population.heterogeneity, n, rng),
+        "max_paid_days": maximum,
+        "subsidy_amount": subsidy,
+        "frailty": person_frailty,
     }
 
 
@@ -180,15 +210,17 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
     entitlement begins with the employment condition met, which resets the counters (as a job
-    of 365 days does in the life courses), so earnings-related recipients have counted the
-    elapsed spell only; those whose entitlement is used up by it are on the labour market
-    subsidy already. Frailty is drawn given the elapsed spell (`frailty_given_survival`);
-    groups keep the shares the scenario gives."""
+    of `employment_condition_days` does in the life courses), so earnings-related recipients
+    have counted the elapsed spell only. A basic allowance also needs the employment
+    condition, so its entitlement too has been used by the elapsed spell only (its counters
+    are left as the scenario gives them). Those whose entitlement is used up by the elapsed
+    spell are on the labour market subsidy already. Frailty is drawn given the elapsed spell
+    (`frailty_given_survival`); groups keep the shares the scenario gives."""
     rng = stream(seed, replication, "population.initial")
     names = list(s.municipalities)
     counts = [s.population.initial_stock.get(m, 0) for m in names]
     municipality = np.repeat(np.arange(len(names)), counts)
-    attrs = _attributes(s, municipality, rng)
+    attrs = _attributes(s, municipality, rng, "population.initial", seed, replication)
     n = municipality.size
     elapsed = sample(s.population.initial_duration_days, n, rng)
     exits = Risks.of(s).exits
@@ -202,8 +234,7 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     exhausted = spell_paid >= attrs["max_paid_days"]
     lms = BENEFIT_CODE["labour_market_subsidy"]
     attrs["benefit"] = np.where(exhausted, lms, attrs["benefit"]).astype(np.int8)
-    attrs["daily_amount"] = np.where(exhausted, s.benefits.daily.labour_market_subsidy,
-                                     attrs["daily_amount"])
+    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
     attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
     attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
     return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior)
@@ -231,7 +262,7 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     day = starts[month] + rng.random(month.size) * (ends - starts)[month]
     order = np.argsort(day, kind="stable")
     municipality, day = municipality[order], day[order]
-    attrs = _attributes(s, municipality, rng)
+    attrs = _attributes(s, municipality, rng, "population.inflow", seed, replication)
     n = day.size
     er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
     prior = np.where(er, 0.0, sample(s.population.inflow_paid_days, n, rng))
