@@ -227,3 +227,30 @@ def test_a_run_from_mid_2024_under_finland_shows_the_switch_in_its_monthly_costs
         assert muni[finland, k] == pytest.approx(muni[two_step, k], rel=1e-9)
     k = months.index("2025-03")
     assert muni[finland, k] > 1.5 * muni[two_step, k]
+
+
+def test_compare_and_sweep_take_a_timeline_wherever_they_take_a_rule(tmp_path: Path) -> None:
+    """`compare --funding finland,...` (static and behavioural) and `sweep --set
+    funding.in_force=finland` run; in a static comparison the timeline equals the two-step
+    rule to the cent over a history that ends before 1.1.2025."""
+    import csv
+
+    from incentive_sim.analysis.compare import compare
+    from incentive_sim.analysis.sweep import sweep
+
+    s = load_scenario(FIXTURE)
+    before_2025 = s.model_copy(update={"start_date": dt.date(2024, 1, 1), "horizon_days": 366,
+                                       "funding": s.funding.model_copy(update={
+                                           "transfers": None})})
+    compare(before_2025, ["finland", "fi_2015_two_step"], tmp_path / "static", replications=2)
+    with (tmp_path / "static" / "comparison.csv").open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["rule"] == "fi_2015_two_step"]
+    assert rows and all(r["diff_mean"] == "0.00" for r in rows)
+    compare(before_2025, ["finland", "fi_2025_graduated"], tmp_path / "behavioural",
+            replications=1, behavioural=True)
+    assert (tmp_path / "behavioural" / "comparison.json").is_file()
+    sweep(before_2025, ["funding.in_force=finland,fi_2025_graduated"], tmp_path / "sweep",
+          replications=1)
+    header, *lines = (tmp_path / "sweep" / "sweep.csv").read_text(encoding="utf-8").splitlines()
+    assert "finland.municipality" in header.split(",")
+    assert len(lines) == 2 and all(",ok," in line for line in lines)
