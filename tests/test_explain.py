@@ -110,3 +110,33 @@ def test_explain_shows_the_law_at_work_across_a_switch_of_rules() -> None:
                if any("entitlement ran out" in e for e in line.events)]
     assert ran_out
     assert ran_out[0].what.endswith("labour_market_subsidy")
+
+
+def test_explain_dates_a_reset_on_the_day_the_employment_condition_is_met() -> None:
+    """400 days unemployed, 400 days employed, 100 unemployed under the graduated rule: the
+    counter restarts on day 560 + 365 = 925 of the history (12 months into the job)."""
+    import datetime as dt
+
+    from incentive_sim.funding.spells import SpellTable
+    from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE
+
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    s = s.model_copy(update={"start_date": dt.date(2025, 1, 1), "horizon_days": 2000})
+    u, e, lms = STATE_CODE["unemployed"], STATE_CODE["employed"], BENEFIT_CODE[
+        "labour_market_subsidy"]
+    spells = SpellTable.from_columns(
+        {"person_id": [0, 0, 0], "state": [u, e, u], "benefit": [lms, -1, lms],
+         "daily_amount": [37.21, 0.0, 37.21], "start_day": [0.0, 560.0, 960.0],
+         "end_day": [560.0, 960.0, 1100.0]},
+        municipalities=tuple(s.municipalities), groups=tuple(s.groups),
+        services=tuple(s.services))
+    lines = explain_person(s, spells, 0, "fi_2025_graduated").rules["fi_2025_graduated"]
+    events = [e for line in lines for e in line.events]
+    reset_on = (dt.date(2025, 1, 1) + dt.timedelta(days=925)).isoformat()
+    assert f"fi_2025_graduated counter reset to 0 on {reset_on} (employment condition met)" \
+        in events
+    last = lines[-1]
+    assert (last.counter_from, last.counter_to) == (0.0, 100.0)
+    # the last 100 paid days restart from 0: nothing billed, all below class 101-200
+    assert last.amounts["municipality"] == 0.0 and last.bands == ["1-100"]
+    assert last.steps == "0 % (paid days 1-100)"

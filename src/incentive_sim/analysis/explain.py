@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.counters import counted_mask, rule_counters, split_at
+from ..funding.counters import counted_mask, counters_for_rule, rule_counters, split_at
 from ..funding.pricing import price
 from ..funding.rules import NO_RULE, CompiledRule, ShareSchedule
 from ..funding.spells import SpellTable
@@ -174,8 +174,9 @@ def _events(rule: CompiledRule, s: SpellTable, k: int, counters: dict[str, Float
     for name, counter in counters.items():
         c = float(counter[k])
         if c < previous[name] - 1e-9:
-            events.append(f"{name} counter reset to {c:g} by {_date(start, day)} "
-                          f"(employment condition met)")
+            when = _reset_day(s, k, next(r for r in rule.simple_rules() if r.name == name))
+            events.append(f"{name} counter reset to 0 on {_date(start, when)} (employment "
+                          f"condition met)")
         previous[name] = c + (float(s.paid_days[k]) if counted[name][k] else 0.0)
     paid = np.flatnonzero(s.benefit_paid[:k])
     if s.benefit_paid[k] and paid.size and s.benefit[paid[-1]] != s.benefit[k]:
@@ -184,6 +185,21 @@ def _events(rule: CompiledRule, s: SpellTable, k: int, counters: dict[str, Float
                else "entitlement earned again by work")
         events.append(f"{was} -> {now_b} from {_date(start, day)} ({why})")
     return events
+
+
+def _reset_day(s: SpellTable, k: int, rule: CompiledRule) -> float:
+    """The day on which the rule's counter restarted before piece k of one person's pieces:
+    the history before k is cut into whole days and its counter recomputed; the counter is 0
+    from the end of the day in which the condition was met (365 days of work from day 0: day
+    365)."""
+    before = s.take(np.arange(k))
+    days = np.arange(np.floor(before.start_day.min()), np.ceil(before.end_day.max()) + 1.0)
+    fine, _, _ = split_at(before, days, {})
+    fine = replace(fine, counter_at_start={})
+    counter = counters_for_rule(fine, rule)
+    grown = counter + np.where(counted_mask(fine, rule), fine.paid_days, 0.0)
+    drop = np.flatnonzero(counter[1:] < grown[:-1] - 1e-9)
+    return float(fine.end_day[drop[0]]) if drop.size else float(s.start_day[k])
 
 
 def _what(s: SpellTable, k: int) -> str:
