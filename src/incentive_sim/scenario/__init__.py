@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .checks import cross_reference_problems
 from .loading import InputError, Located, Problem, read_with_extends
+from .places import expand_places
 from .rules import catalogue, validate_rules
 from .schema import FundingRule, Scenario, json_schema
 from .validation import collect, validate_model
@@ -23,6 +24,7 @@ def load_scenario(path: Path | str) -> Scenario:
 def scenario_from_document(doc: Located) -> Scenario:
     if not isinstance(doc.data, Mapping):
         raise InputError([doc.problem((), "expected a mapping of keys at the top level")])
+    doc = expand_places(doc)
     data = dict(doc.data)
     problems: list[Problem] = []
     if data.get("rules") is not None:

@@ -211,6 +211,13 @@ class Benefits(Strict):
 
 class Municipality(Strict):
     working_age_population: Count
+    code: str | None = Field(None, description="Statistics Finland's three-digit code.")
+    region: str | None = None
+    employment_area: str | None = Field(
+        None, description="The employment area (työllisyysalue) organising its services.")
+    population: Count | None = None
+    unemployment_rate: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = \
+        Field(None, description="Register unemployment rate, % of the labour force.")
     attributes: dict[Name, NonNegative] = {}
 
 

@@ -139,9 +139,14 @@ class Engine:
 
     def run(self) -> SimulationResult:
         if self.services:
+            # One review process per review interval: municipalities reviewing on the same
+            # days share one scan of the population (a national scenario has 292 of them).
+            by_interval: dict[float, list[int]] = {}
             for m, pol in self.policies.items():
                 if pol.strategy != "none":
-                    self.env.process(self._reviews(m, pol))
+                    by_interval.setdefault(pol.review_every_days, []).append(m)
+            for interval, munis in by_interval.items():
+                self.env.process(self._reviews(interval, munis))
             self.env.run(until=self.horizon)
         self._flush()
         for person, (state, start, service) in sorted(self.open.items()):
@@ -154,10 +159,23 @@ class Engine:
 
     # ---------------------------------------------------------------- reviews
 
-    def _reviews(self, m: int, pol: MunicipalPolicy) -> Generator[simpy.Event, Any, None]:
+    def _reviews(self, interval: float, munis: list[int]
+                 ) -> Generator[simpy.Event, Any, None]:
         while True:
-            self._review(m, pol, self.env.now)
-            yield self.env.timeout(pol.review_every_days)
+            t = self.env.now
+            self._flush()
+            self.courses.advance_to(t)
+            courses = self.courses
+            cand = np.flatnonzero(courses.active & (courses.state == UNEMPLOYED)
+                                  & (courses.seg_start <= t) & ~courses.offered)
+            where = self.people.municipality[cand]
+            order = np.argsort(where, kind="stable")
+            bounds = np.searchsorted(where[order], np.arange(len(self.policies) + 1))
+            for m in munis:
+                mine = cand[np.sort(order[bounds[m]:bounds[m + 1]])]
+                if mine.size:
+                    self._review(m, self.policies[m], t, mine)
+            yield self.env.timeout(interval)
 
     def _flush(self) -> None:
         """Apply the clients' pending segments, then their returns, to the life courses."""
@@ -184,15 +202,11 @@ class Engine:
             days = np.array([r[4] for r in returns])
             self.courses.rejoin(person, day, state, boost=boost, boost_days=days)
 
-    def _review(self, m: int, pol: MunicipalPolicy, t: float) -> None:
+    def _review(self, m: int, pol: MunicipalPolicy, t: float, cand: IntArray) -> None:
+        """Municipality m's review at t of its candidates `cand` (unemployed, not offered a
+        service in this spell, in the life courses)."""
         courses = self.courses
         self._flush()
-        courses.advance_to(t)
-        cand = np.flatnonzero(courses.active & (courses.state == UNEMPLOYED)
-                              & (self.people.municipality == m) & (courses.seg_start <= t)
-                              & ~courses.offered)
-        if cand.size == 0:
-            return
         counter = courses.counter_now(cand, t)
         taken = np.zeros(cand.size, bool)
         for svc in self.services:
