@@ -116,8 +116,10 @@ def test_the_inflow_starts_with_zero_counters_unless_it_has_accrued_days() -> No
     assert not inflow(unset, 1, 0).prior_paid_days.any()
     accrued = with_inflow_paid_days(Empirical(dist="empirical", values=[0, 600], weights=[3, 1]))
     people = inflow(accrued, 1, 0)
-    er = people.benefit == BENEFIT_CODE["earnings_related"]
-    assert er.any() and not people.prior_paid_days[er].any()   # the employment condition reset
+    # the employment condition that opened an allowance reset the counters
+    er = np.isin(people.benefit, [BENEFIT_CODE["earnings_related"],
+                                  BENEFIT_CODE["basic_allowance"]])
+    assert er.any() and not people.prior_paid_days[er].any()
     prior = people.prior_paid_days[~er]
     assert set(np.unique(prior)) == {0.0, 600.0}
     # a quarter at 600: binomial sd of the share sqrt(p (1 - p) / n)

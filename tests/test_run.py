@@ -24,7 +24,8 @@ from incentive_sim.simulation.engine import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests/fixtures/small_run.yaml"
-CONTRACT_FILES = ("summary.json", "costs_monthly.csv", "stock_monthly.csv", "transitions.csv",
+CONTRACT_FILES = ("summary.json", "costs_monthly.csv", "municipal_share_monthly.csv",
+                  "stock_monthly.csv", "transitions.csv",
                   "indicators_monthly.csv", "scenario.resolved.yaml", "report.html")
 PAYERS = ("state", "municipality", "fund", "gross")
 SERVICE_KEYS = ("starts", "completions", "referrals", "declined", "left_queue",

@@ -224,7 +224,7 @@ class Ledger:
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
                   for name in plan.compiled}
         gross = np.zeros((n_months, n_munis))
-        for rows in _person_chunks(spells, chunk_rows):
+        for rows in person_chunks(spells, chunk_rows):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
             costly = chunk.benefit_paid | ((chunk.state == SERVICE) & (chunk.service >= 0))
@@ -301,7 +301,7 @@ class Ledger:
         return np.asarray(a.sum(axis=0)[:, :ITEM_INDEX["transfer"]].sum(axis=1))
 
 
-def _person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
+def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
     """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
     split a person (bonuses look at a person's consecutive segments)."""
     order = spells.person_order()

@@ -40,6 +40,7 @@ from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
 from .executors import run_jobs
+from .kela import Bill, band_labels
 from .ledger import Ledger, Plan
 from .outcomes import (
     COUNTER_BIN_EDGES,
@@ -59,6 +60,7 @@ FloatArray = npt.NDArray[np.float64]
 
 SUMMARY = "summary.json"
 COSTS = "costs_monthly.csv"
+MUNICIPAL_SHARE = "municipal_share_monthly.csv"
 STOCK = "stock_monthly.csv"
 INDICATORS_FILE = "indicators_monthly.csv"
 PLOTS = "plots"
@@ -100,6 +102,7 @@ class Replication:
     indicators: FloatArray                     # monthly_indicators
     services_by_month: FloatArray              # services_by_month
     paid_days_by_counter: dict[str, FloatArray]
+    bill: FloatArray                           # Bill: recipients, paid days, euros stacked
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -123,7 +126,8 @@ class Replication:
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
-            services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter))
+            services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter),
+            Bill.stacked(spells, plan))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -154,6 +158,7 @@ class Accumulator:
     indicators: FloatArray | None = None
     services_by_month: FloatArray | None = None
     paid_days_by_counter: dict[str, FloatArray] = field(default_factory=dict)
+    bill: FloatArray | None = None
     transitions: FloatArray | None = None
     totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
     transfers: dict[str, FloatArray] = field(default_factory=dict)
@@ -178,6 +183,7 @@ class Accumulator:
         for rule, days in rep.paid_days_by_counter.items():
             self.paid_days_by_counter[rule] = _plus(self.paid_days_by_counter.get(rule), days)
         self.transitions = _plus(self.transitions, rep.transitions)
+        self.bill = _plus(self.bill, rep.bill)
         self.totals.append(rep.totals)
         for rule, amounts in rep.transfers.items():
             self.transfers[rule] = _plus(self.transfers.get(rule), amounts)
@@ -278,6 +284,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                 acc.add(rep)
         summary = acc.summary()
         (staging / COSTS).write_bytes(_costs_csv(acc, plan))
+        (staging / MUNICIPAL_SHARE).write_bytes(_municipal_share_csv(acc, plan))
         (staging / STOCK).write_bytes(_stock_csv(acc, plan))
         (staging / INDICATORS_FILE).write_bytes(_indicators_csv(acc, plan))
         (staging / TRANSITIONS).write_bytes(_transitions_csv(acc, scenario))
@@ -289,7 +296,8 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         (staging / REPORT).write_text(run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")),
             encoding="utf-8")
-        files = [COSTS, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED, REPORT, PLOTS,
+        files = [COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
+                 REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
         if not write_spells:   # a spells file of an earlier run would not match this one
             (out / SPELLS).unlink(missing_ok=True)
@@ -413,6 +421,24 @@ def _costs_csv(acc: Accumulator, plan: Plan) -> bytes:
         rows.append((plan.priced[r], plan.months[m], plan.municipalities[k], PAYERS[p],
                      ITEMS[i], f"{mean[index]:.2f}"))
     return _csv(("rule", "month", "municipality", "payer", "item", "amount"), rows)
+
+
+def _municipal_share_csv(acc: Accumulator, plan: Plan) -> bytes:
+    """municipal_share_monthly.csv: Kela's bill's cells of the rule in force (see kela.py),
+    means over replications; only cells with co-financed days."""
+    assert acc.bill is not None
+    recipients, paid_days, euros = acc.bill / acc.count
+    labels = band_labels(plan.compiled[plan.in_force])
+    munis = plan.scenario.municipalities
+    rows = []
+    for index in zip(*np.nonzero(paid_days), strict=True):
+        m, k, b, c = (int(x) for x in index)
+        name = plan.municipalities[k]
+        rows.append((plan.months[m], munis[name].code or name, name, BENEFITS[b], labels[c],
+                     format_count(recipients[index]), f"{paid_days[index]:.4f}",
+                     f"{cents(euros[index]):.2f}"))
+    return _csv(("month", "municipality_code", "municipality", "benefit", "day_class",
+                 "recipients", "paid_days", "municipal_share_eur"), rows)
 
 
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:

@@ -202,6 +202,10 @@ class Benefits(Strict):
         description="The benefits that end after max_paid_days (Finnish law: both); e.g. "
         "[earnings_related] where the model's basic allowance stands for a benefit without a "
         "maximum.")
+    payment_lag_days: NonNegative = Field(
+        0.0, description="Days from a benefit day to the day it is paid (benefits are paid in "
+        "arrears): the month of `day + payment_lag_days` is the day's payment month in "
+        "municipal_share_monthly.csv, as in Kela's monthly bill.")
     employment_condition_days: Positive = Field(
         365.0, description="A job that lasts this many days meets the employment condition "
         "again: a person who loses it has a fresh entitlement (12 months from 2.9.2024).")

@@ -206,15 +206,18 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     }
 
 
+# Allowances that need the employment condition, which also restarts the funding counters.
+ALLOWANCES = [BENEFIT_CODE["earnings_related"], BENEFIT_CODE["basic_allowance"]]
+
+
 def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
-    entitlement begins with the employment condition met, which resets the counters (as a job
-    of `employment_condition_days` does in the life courses), so earnings-related recipients
-    have counted the elapsed spell only. A basic allowance also needs the employment
-    condition, so its entitlement too has been used by the elapsed spell only (its counters
-    are left as the scenario gives them). Those whose entitlement is used up by the elapsed
-    spell are on the labour market subsidy already. Frailty is drawn given the elapsed spell
+    or basic allowance begins with the employment condition met, which resets the counters (as
+    a job of `employment_condition_days` does in the life courses), so their recipients have
+    counted the elapsed spell only: in Kela's 2025 bill no earnings-related or basic-allowance
+    recipient is above class 401-700. Those whose entitlement is used up by the elapsed spell
+    are on the labour market subsidy already. Frailty is drawn given the elapsed spell
     (`frailty_given_survival`); groups keep the shares the scenario gives."""
     rng = stream(seed, replication, "population.initial")
     names = list(s.municipalities)
@@ -228,8 +231,8 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     attrs["frailty"] = frailty_given_survival(s.population.heterogeneity, survived, rng)
     ppw = s.benefits.paid_days_per_week
     spell_paid = elapsed * ppw / 7.0
-    er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
-    prior = np.where(er, spell_paid,
+    allowance = np.isin(attrs["benefit"], ALLOWANCES)
+    prior = np.where(allowance, spell_paid,
                      np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid))
     exhausted = spell_paid >= attrs["max_paid_days"]
     lms = BENEFIT_CODE["labour_market_subsidy"]
@@ -244,7 +247,8 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     """New unemployment spells over the horizon: a Poisson process per municipality whose
     rate is inflow_per_year / 365.25, times the month's seasonality multiplier if given.
     Arrivals are sorted by day; their counters start at `inflow_paid_days`, except for
-    earnings-related recipients, whose employment condition has just reset them."""
+    earnings-related and basic-allowance recipients, whose employment condition has just reset
+    them."""
     rng = stream(seed, replication, "population.inflow")
     starts = month_starts(s.start_date, s.horizon_days)
     ends = np.append(starts[1:], float(s.horizon_days))
@@ -264,6 +268,6 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     municipality, day = municipality[order], day[order]
     attrs = _attributes(s, municipality, rng, "population.inflow", seed, replication)
     n = day.size
-    er = attrs["benefit"] == BENEFIT_CODE["earnings_related"]
-    prior = np.where(er, 0.0, sample(s.population.inflow_paid_days, n, rng))
+    allowance = np.isin(attrs["benefit"], ALLOWANCES)
+    prior = np.where(allowance, 0.0, sample(s.population.inflow_paid_days, n, rng))
     return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n), prior_paid_days=prior)

@@ -1,0 +1,125 @@
+"""The municipal share in the shape of Kela's bill: by payment month, municipality, benefit
+and day class of the rule in force, with the recipients, the paid days and the euros.
+
+Kela bills each municipality monthly for the benefits it paid that month, by the class of the
+recipient's paid-day counter (`101-200` ... `701-`). Benefits are paid in arrears, so a day
+belongs to the payment month of `day + benefits.payment_lag_days`. A cell holds the paid days
+that are co-financed (charged at a share above zero) in that month, class, benefit and
+municipality; its recipients are the distinct people with such a day there; its euros are the
+municipality's share. Exact, by the counter range of each segment piece: a piece that advances
+the counter from c0 to c1 puts into the band [lo, hi) the overlap of the two; a charged piece
+that does not count puts all its days at c0. Days whose payment falls after the horizon are
+not booked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..funding.counters import rule_counters, split_at
+from ..funding.rules import NO_RULE, CompiledRule, Phase
+from ..funding.spells import SpellTable
+from ..scenario.vocabulary import BENEFIT_CODE, BENEFITS
+from .ledger import Plan, month_index, person_chunks
+
+ER = BENEFIT_CODE["earnings_related"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def band_labels(rule: CompiledRule) -> tuple[str, ...]:
+    """The labels of every band with a share above zero, of every rule a timeline names, in
+    order of first appearance."""
+    labels: dict[str, None] = {}
+    for simple in rule.simple_rules():
+        for block in simple.blocks:
+            for label, share in zip(block.schedule.labels, block.schedule.shares, strict=True):
+                if share > 0:
+                    labels[label] = None
+    return tuple(labels)
+
+
+@dataclass(frozen=True)
+class Bill:
+    """Cells (payment month, municipality, benefit, day class) of the rule in force."""
+
+    labels: tuple[str, ...]
+    recipients: FloatArray          # (months, municipalities, benefits, labels)
+    paid_days: FloatArray
+    euros: FloatArray
+
+    @classmethod
+    def stacked(cls, spells: SpellTable, plan: Plan) -> FloatArray:
+        """recipients, paid_days and euros stacked in one array (what a replication sends)."""
+        bill = cls.of(spells, plan)
+        return np.stack([bill.recipients, bill.paid_days, bill.euros])
+
+    @classmethod
+    def of(cls, spells: SpellTable, plan: Plan, chunk_rows: int = 100_000) -> Bill:
+        rule = plan.compiled[plan.in_force]
+        labels = band_labels(rule)
+        label_index = {label: i for i, label in enumerate(labels)}
+        shape = (len(plan.months), len(plan.municipalities), len(BENEFITS), len(labels))
+        size = int(np.prod(shape))
+        recipients = np.zeros(size)
+        paid_days = np.zeros(size)
+        euros = np.zeros(size)
+        lag = float(plan.scenario.benefits.payment_lag_days)
+        horizon = float(plan.scenario.horizon_days)
+        counters = rule_counters(spells, rule)
+        simple = rule.simple_rules()
+        phases = rule.phases if rule.is_timeline else (Phase(-np.inf, None, rule),)
+        starts = np.array([ph.start_day for ph in phases])
+        bounds = np.unique(np.concatenate([plan.month_starts - lag, starts, [horizon - lag]]))
+        people = int(spells.person_id.max()) + 1 if len(spells) else 1
+        for rows in person_chunks(spells, chunk_rows):
+            chunk = spells.take(rows)
+            pieces, piece_counters, _ = split_at(
+                chunk, bounds, {r: counters[r.name][rows] for r in simple},
+                only=chunk.benefit_paid)
+            paid = pieces.paid_days
+            due = (pieces.start_day + lag < horizon) & (paid > 0)
+            month = month_index(plan.month_starts, pieces.start_day + lag)
+            base = (month * shape[1] + pieces.municipality) * shape[2]
+            basic = np.where(pieces.benefit == ER,
+                             np.minimum(pieces.basic_part, pieces.daily_amount),
+                             pieces.daily_amount)
+            phase = np.searchsorted(starts, pieces.start_day, side="right") - 1
+            pairs = []
+            for p, ph in enumerate(phases):
+                simple_rule = ph.rule
+                if simple_rule is NO_RULE:
+                    continue
+                here = due & (phase == p)
+                c0 = piece_counters[simple_rule]
+                for b, block in enumerate(simple_rule.blocks):
+                    mine = here & (simple_rule.block_of_benefit[pieces.benefit] == b)
+                    charged = mine & block.charged[pieces.state]
+                    counts = block.counts[pieces.state]
+                    c1 = np.where(counts, c0 + paid, c0)
+                    t, shares = block.schedule.thresholds, block.schedule.shares
+                    for i, share in enumerate(shares):
+                        if share <= 0:
+                            continue
+                        lo = t[i]
+                        hi = t[i + 1] if i + 1 < t.size else np.inf
+                        overlap = np.where(counts, np.clip(np.minimum(c1, hi) - np.maximum(
+                            c0, lo), 0.0, None), np.where((c0 >= lo) & (c0 < hi), paid, 0.0))
+                        hit = np.flatnonzero(charged & (overlap > 0))
+                        if hit.size == 0:
+                            continue
+                        cell = (base[hit] + pieces.benefit[hit]) * shape[3] + label_index[
+                            block.schedule.labels[i]]
+                        paid_days += np.bincount(cell, overlap[hit], minlength=size)
+                        euros += np.bincount(cell, basic[hit] * share * overlap[hit],
+                                             minlength=size)
+                        pairs.append(cell.astype(np.int64) * people + pieces.person_id[hit])
+            if pairs:
+                distinct = np.unique(np.concatenate(pairs)) // people
+                recipients += np.bincount(distinct, minlength=size)
+        return cls(labels, recipients.reshape(shape), paid_days.reshape(shape),
+                   euros.reshape(shape))
