@@ -47,7 +47,7 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
             else:
                 area_of[m] = area
 
-    for key in ("initial_stock", "inflow_per_year"):
+    for key in ("initial_stock", "initial_employed", "inflow_per_year"):
         for m in getattr(s.population, key):
             if m not in munis:
                 report(("population", key, m), _unknown("municipality", m, s.municipalities))

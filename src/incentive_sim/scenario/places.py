@@ -81,7 +81,8 @@ def expand_places(doc: Located) -> Located:
             _replace(out, ("areas",), grouped)
     population = out.data.get("population")
     if isinstance(population, Mapping):
-        for key, whole in (("initial_stock", True), ("inflow_per_year", False)):
+        for key, whole in (("initial_stock", True), ("initial_employed", True),
+                           ("inflow_per_year", False)):
             spec = population.get(key)
             if isinstance(spec, Mapping) and "total" in spec:
                 shared = _allocate(spec, municipalities, doc, ("population", key), whole,

@@ -235,6 +235,16 @@ class Group(Strict):
 
 class Population(Strict):
     initial_stock: dict[Name, Count] = {}
+    initial_employed: dict[Name, Count] = Field(
+        default={}, description="Former jobseekers in work at the start, by municipality: "
+        "they may lose the job (transitions.job_loss) and come back with their counters and "
+        "entitlement, so one person can have several spells.")
+    initial_employed_days: Distribution = Field(
+        default=Exponential(dist="exponential", mean=365.0),
+        description="How long the initial employed have been in work at the start.")
+    initial_employed_paid_days: Distribution = Field(
+        default=Fixed(dist="fixed", value=0.0),
+        description="The benefit-day counters the initial employed carry from before.")
     initial_duration_days: Distribution = Exponential(dist="exponential", mean=365.0)
     initial_paid_days: Distribution = Exponential(dist="exponential", mean=300.0)
     inflow_per_year: dict[Name, NonNegative] = {}

@@ -34,7 +34,7 @@ from .policy import (
     expected_saving,
     policy_of,
 )
-from .population import People, inflow, initial_caseload, sample, stream
+from .population import People, inflow, initial_caseload, initial_employed, sample, stream
 
 UNEMPLOYED = STATE_CODE["unemployed"]
 WAITING = STATE_CODE["waiting"]
@@ -97,9 +97,11 @@ class SimulationResult:
 
 
 def population(s: Scenario, seed: int, replication: int) -> People:
-    """The initial caseload followed by the inflow (person ids are row numbers)."""
-    stock, arrivals = initial_caseload(s, seed, replication), inflow(s, seed, replication)
-    return People(**{f.name: np.concatenate([getattr(stock, f.name), getattr(arrivals, f.name)])
+    """The initial caseload, the former jobseekers in work at the start, then the inflow
+    (person ids are row numbers)."""
+    parts = (initial_caseload(s, seed, replication), initial_employed(s, seed, replication),
+             inflow(s, seed, replication))
+    return People(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
                      for f in dataclasses.fields(People)})
 
 

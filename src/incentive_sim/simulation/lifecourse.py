@@ -54,17 +54,18 @@ class LifeCourses:
         # a job this long meets the employment condition again (benefits.employment_condition_days)
         self.condition_days = float(s.benefits.employment_condition_days)
         n = len(people)
-        self.state = np.full(n, UNEMPLOYED, np.int8)
+        self.state = np.where(people.employed_at_start, EMPLOYED, UNEMPLOYED).astype(np.int8)
         self.benefit = people.benefit.copy()
         self.daily = people.daily_amount.copy()
         self.basic = people.basic_part.copy()
-        self.seg_start = people.arrival_day.copy()
+        # the employed at start are in a job that began before t = 0
+        self.seg_start = np.where(people.employed_at_start,
+                                  people.arrival_day - people.elapsed_days, people.arrival_day)
         self.spell_start = people.arrival_day - people.elapsed_days   # duration origin
         # the entitlement in use (inf on the subsidy) and its paid days used before the current
         # segment: by the elapsed spell only, as the employment condition opened it
         self.max_paid_days = people.max_paid_days.copy()
-        self.used = np.where(np.isfinite(self.max_paid_days),
-                             people.elapsed_days * self.rate, 0.0)
+        self.used = people.entitlement_used.copy()
         self.seg_end = np.full(n, np.inf)
         self.ends_by = np.full(n, ENDS_NEVER, np.int8)
         self.next_state = np.full(n, -1, np.int8)
@@ -95,7 +96,8 @@ class LifeCourses:
         if unemployed.size:
             self._sample_unemployed(unemployed)
         if employed.size:
-            d_from = np.zeros(employed.size)
+            # time in the job so far: 0, but for a job already under way at t = 0
+            d_from = np.maximum(-self.seg_start[employed], 0.0)
             until = self.horizon - self.seg_start[employed]
             d, _ = self.risks.job_loss.sample(d_from, until,
                                               self._multiplier(employed, self.risks.job_loss),

@@ -125,8 +125,10 @@ class People:
     subsidy_amount: FloatArray       # daily labour market subsidy once on it
     frailty: FloatArray
     arrival_day: FloatArray          # 0 for the initial caseload
-    elapsed_days: FloatArray         # spell duration already elapsed on arrival
+    elapsed_days: FloatArray         # spell (or, employed at start: job) duration on arrival
     prior_paid_days: FloatArray      # benefit-day counter accrued before arrival
+    entitlement_used: FloatArray     # paid days of the ending benefit used before arrival
+    employed_at_start: npt.NDArray[np.bool_]   # in work at t = 0 (a former jobseeker)
 
     def __len__(self) -> int:
         return len(self.arrival_day)
@@ -240,7 +242,35 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
     attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
     attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
-    return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior)
+    used = np.where(np.isfinite(attrs["max_paid_days"]), spell_paid, 0.0)
+    return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior,
+                  entitlement_used=used, employed_at_start=np.zeros(n, bool))
+
+
+def initial_employed(s: Scenario, seed: int, replication: int) -> People:
+    """Former jobseekers in work at t = 0 (`population.initial_employed`): in work for
+    `initial_employed_days`, carrying the counters of their last spells
+    (`initial_employed_paid_days`). One who loses the job comes back with them; an allowance
+    the last spell used up to its maximum is gone (the subsidy follows), and a job as long as
+    the employment condition earns it again. Their job began before t = 0, so their first
+    segment does: the funding counters see the work that can reset them."""
+    rng = stream(seed, replication, "population.employed")
+    names = list(s.municipalities)
+    counts = [s.population.initial_employed.get(m, 0) for m in names]
+    municipality = np.repeat(np.arange(len(names)), counts)
+    attrs = _attributes(s, municipality, rng, "population.employed", seed, replication)
+    n = municipality.size
+    worked = sample(s.population.initial_employed_days, n, rng)
+    prior = sample(s.population.initial_employed_paid_days, n, rng)
+    exhausted = prior >= attrs["max_paid_days"]
+    attrs["benefit"] = np.where(exhausted, BENEFIT_CODE["labour_market_subsidy"],
+                                attrs["benefit"]).astype(np.int8)
+    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
+    attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
+    attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
+    used = np.where(np.isfinite(attrs["max_paid_days"]), prior, 0.0)
+    return People(**attrs, arrival_day=np.zeros(n), elapsed_days=worked, prior_paid_days=prior,
+                  entitlement_used=used, employed_at_start=np.ones(n, bool))
 
 
 def inflow(s: Scenario, seed: int, replication: int) -> People:
@@ -270,4 +300,5 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     n = day.size
     allowance = np.isin(attrs["benefit"], ALLOWANCES)
     prior = np.where(allowance, 0.0, sample(s.population.inflow_paid_days, n, rng))
-    return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n), prior_paid_days=prior)
+    return People(**attrs, arrival_day=day, elapsed_days=np.zeros(n), prior_paid_days=prior,
+                  entitlement_used=np.zeros(n), employed_at_start=np.zeros(n, bool))
