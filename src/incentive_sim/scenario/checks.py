@@ -29,6 +29,12 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
     total = sum(g.share for g in s.groups.values())
     if abs(total - 1.0) > SUM_TOLERANCE:
         report(("groups",), f"group shares add up to {total:g}, not 1")
+    if any(g.inflow_share is not None for g in s.groups.values()):
+        inflow_total = sum(g.share if g.inflow_share is None else g.inflow_share
+                           for g in s.groups.values())
+        if abs(inflow_total - 1.0) > SUM_TOLERANCE:
+            report(("groups",), f"group inflow shares (inflow_share, else share) add up to "
+                                f"{inflow_total:g}, not 1")
     for name, group in s.groups.items():
         mix = sum(group.benefit_mix.values())
         if abs(mix - 1.0) > SUM_TOLERANCE:

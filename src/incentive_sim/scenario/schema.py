@@ -227,6 +227,10 @@ class Municipality(Strict):
 
 class Group(Strict):
     share: Share
+    inflow_share: Share | None = Field(
+        None, description="The group's share of the inflow and of the former jobseekers in "
+        "work at the start, when it differs from its share of the caseload (`share`): a group "
+        "with long spells is a larger part of the caseload than of those who arrive.")
     benefit_mix: dict[Benefit, Share] = Field(min_length=1)
     max_paid_days: EntitlementDays | None = Field(
         None, description="The group's own maximum (e.g. by age), instead of "

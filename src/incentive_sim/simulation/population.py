@@ -162,7 +162,9 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     for the maximum), so giving one of them a distribution shifts no other draw."""
     n = municipality.size
     groups = list(s.groups.values())
-    shares = np.array([g.share for g in groups])
+    arriving = name != "population.initial"       # the inflow and the former jobseekers
+    shares = np.array([g.inflow_share if arriving and g.inflow_share is not None else g.share
+                       for g in groups])
     group = rng.choice(len(groups), n, p=shares / shares.sum())
     mix = np.zeros((len(groups), len(BENEFITS)))
     for i, g in enumerate(groups):
