@@ -109,3 +109,46 @@ def test_a_run_with_returners_prices_and_counts_them_once_each() -> None:
     assert people == 20000                           # the pool only: no new persons
     spells = result.spells
     assert np.unique(spells.person_id).size == 20000
+
+
+def test_groups_arrive_in_their_inflow_shares_and_the_caseload_keeps_its_shares() -> None:
+    from incentive_sim.simulation.population import inflow, initial_caseload
+    from incentive_sim.simulation.population import initial_employed as employed_pool
+
+    s = Scenario.model_validate({
+        "name": "shares", "horizon_days": 365, "seed": 5,
+        "municipalities": {"A": {"working_age_population": 1000}},
+        "groups": {"long": {"share": 0.6, "inflow_share": 0.2,
+                            "benefit_mix": {"labour_market_subsidy": 1.0}},
+                   "short": {"share": 0.4, "benefit_mix": {"earnings_related": 1.0}},
+                   "rest": {"share": 0.0, "inflow_share": 0.4,
+                            "benefit_mix": {"basic_allowance": 1.0}}},
+        "population": {"initial_stock": {"A": 20000}, "inflow_per_year": {"A": 20000},
+                       "initial_employed": {"A": 20000}},
+        "transitions": {"employment": {"rate_per_day": 0.001}},
+        "funding": {"in_force": "fi_2025_graduated"}})
+    n = 20000
+    for people, want in ((initial_caseload(s, 5, 0), [0.6, 0.4, 0.0]),
+                         (inflow(s, 5, 0), [0.2, 0.4, 0.4]),
+                         (employed_pool(s, 5, 0), [0.2, 0.4, 0.4])):
+        got = np.bincount(people.group, minlength=3) / len(people)
+        for g, p in enumerate(want):
+            assert abs(got[g] - p) <= Z * math.sqrt(p * (1 - p) / n) + 1e-12, (g, got)
+
+
+def test_inflow_shares_must_add_up(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from incentive_sim.cli import app
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nmunicipalities: {A: {working_age_population: 1}}\n"
+        "groups:\n  a: {share: 0.5, inflow_share: 0.7, benefit_mix: {basic_allowance: 1}}\n"
+        "  b: {share: 0.5, benefit_mix: {basic_allowance: 1}}\n"
+        "transitions: {employment: {rate_per_day: 0.01}}\n"
+        "funding: {in_force: fi_2025_graduated}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "group inflow shares (inflow_share, else share) add up to 1.2, not 1" in \
+        result.stderr
