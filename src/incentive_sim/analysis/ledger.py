@@ -29,9 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.counters import counted_mask, counter_in_force, rule_counters, split_at
+from ..funding.counters import (
+    counted_mask,
+    counter_in_force,
+    rule_counters,
+    split_at,
+    split_by_phase,
+)
 from ..funding.pricing import Pricing, ServiceCosts, price
-from ..funding.rules import NO_RULE, CompiledRule, compile_rule
+from ..funding.rules import CompiledRule, compile_rule
 from ..funding.spells import SpellTable
 from ..funding.transfers import transfer_amounts
 from ..scenario import scenario_rules
@@ -83,18 +89,12 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
     if not isinstance(counters, Mapping):
         counters = {rule.name: counters}
     if rule.is_timeline:
-        simple = rule.simple_rules()
-        pieces, piece_counters, _ = split_at(spells, rule.phase_starts,
-                                             {r: counters[r.name] for r in simple},
-                                             only=spells.benefit_paid)
-        phase = rule.phase_at(pieces.start_day)
+        pieces, piece_counters, _, parts = split_by_phase(spells, rule, counters,
+                                                          only=spells.benefit_paid)
         total = np.zeros(COUNTER_DAY_BINS.size - 1)
-        for p, ph in enumerate(rule.phases):
-            here = np.flatnonzero(phase == p)
-            if ph.rule is NO_RULE or here.size == 0:
-                continue
-            total += paid_days_by_counter(pieces.take(here), ph.rule,
-                                          piece_counters[ph.rule][here])
+        for simple, here in parts:
+            total += paid_days_by_counter(pieces.take(here), simple,
+                                          piece_counters[simple][here])
         return total
     counter = np.asarray(counters[rule.name], np.float64)
     covered = spells.benefit_paid & (rule.block_of_benefit[spells.benefit] >= 0)

@@ -291,6 +291,25 @@ def split_at(spells: SpellTable, bounds: npt.ArrayLike,
     return table, out, rows
 
 
+def split_by_phase(spells: SpellTable, rule: CompiledRule, counters: Mapping[str, FloatArray],
+                   only: npt.NDArray[np.bool_] | None = None,
+                   more_bounds: npt.ArrayLike = ()) -> tuple[
+                       SpellTable, dict[CompiledRule, FloatArray], IntArray,
+                       list[tuple[CompiledRule, IntArray]]]:
+    """The segments split at the days a rule of the timeline `rule` comes into force (and at
+    `more_bounds`), as `split_at` does, with the pieces of each simple rule in force: a list
+    of (rule, piece indices); the empty rule before a timeline's first date has none."""
+    phases = rule.phases_in_force()
+    starts = np.array([ph.start_day for ph in phases], np.float64)
+    bounds = np.unique(np.concatenate([starts, np.asarray(more_bounds, np.float64)]))
+    pieces, piece_counters, rows = split_at(
+        spells, bounds, {r: counters[r.name] for r in rule.simple_rules()}, only)
+    phase = np.searchsorted(starts, pieces.start_day, side="right") - 1
+    parts = [(ph.rule, np.flatnonzero(phase == p)) for p, ph in enumerate(phases)
+             if ph.rule is not NO_RULE]
+    return pieces, piece_counters, rows, parts
+
+
 class RuleCounters:
     """A rule's counters for a population, advanced online segment by segment (the engine's
     view of 'how many paid days has this person accrued under the rule in force')."""

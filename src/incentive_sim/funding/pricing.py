@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE
-from .counters import counter_in_force, rule_counters, split_at
+from .counters import counter_in_force, rule_counters, split_by_phase
 from .rules import NO_RULE, CompiledRule
 from .spells import SpellTable
 
@@ -165,21 +165,15 @@ def _timeline_share(spells: SpellTable, rule: CompiledRule,
                     counters: Mapping[str, FloatArray]) -> FloatArray:
     """The municipal share under a timeline: each paid segment split at the switch dates and
     each piece priced under the rule in force, with that rule's counter at the piece start."""
-    simple = rule.simple_rules()
-    pieces, piece_counters, rows = split_at(
-        spells, rule.phase_starts, {r: counters[r.name] for r in simple},
-        only=spells.benefit_paid)
-    phase = rule.phase_at(pieces.start_day)
+    pieces, piece_counters, rows, parts = split_by_phase(spells, rule, counters,
+                                                         only=spells.benefit_paid)
     paid = pieces.paid_days
     basic = np.where(pieces.benefit == ER, np.minimum(pieces.basic_part, pieces.daily_amount),
                      pieces.daily_amount)
     share = np.zeros(len(pieces))
-    for p, ph in enumerate(rule.phases):
-        here = np.flatnonzero(phase == p)
-        if ph.rule is NO_RULE or here.size == 0:
-            continue
+    for simple, here in parts:
         share[here] = _municipal_share(pieces.benefit[here], pieces.state[here], paid[here],
-                                       basic[here], ph.rule, piece_counters[ph.rule][here])
+                                       basic[here], simple, piece_counters[simple][here])
     return np.asarray(np.bincount(rows, weights=share, minlength=len(spells)), np.float64)
 
 

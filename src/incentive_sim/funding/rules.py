@@ -59,11 +59,6 @@ class ShareSchedule:
                       for i, name in enumerate(names))
         return cls(t, s, t, integral, bands)
 
-    def band_at(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """The index of the band holding counter value x (the paid day x + 1)."""
-        i = np.searchsorted(self.thresholds, x, side="right") - 1
-        return np.asarray(np.maximum(i, 0), np.int64)
-
     @property
     def top_share(self) -> float:
         return float(self.shares.max())
@@ -179,6 +174,10 @@ class CompiledRule:
             return (self,)
         rules = {p.rule.name: p.rule for p in self.phases if p.rule is not NO_RULE}
         return tuple(rules.values())
+
+    def phases_in_force(self) -> tuple[Phase, ...]:
+        """The timeline's phases, or for a simple rule one phase of itself from -inf."""
+        return self.phases or (Phase(-np.inf, None, self),)
 
     @property
     def phase_starts(self) -> FloatArray:
