@@ -38,7 +38,7 @@ CASES: list[tuple[str, str, int | str | None, str, str]] = [
     ("missing_required_key.yaml", "validate", 15, "transitions.employment",
      "required key is missing"),
     ("wrong_type_string_for_number.yaml", "validate", 25, "services.coaching.cost_per_day",
-     "Input should be a valid number, unable to parse string as a number (got 'fifteen')"),
+     "must be a number (got 'fifteen')"),
     ("invalid_date.yaml", "validate", 3, "start_date",
      "Input should be a valid date or datetime, day value is outside expected range "
      "(got '2025-02-30')"),
