@@ -61,6 +61,10 @@ class InputError(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its problems (it may be raised in a worker process)."""
+        return (type(self), (self.problems,))
+
 
 def dotted(path: Iterable[str | int]) -> str:
     """`('services', 'coaching', 'capacity')` -> `services.coaching.capacity`; indices as [i]."""
