@@ -166,3 +166,23 @@ def test_what_cannot_run_is_refused_by_validate(tmp_path: Path, name: str) -> No
     assert result.exit_code == 2, result.output
     assert f"{path}:" in result.stderr and f": {field}: " in result.stderr, result.stderr
     assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("start", "paid_days", "message"), [
+    ("2024-12-02", "100000000", "with a start_date, a history may span at most 73,050 days"),
+    ("9999-12-02", "400", "the history runs past 9999-12-31"),
+])
+def test_a_dated_case_that_would_never_end_is_refused(tmp_path: Path, start: str,
+                                                      paid_days: str, message: str) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(
+        "cases:\n"
+        "  - name: dated\n"
+        "    rule: finland\n"
+        f"    start_date: {start}\n"
+        "    benefit: labour_market_subsidy\n"
+        "    daily_amount: 37.21\n"
+        f"    history: [{{state: unemployed, paid_days: {paid_days}}}]\n", encoding="utf-8")
+    result = runner.invoke(app, ["cases", str(cases)])
+    assert result.exit_code == 2, result.output
+    assert f"{cases}:2: cases[0]: history: {message}" in result.stderr, result.stderr

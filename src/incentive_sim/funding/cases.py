@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from ..scenario.loading import InputError, Located, Problem, read_yaml
 from ..scenario.rules import catalogue, timeline_problem, unknown_rule, validate_rules
-from ..scenario.schema import FundingRule, NonNegative, Number, Strict
+from ..scenario.schema import MAX_HORIZON_DAYS, FundingRule, NonNegative, Number, Strict
 from ..scenario.validation import collect, validate_model
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE, Benefit, State
 from .money import cents
@@ -131,6 +131,14 @@ class Case(Strict):
                 if abs(length - round(length)) > 1e-9:
                     raise ValueError(f"history[{i}]: with a start_date, periods are whole "
                                      f"days (got {length:g})")
+            # priced day by day on the calendar: it must end, and before the calendar does
+            span = sum(p.calendar_days(5) for p in self.history)
+            if span > MAX_HORIZON_DAYS:
+                raise ValueError(f"history: with a start_date, a history may span at most "
+                                 f"{MAX_HORIZON_DAYS:,} days (got about {span:,.0f})")
+            if (dt.date(9999, 12, 31) - self.start_date).days < span:
+                raise ValueError("history: the history runs past 9999-12-31, the last date "
+                                 "there is")
         if self.max_paid_days is not None and self.benefit == "labour_market_subsidy":
             raise ValueError("max_paid_days applies to basic_allowance and earnings_related; "
                              "the labour market subsidy has no maximum")
