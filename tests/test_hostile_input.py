@@ -170,3 +170,17 @@ def test_yaml_12_numbers_are_numbers(tmp_path: Path) -> None:
     assert "1.8e4" in text
     code, err = validate(write(tmp_path, text.encode()))
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("[" * 100 + "]" * 100, "nest more than 64 levels deep"),
+    (".nan", "NaN (.nan) is not a number here"),
+    ("a\x06", "is not allowed in YAML"),
+])
+def test_a_sweep_setting_is_read_with_the_same_limits(tmp_path: Path, value: str,
+                                                      message: str) -> None:
+    result = runner.invoke(app, ["sweep", str(VALID), "--set", f"policy.take_up={value}",
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("--set: --set policy.take_up: cannot read value ")
+    assert message in result.stderr and not (tmp_path / "out").exists()

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 import pydantic
-import yaml
 
 from .. import __version__
 from ..scenario import InputError, Problem
+from ..scenario.loading import parse_yaml
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import PAYERS
 from .executors import run_jobs
@@ -77,11 +77,12 @@ def parse_set(option: str) -> tuple[str, list[Any]]:
                                   f"expected key.path=value1,value2,... (got {option!r})")])
     values = []
     for raw in split_values(text):
-        try:
-            values.append(yaml.safe_load(raw) if raw else raw)
-        except yaml.YAMLError as exc:
+        try:   # the scenario reader, with its limits (nesting, aliases, NaN)
+            values.append(parse_yaml(raw, "--set").data if raw else raw)
+        except InputError as exc:
+            reason = exc.problems[0].message.removeprefix("invalid YAML: ")
             raise InputError([Problem("--set", None, f"--set {key}",
-                                      f"cannot read value {raw!r}: {exc}")]) from exc
+                                      f"cannot read value {raw[:60]!r}: {reason}")]) from exc
     return key, values
 
 
@@ -246,8 +247,12 @@ def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
                                   "this folder holds a different sweep (other settings, "
                                   "seed, replications or scenario); use another --out")])
     remove_stale_partials(out)
-    # sweep.csv marks a finished sweep: it goes first, and comes back only when this one ends
-    (out / TABLE).unlink(missing_ok=True)
+    try:
+        # sweep.csv marks a finished sweep: it goes first, and comes back when this one ends
+        (out / TABLE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise InputError([Problem(str(out), None, "--out", f"cannot write the outputs here: "
+                                  f"{exc.strerror or exc}")]) from exc
     if not resume and path.is_file():   # a new sweep over an earlier one: none of its points
         shutil.rmtree(out / "points", ignore_errors=True)
     _write(out, path, text)
