@@ -18,10 +18,11 @@ from incentive_sim.cli import app
 
 BAD = Path(__file__).parent / "fixtures" / "bad"
 
-# (fixture, command, line, field path, message fragment)
-CASES: list[tuple[str, str, int | None, str, str]] = [
+# (fixture, command, line (or "line:column" where the reader knows the column), field path,
+# message fragment)
+CASES: list[tuple[str, str, int | str | None, str, str]] = [
     # ---- YAML and whole-file problems
-    ("yaml_syntax_error.yaml", "validate", 29, "(document)",
+    ("yaml_syntax_error.yaml", "validate", "29:6", "(document)",
      "invalid YAML: expected ',' or ']', but got ':' (while parsing a flow sequence started on "
      "line 28)"),
     ("duplicate_key.yaml", "validate", 4, "horizon_days", "duplicate key (first given on line 3)"),
@@ -37,7 +38,7 @@ CASES: list[tuple[str, str, int | None, str, str]] = [
     ("missing_required_key.yaml", "validate", 15, "transitions.employment",
      "required key is missing"),
     ("wrong_type_string_for_number.yaml", "validate", 25, "services.coaching.cost_per_day",
-     "Input should be a valid number, unable to parse string as a number (got 'fifteen')"),
+     "must be a number (got 'fifteen')"),
     ("invalid_date.yaml", "validate", 3, "start_date",
      "Input should be a valid date or datetime, day value is outside expected range "
      "(got '2025-02-30')"),
@@ -139,7 +140,7 @@ def test_the_files_the_bad_fixtures_are_made_from_are_valid(
 @pytest.mark.parametrize(("fixture", "command", "line", "field", "fragment"), CASES,
                          ids=[c[0].removesuffix(".yaml") for c in CASES])
 def test_bad_input_is_reported_at_file_line_and_field_with_exit_code_2(
-        in_bad_dir: Path, fixture: str, command: str, line: int | None, field: str,
+        in_bad_dir: Path, fixture: str, command: str, line: int | str | None, field: str,
         fragment: str) -> None:
     result = CliRunner().invoke(app, [command, fixture])
 

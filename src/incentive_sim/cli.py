@@ -4,6 +4,7 @@ expectation, 2 bad input (reported as `file:line: field.path: message`, never a 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +32,9 @@ rules_app = typer.Typer(help="The funding-rule presets.", invoke_without_command
 app.add_typer(rules_app, name="rules")
 
 # Off a terminal (pipes, CI logs) tables keep their rows on one line rather than wrapping at 80.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# No emoji codes: `file.yaml:100:` must not print as a 💯.
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 T = TypeVar("T")
 
 
@@ -116,7 +118,7 @@ def cases(
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
-        table = Table(title=f"Example jobseekers: {file}")
+        table = Table(title=escape(f"Example jobseekers: {file}"))
         table.add_column("case")
         table.add_column("rule")
         for column in ("municipality", "state", "fund", "total"):
@@ -124,8 +126,8 @@ def cases(
         table.add_column("check")
         for r in results:
             check = ("ok" if r.ok else "FAILED") if r.checked else "-"
-            table.add_row(r.name, r.rule, f"{r.municipality:,.2f}", f"{r.state:,.2f}",
-                          f"{r.fund:,.2f}", f"{r.total:,.2f}", check)
+            table.add_row(escape(r.name), escape(r.rule), f"{r.municipality:,.2f}",
+                          f"{r.state:,.2f}", f"{r.fund:,.2f}", f"{r.total:,.2f}", check)
         out.print(table)
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -315,7 +317,8 @@ def explain(
                 if line.basic_part != line.daily_amount:
                     a_day += f" (basic {line.basic_part:,.2f})"
             table.add_row(f"{line.start_date} - {line.end_date}", escape(what),
-                          line.rule_in_force, f"{line.paid_days:,.1f}" if line.paid_days else "",
+                          escape(line.rule_in_force),
+                          f"{line.paid_days:,.1f}" if line.paid_days else "",
                           a_day, counter, escape(line.steps),
                           *(f"{line.amounts[p]:,.2f}" for p in PAYERS))
         totals = ex.totals(name)
@@ -329,3 +332,10 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # pragma: no cover - a defect of ours, never of the input
+        if os.environ.get("INCENTIVE_SIM_DEBUG"):
+            raise
+        err.print(f"incentive-sim: internal error: {type(exc).__name__}: {exc} (this is a bug; "
+                  f"set INCENTIVE_SIM_DEBUG=1 for the traceback)", markup=False,
+                  highlight=False, soft_wrap=True)
+        sys.exit(70)

@@ -45,6 +45,7 @@ from .run import (
     provenance,
     publish,
     resolved_yaml,
+    write_output,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -174,10 +175,10 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
 
         result = Comparison(rules, (ALL, *scenario.municipalities), by_replication("amounts"),
                             by_replication("outcomes"))
-        (staging / COMPARISON).write_bytes(_comparison_csv(result))
-        (staging / OUTCOMES).write_bytes(_outcomes_csv(result))
-        (staging / WINNERS).write_bytes(_winners_csv(result))
-        (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
+        write_output(staging / COMPARISON, _comparison_csv(result))
+        write_output(staging / OUTCOMES, _outcomes_csv(result))
+        write_output(staging / WINNERS, _winners_csv(result))
+        write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
         (staging / PLOTS).mkdir()
         write_comparison_plot(
             staging / PLOTS / COMPARISON_PLOT, rules, result.municipalities,
@@ -186,11 +187,11 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
             f"municipal cost with transfers (mean of {reps} replications)")
         headline = _headline(result, behavioural, scenario)
         headline["provenance"] = provenance(scenario, seed, reps, command, started)
-        (staging / HEADLINE).write_text(json.dumps(headline, indent=2, ensure_ascii=False)
-                                        + "\n", encoding="utf-8")
-        (staging / REPORT).write_text(compare_report(
+        write_output(staging / HEADLINE, json.dumps(headline, indent=2, ensure_ascii=False)
+                     + "\n")
+        write_output(staging / REPORT, compare_report(
             scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
-            [staging / PLOTS / COMPARISON_PLOT]), encoding="utf-8")
+            [staging / PLOTS / COMPARISON_PLOT]))
         publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT, PLOTS],
                 HEADLINE)
         return headline

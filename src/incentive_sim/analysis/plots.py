@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ def _pyplot() -> Any:
 
 
 def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
-    """Draw every run plot into `folder` (created); returns the files written."""
+    """Draw every run plot into `folder` (created); returns the files written. Matplotlib's
+    warnings are its own business: what is worth saying is said in the pictures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _write_run_plots(folder, plan, acc)
+
+
+def _write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     drawn = []
     makers: list[tuple[str, Callable[..., None]]] = [
@@ -62,9 +70,21 @@ def _suptitle(fig: Any, text: str) -> None:
 
 
 def _save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
-    _pyplot().close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
+    except OSError as exc:
+        if exc.filename is None:          # say which file could not be written
+            exc.filename = str(path)
+        raise
+    finally:
+        _pyplot().close(fig)
+
+
+def _legend(ax: Any, **options: Any) -> None:
+    """A legend, if anything on the axes has a label."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**options)
 
 
 def _month_axis(ax: Any, months: tuple[str, ...]) -> None:
@@ -95,7 +115,7 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
         ax.set_ylabel(f"million {currency} a month")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        _legend(ax, fontsize=8, loc="upper right")
     _month_axis(axes[-1, 0], plan.months)
     _suptitle(fig, f"{plan.scenario.name}: monthly cost by payer, before transfers "
                    f"(mean of {acc.count} replications)")
@@ -131,11 +151,14 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
                 colour = STEP_COLOURS[(f + b) % len(STEP_COLOURS)]
                 label = "municipal share" if b == 0 else f"municipal share, block {b + 1}"
                 ax.step(x, share, where="post", color=colour, label=label + when)
+        if not any(simple.blocks for _, simple in phases):
+            ax.text(0.5, 0.5, "no municipal share under this rule", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, color="0.3")
         ax.set_ylabel("municipal share %")
         ax.set_ylim(0, 100)
         ax.set_title(rule, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        _legend(ax, fontsize=8, loc="upper left")
     axes[-1, 0].set_xlabel("paid days accrued on the rule's counter")
     _suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
                    f"where the caseload's benefit days fall")
@@ -167,7 +190,7 @@ def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
                  colors=["#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     ax.set_ylabel("jobseekers, thousands")
     _month_axis(ax, plan.months)
-    ax.legend(fontsize=8, loc="upper right", title="unemployed for", title_fontsize=8)
+    _legend(ax, fontsize=8, loc="upper right", title="unemployed for", title_fontsize=8)
     ax.grid(alpha=0.3)
     _suptitle(fig, f"{plan.scenario.name}: jobseekers by duration of unemployment "
                    f"(first day of each month)")
@@ -193,7 +216,7 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
         ax.set_title(f"{name}: {places:,} places, {busy:.0f} % in use on average",
                      fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+        _legend(ax, fontsize=8, loc="upper right")
     _month_axis(axes[-1, 0], plan.months)
     _suptitle(fig, f"{plan.scenario.name}: service clients on the first day of each month")
     _save(fig, path)
@@ -204,6 +227,13 @@ def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tu
     """Winners and losers: each municipality's change in net cost (transfers included) under
     each rule against the first, with its 95 % interval. `summary` holds the arrays
     `diff_mean`, `diff_ci_low`, `diff_ci_high` indexed (rule, municipality)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _comparison_plot(path, rules, municipalities, summary, currency, title)
+
+
+def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[str, ...],
+                     summary: dict[str, Any], currency: str, title: str) -> None:
     plt = _pyplot()
     others = list(range(1, len(rules)))
     height = 0.35 * len(municipalities) + 1.2

@@ -2,16 +2,21 @@
 DESIGN outputs (summary.json, costs_monthly.csv, stock_monthly.csv, indicators_monthly.csv,
 transitions.csv, scenario.resolved.yaml and, on request, spells.csv.gz).
 
-Outputs are written into a private staging folder inside the output folder and moved into place
-only once the whole run has succeeded (summary.json last), so a failed or interrupted run
-leaves no half-written file behind. Same scenario and seed give byte-identical files, apart from
-the wall time in `summary.json`'s provenance.
+Outputs are written into a private staging folder beside the output folder, which replaces the
+output folder as a whole only once the whole run has succeeded (see "publishing" below), so a
+failed or interrupted run leaves no half-written file behind and the previous output intact.
+Same scenario and seed give byte-identical files, apart from the wall time in `summary.json`'s
+provenance.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import errno
+import functools
+import glob
 import gzip
 import hashlib
 import importlib.resources
@@ -26,7 +31,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+try:
+    import fcntl
+except ImportError:   # pragma: no cover - not on Linux
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import numpy.typing as npt
@@ -283,24 +293,22 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                                 done=advance):
                 acc.add(rep)
         summary = acc.summary()
-        (staging / COSTS).write_bytes(_costs_csv(acc, plan))
-        (staging / MUNICIPAL_SHARE).write_bytes(_municipal_share_csv(acc, plan))
-        (staging / STOCK).write_bytes(_stock_csv(acc, plan))
-        (staging / INDICATORS_FILE).write_bytes(_indicators_csv(acc, plan))
-        (staging / TRANSITIONS).write_bytes(_transitions_csv(acc, scenario))
-        (staging / RESOLVED).write_bytes(resolved_yaml(scenario, seed, reps).encode("utf-8"))
+        write_output(staging / COSTS, _costs_csv(acc, plan))
+        write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))
+        write_output(staging / STOCK, _stock_csv(acc, plan))
+        write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
+        write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
+        write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
         summary["provenance"] = provenance(scenario, seed, reps, command, started)
-        (staging / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+        write_output(staging / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        _checkpoint("tables written")
         plots = write_run_plots(staging / PLOTS, plan, acc)
-        (staging / REPORT).write_text(run_report(
-            scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")),
-            encoding="utf-8")
+        _checkpoint("plots written")
+        write_output(staging / REPORT, run_report(
+            scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))
         files = [COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
                  REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
-        if not write_spells:   # a spells file of an earlier run would not match this one
-            (out / SPELLS).unlink(missing_ok=True)
         publish(staging, out, files, SUMMARY)
         return summary
 
@@ -324,41 +332,263 @@ def provenance(scenario: Scenario, seed: int, replications: int,
     }
 
 
+# ---------------------------------------------------------------- publishing
+#
+# A run's outputs are written into a staging folder beside the output folder D (in D's parent,
+# named `.D.partial-<random>`), and the finished staging folder then replaces D as a whole: on
+# Linux by one atomic exchange of the two folders (renameat2 with RENAME_EXCHANGE), so that a
+# reader sees the old complete folder or the new complete one and never a mix; elsewhere by two
+# renames (D aside, staging in), so that for a moment there is no D. The old folder, now under
+# the staging name, is then removed. Each staging folder is locked (flock) while its run lives;
+# a run removes the unlocked staging folders of D that killed runs left behind.
+
+KNOWN_OUTPUTS = frozenset({
+    SUMMARY, COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS,
+    RESOLVED,
+    "comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json"})
+"""Every name `run` and `compare` publish: a folder holding only these is an output folder."""
+MARKERS = (SUMMARY, "comparison.json")
+"""A folder with one of these holds the outputs of a finished run or comparison."""
+STAGING_TAG = ".partial-"
+
+
+class OutputError(InputError):
+    """The outputs could not be written (a full disk, a read-only folder); what was in the
+    output folder before is unchanged. Reported like bad input, with exit code 2."""
+
+
+def _checkpoint(stage: str) -> None:
+    """A stage of publishing (the fault tests stop a run at each one); does nothing."""
+
+
 @contextlib.contextmanager
 def output_folder(out: Path) -> Iterator[Path]:
-    """A private staging folder inside `out` for files to `publish`; removed afterwards, and
-    `out` too if this created it and nothing was published (a failed run leaves nothing)."""
-    created = not out.exists()
-    staging = _staging(out)
+    """A private staging folder for the outputs of one run into `out`, to `publish`; removed
+    afterwards, so a failed run leaves nothing and `out` as it was. A write that fails for want
+    of space or permission becomes an OutputError naming the file."""
+    out = Path(out)
+    _check_replaceable(out)
+    staging, lock = _staging(out)
+    existed = out.exists()
     try:
         yield staging
+    except OSError as exc:
+        raise _output_error(exc, out, staging, existed) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()      # only if it is empty
+        _remove(staging)
+        _unlock(lock)
 
 
 def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:
-    """Move finished files (or folders, which replace an earlier run's folder of that name)
-    from staging into `out`, `last` last: its presence marks a whole set of outputs (it is
-    removed first, so an interrupted move leaves no stale marker)."""
-    (out / last).unlink(missing_ok=True)
-    for name in [*files, last]:
-        if (staging / name).is_dir() and (out / name).exists():
-            shutil.rmtree(out / name)
-        os.replace(staging / name, out / name)
-
-
-def _staging(out: Path) -> Path:
-    """A fresh staging folder inside `out` (created with its parents)."""
+    """Make the staging folder the output folder `out`, as a whole. `files` and `last` (the
+    completion marker, such as summary.json) must all be in it."""
+    missing = [name for name in [*files, last] if not (staging / name).exists()]
+    if missing:
+        raise RuntimeError(f"not staged: {', '.join(missing)}")
+    _checkpoint("staged")
+    existed = out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
+        _swap(staging, out)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        raise _output_error(exc, out, staging, existed) from exc
+    _checkpoint("swapped")
+    # `staging` now holds the previous output (or nothing); output_folder removes it
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all: a temporary file beside it, renamed over it."""
+    partial = path.with_name(f".{path.name}{STAGING_TAG}{os.getpid()}")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def write_output(path: Path, data: bytes | str) -> None:
+    """Write one output file into a staging folder; a failure names the file."""
+    try:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
+def remove_stale_partials(folder: Path) -> None:
+    """Remove the `.NAME.partial-PID` files that write_atomic left in `folder` when its
+    process was killed (a process that still lives keeps its own)."""
+    with contextlib.suppress(OSError):
+        for path in folder.glob(f".*{STAGING_TAG}*"):
+            pid = path.name.rsplit(STAGING_TAG, 1)[1]
+            if path.is_file() and pid.isdigit() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True        # another user's process
+    return True
+
+
+def _reason(exc: OSError) -> str:
+    reasons = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "the disk quota is "
+               "used up", errno.EROFS: "the file system is read-only", errno.EACCES:
+               "permission denied", errno.EPERM: "permission denied", errno.EFBIG:
+               "the file is too large for the file system", errno.EIO: "an input/output error"}
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def _output_error(exc: OSError, out: Path, staging: Path, existed: bool) -> OutputError:
+    where = ""
+    if exc.filename is not None:
+        name = Path(os.fsdecode(exc.filename))
+        with contextlib.suppress(ValueError):
+            name = name.relative_to(staging)
+        where = f" while writing {name.as_posix()}"
+    state = (f"the previous output in {out} is unchanged" if existed
+             else f"nothing was written to {out}")
+    return OutputError([Problem(str(out), None, "--out", f"{_reason(exc)}{where}; {state}")])
+
+
+def _check_replaceable(out: Path) -> None:
+    """`out` is replaced as a whole: it must be new, empty or an output folder, and not the
+    folder the command runs in."""
+    def refuse(message: str) -> NoReturn:
+        raise InputError([Problem(str(out), None, "--out", message)])
+
+    try:
+        if out.exists() and not out.is_dir():
+            refuse("is a file, not a folder")
+        here = Path.cwd().resolve()
+        target = out.resolve()
+        if target == here or target in here.parents:
+            refuse("is the folder the command runs in (or holds it); the outputs replace "
+                   "their folder as a whole: give --out a folder of its own")
+        if not out.is_dir():
+            return
+        names = [p.name for p in out.iterdir()]
+    except OSError as exc:
+        refuse(f"cannot use this folder: {_reason(exc)}")
+    if not names or any(m in names for m in MARKERS):
+        return
+    foreign = sorted(n for n in names if n not in KNOWN_OUTPUTS
+                     and not n.startswith(STAGING_TAG))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        refuse(f"holds files that are not outputs ({shown}); the outputs replace the folder "
+               f"as a whole: give --out a new or empty folder, or move those files")
+
+
+def _staging(out: Path) -> tuple[Path, int | None]:
+    """A fresh, locked staging folder beside `out` (its parents are created); stale staging
+    folders of `out` that killed runs left are removed first."""
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(parent, out.name)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}{STAGING_TAG}", dir=parent))
+    except OSError as exc:
         raise InputError([Problem(str(out), None, "--out",
-                                  f"cannot write the outputs here: {reason}")]) from exc
+                                  f"cannot write the outputs here: {_reason(exc)}")]) from exc
+    return staging, _lock(staging)
+
+
+def _lock(folder: Path) -> int | None:
+    """Hold an exclusive lock on `folder` for as long as this process lives (or _unlock)."""
+    if fcntl is None:   # pragma: no cover - not on Linux
+        return None
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove the staging folders of `parent / name` whose run no longer lives."""
+    for path in parent.glob(f".{glob.escape(name)}{STAGING_TAG}*"):
+        if fcntl is None:   # pragma: no cover - not on Linux: no way to tell; leave them
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue          # a live run's
+        try:
+            _remove(path)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put `staging` in the place of `out`; the previous `out` (if any) ends up at `staging`."""
+    if not out.exists():
+        try:
+            os.rename(staging, out)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        else:
+            staging.mkdir()     # an empty folder for output_folder to remove
+            return
+    if _exchange(staging, out):
+        return
+    aside = staging.with_name(staging.name + "-previous")  # pragma: no cover - not on Linux
+    os.rename(out, aside)
+    _checkpoint("moved aside")
+    os.rename(staging, out)
+    os.rename(aside, staging)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Exchange two paths atomically (Linux renameat2); False where that is not available."""
+    rename = getattr(_libc(), "renameat2", None) if sys.platform == "linux" else None
+    if rename is None:
+        return False
+    result = rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False        # the kernel or the file system cannot exchange
+    raise OSError(code, os.strerror(code), str(b))
+
+
+@functools.cache
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 @contextlib.contextmanager
@@ -518,9 +748,14 @@ def write_spells_csv(path: Path, spells: SpellTable, counter: FloatArray) -> Non
     header = ("person_id", "municipality", "group", "state", "service", "benefit", "start_day",
               "end_day", "censored", "counter_at_start", "daily_amount")
     data = _csv(header, zip(*columns, strict=True))
-    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                              compresslevel=6) as gz:
-        gz.write(data)
+    try:
+        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                  mtime=0, compresslevel=6) as gz:
+            gz.write(data)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import csv
 import io
 import itertools
 import json
-import os
+import shutil
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +23,24 @@ from typing import Any
 
 import numpy as np
 import pydantic
-import yaml
 
 from .. import __version__
 from ..scenario import InputError, Problem
+from ..scenario.loading import parse_yaml
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import PAYERS
 from .executors import run_jobs
 from .ledger import Plan
-from .run import Accumulator, _progress_bar, replicate, scenario_hash
+from .run import (
+    Accumulator,
+    OutputError,
+    _output_error,
+    _progress_bar,
+    remove_stale_partials,
+    replicate,
+    scenario_hash,
+    write_atomic,
+)
 
 RESULT = "result.json"
 DEFINITION = "sweep.json"
@@ -68,11 +77,12 @@ def parse_set(option: str) -> tuple[str, list[Any]]:
                                   f"expected key.path=value1,value2,... (got {option!r})")])
     values = []
     for raw in split_values(text):
-        try:
-            values.append(yaml.safe_load(raw) if raw else raw)
-        except yaml.YAMLError as exc:
+        try:   # the scenario reader, with its limits (nesting, aliases, NaN)
+            values.append(parse_yaml(raw, "--set").data if raw else raw)
+        except InputError as exc:
+            reason = exc.problems[0].message.removeprefix("invalid YAML: ")
             raise InputError([Problem("--set", None, f"--set {key}",
-                                      f"cannot read value {raw!r}: {exc}")]) from exc
+                                      f"cannot read value {raw[:60]!r}: {reason}")]) from exc
     return key, values
 
 
@@ -158,15 +168,23 @@ def point_job(scenario: Scenario, settings: dict[str, Any], seed: int, replicati
         result["figures"] = None
         result["error"] = {"type": type(exc).__name__, "message": str(exc),
                            "traceback": traceback.format_exc()}
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / RESULT, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    _write(folder.parent.parent, folder / RESULT,
+           json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return result
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+def _write(out: Path, path: Path, text: str) -> None:
+    """Write one file of the sweep in `out` atomically; a full disk or a read-only folder is an
+    OutputError that says the finished points are kept."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as exc:
+        error = _output_error(exc, out, out, True)
+        problem = error.problems[0]
+        message = problem.message.split(";")[0] + (
+            "; the points finished so far are kept: run the sweep again with --resume")
+        raise OutputError([Problem(problem.file, None, "--out", message)]) from exc
 
 
 def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
@@ -196,6 +214,8 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
                   "replications": reps, "scenario_sha256": scenario_hash(scenario)}
     _start(out, definition, resume)
     folders = [out / "points" / f"{i:04d}" for i in range(len(points))]
+    for folder in folders:              # what killed points were writing
+        remove_stale_partials(folder)
     results: dict[int, dict[str, Any]] = {}
     todo = []
     for i, folder in enumerate(folders):
@@ -210,7 +230,7 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
                                             scheduler=scheduler, done=advance), strict=True):
             results[i] = result
     ordered = [results[i] for i in range(len(points))]
-    _write_atomic(out / TABLE, _table(keys, ordered))
+    _write(out, out / TABLE, _table(keys, ordered))
     return ordered
 
 
@@ -226,7 +246,16 @@ def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
         raise InputError([Problem(str(path), None, "--resume",
                                   "this folder holds a different sweep (other settings, "
                                   "seed, replications or scenario); use another --out")])
-    _write_atomic(path, text)
+    remove_stale_partials(out)
+    try:
+        # sweep.csv marks a finished sweep: it goes first, and comes back when this one ends
+        (out / TABLE).unlink(missing_ok=True)
+    except OSError as exc:
+        raise InputError([Problem(str(out), None, "--out", f"cannot write the outputs here: "
+                                  f"{exc.strerror or exc}")]) from exc
+    if not resume and path.is_file():   # a new sweep over an earlier one: none of its points
+        shutil.rmtree(out / "points", ignore_errors=True)
+    _write(out, path, text)
 
 
 def _table(keys: list[str], results: list[dict[str, Any]]) -> str:

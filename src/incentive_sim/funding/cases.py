@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from ..scenario.loading import InputError, Located, Problem, read_yaml
 from ..scenario.rules import catalogue, timeline_problem, unknown_rule, validate_rules
-from ..scenario.schema import FundingRule, NonNegative, Strict
+from ..scenario.schema import MAX_HORIZON_DAYS, FundingRule, NonNegative, Number, Strict
 from ..scenario.validation import collect, validate_model
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE, Benefit, State
 from .money import cents
@@ -75,11 +75,14 @@ class Period(Strict):
         return self.days
 
 
+Amount = Annotated[float, Number, Field(allow_inf_nan=False)]
+
+
 class Expect(Strict):
-    municipality: float | None = None
-    state: float | None = None
-    fund: float | None = None
-    total: float | None = None
+    municipality: Amount | None = None
+    state: Amount | None = None
+    fund: Amount | None = None
+    total: Amount | None = None
 
 
 class Case(Strict):
@@ -89,11 +92,11 @@ class Case(Strict):
     daily_amount: NonNegative
     basic_part: NonNegative | None = None
     prior_paid_days: NonNegative = 0.0
-    paid_days_per_week: Annotated[int, Field(ge=1, le=7)] = 5
+    paid_days_per_week: Annotated[int, Number, Field(ge=1, le=7)] = 5
     start_date: dt.date | None = Field(
         None, description="The first day of the history: periods then lie on the calendar, "
         "benefit paid Monday to Friday, each day priced under the rule in force on its date.")
-    max_paid_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    max_paid_days: Annotated[float, Number, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="Paid days of basic or earnings-related allowance before the "
         "entitlement ends and the labour market subsidy follows.")
     entitlement_used_days: NonNegative | None = Field(
@@ -102,11 +105,11 @@ class Case(Strict):
         "counter).")
     subsidy_amount: NonNegative = Field(
         37.21, description="The labour market subsidy paid a day once the allowance has ended.")
-    paid_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+    paid_fraction: Annotated[float, Number, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
         1.0, description="The part of daily_amount (and basic_part) actually paid, e.g. for an "
         "adjusted allowance: the share is taken on what is paid, and on an adjusted "
         "earnings-related allowance's basic part in proportion.")
-    employment_condition_days: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
+    employment_condition_days: Annotated[float, Number, Field(gt=0, allow_inf_nan=False)] = Field(
         365.0, description="Days of work in a row that earn the allowance again (12 months "
         "from 2.9.2024).")
     history: list[Period] = Field(min_length=1)
@@ -128,6 +131,14 @@ class Case(Strict):
                 if abs(length - round(length)) > 1e-9:
                     raise ValueError(f"history[{i}]: with a start_date, periods are whole "
                                      f"days (got {length:g})")
+            # priced day by day on the calendar: it must end, and before the calendar does
+            span = sum(p.calendar_days(5) for p in self.history)
+            if span > MAX_HORIZON_DAYS:
+                raise ValueError(f"history: with a start_date, a history may span at most "
+                                 f"{MAX_HORIZON_DAYS:,} days (got about {span:,.0f})")
+            if (dt.date(9999, 12, 31) - self.start_date).days < span:
+                raise ValueError("history: the history runs past 9999-12-31, the last date "
+                                 "there is")
         if self.max_paid_days is not None and self.benefit == "labour_market_subsidy":
             raise ValueError("max_paid_days applies to basic_allowance and earnings_related; "
                              "the labour market subsidy has no maximum")

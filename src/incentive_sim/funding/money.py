@@ -8,12 +8,18 @@ error without touching any real amount, then to cents half away from zero.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 CENT = Decimal("0.01")
 
 
 def cents(x: float) -> float:
-    """`x` rounded to cents, half a cent away from zero (never -0.0)."""
-    exact = Decimal(f"{float(x):.8f}")
-    return float(exact.quantize(CENT, rounding=ROUND_HALF_UP)) + 0.0
+    """`x` rounded to cents, half a cent away from zero (never -0.0); NaN and infinity, which
+    have no cents, stay as they are."""
+    x = float(x)
+    if x != x or x in (float("inf"), float("-inf")):
+        return x
+    exact = Decimal(f"{x:.8f}")
+    with localcontext() as context:
+        context.prec = 340          # every digit of the largest float, and its cents
+        return float(exact.quantize(CENT, rounding=ROUND_HALF_UP)) + 0.0

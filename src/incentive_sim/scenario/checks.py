@@ -3,6 +3,7 @@ shares add up, capacities are not given twice for the same place."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from .loading import Located, Path_, Problem
@@ -10,6 +11,10 @@ from .rules import catalogue, preset_names, timeline_problem, unknown_rule
 from .schema import FundingRule, Scenario, Transfers
 
 SUM_TOLERANCE = 1e-9
+MAX_PEOPLE = 20_000_000
+"""The most people one replication may simulate (the caseload and the expected inflow over the
+horizon); the national scenario has about 2.5 million."""
+LAST_DATE = dt.date(9999, 12, 31)
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -57,6 +62,14 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
         for m in getattr(s.population, key):
             if m not in munis:
                 report(("population", key, m), _unknown("municipality", m, s.municipalities))
+    season = max(s.population.seasonality or [1.0])
+    people = (sum(s.population.initial_stock.values())
+              + sum(s.population.inflow_per_year.values()) * season * s.horizon_days / 365.25)
+    if people > MAX_PEOPLE:
+        report(("population",), f"about {people:,.0f} people over the horizon (caseload and "
+                                f"inflow); at most {MAX_PEOPLE:,} can be simulated")
+    if (LAST_DATE - s.start_date).days < s.horizon_days:
+        report(("horizon_days",), f"the horizon runs past {LAST_DATE}, the last date there is")
 
     for hazard_name in ("employment", "education", "inactivity", "job_loss"):
         hazard = getattr(s.transitions, hazard_name)
@@ -195,4 +208,12 @@ def _transfer_problems(t: Transfers, path: Path_, s: Scenario, known_rules: list
                 (*path, "allocate_by"),
                 f"municipalities {', '.join(missing)} have no attribute {t.allocate_by!r} "
                 f"(give it under municipalities.<name>.attributes)"))
+            return problems
+    weights = [v.working_age_population if t.allocate_by == "working_age_population"
+               else v.attributes[t.allocate_by] for v in s.municipalities.values()]
+    if sum(weights) <= 0:
+        problems.append(doc.problem(
+            (*path, "allocate_by"),
+            f"every municipality has {t.allocate_by} 0: a cost-neutral transfer has nothing "
+            f"to allocate by"))
     return problems

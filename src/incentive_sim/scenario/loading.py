@@ -3,11 +3,19 @@
 Every problem with user input becomes a `Problem` (file, line, field path, message) collected
 into an `InputError`, which the command line prints as `file:line: field.path: message` with
 exit code 2. Nothing in here raises a bare exception for bad input.
+
+Limits, so that no input can make the reader fail or run without bound (each exceeded limit is
+a located problem): a file is at most `MAX_FILE_BYTES`; it must be UTF-8 (the first bad byte is
+reported with its offset, line and column) without the characters YAML forbids (control
+characters other than tab and line breaks); mappings and lists nest at most `MAX_DEPTH`
+levels; and, with aliases (`*name`) expanded, a document holds at most `MAX_NODES` values and
+nests at most `MAX_DEPTH` levels. NaN and infinity are no numbers of the language.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +27,15 @@ import yaml
 Path_ = tuple[str | int, ...]
 """A key path inside a document: mapping keys and sequence indices."""
 
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""The largest input file read (10 MiB; the national scenario is about 10 KiB)."""
+MAX_DEPTH = 64
+"""The deepest nesting of mappings and lists, the top-level mapping being the first level, also
+with aliases expanded (scenarios nest 6 levels)."""
+MAX_NODES = 100_000
+"""The most values (keys' values, list items, scalars) a document may hold once its aliases
+are expanded: aliases may share a value, not multiply a small file into a huge one."""
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -28,9 +45,12 @@ class Problem:
     line: int | None
     field: str
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
         return f"{where}: {self.field or '(document)'}: {self.message}"
 
 
@@ -40,6 +60,10 @@ class InputError(Exception):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its problems (it may be raised in a worker process)."""
+        return (type(self), (self.problems,))
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -109,6 +133,77 @@ def _walk_nodes(
         for i, item in enumerate(node.value):
             lines[(*path, i)] = (file, item.start_mark.line + 1)
             _walk_nodes(item, (*path, i), file, lines, problems, _open)
+    elif isinstance(node, yaml.ScalarNode) and node.tag == FLOAT_TAG:
+        problem = _not_finite(node.value)
+        if problem:
+            mark = node.start_mark
+            problems.append(Problem(file, mark.line + 1, dotted(path), problem, mark.column + 1))
+
+
+FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _not_finite(text: str) -> str | None:
+    """Why a float scalar is no number of the language (NaN, infinity, out of range), or None."""
+    plain = text.replace("_", "").lower().lstrip("+-")
+    if plain in (".nan", "nan"):
+        return "NaN (.nan) is not a number here: give a number"
+    if plain in (".inf", "inf"):
+        return "infinity (.inf) is not a number here: give a number"
+    try:
+        value = float(text.replace("_", "")) if ":" not in text else 0.0
+    except ValueError:
+        return None   # the constructor reports it
+    if not math.isfinite(value):
+        return f"{text} is too large to be a number (the largest is about 1.8e308)"
+    return None
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """(line, column), both from 1, of `text[index]`, counting line breaks as YAML does."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, index):
+        line += 1
+        start = match.end()
+    return line, index - start + 1
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+# What YAML 1.1 (and the reader of PyYAML) accepts: tab, line breaks and printable characters.
+_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd"
+                        "\U00010000-\U0010ffff]")
+
+
+def _describe(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20 or code == 0x7f or 0x80 <= code < 0xa0:
+        kind = "a control character"
+    elif 0xd800 <= code < 0xe000:
+        kind = "a lone surrogate"
+    else:
+        kind = "a non-character"
+    return f"U+{code:04X} ({kind})"
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
+
+def decode_utf8(raw: bytes, name: str) -> str:
+    """The text of a file's bytes; a located problem if they are not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+        before = raw[:offset].decode("utf-8", errors="replace")
+        line, column = _position(before + "?", len(before))
+        bad = raw[offset:exc.end].hex(" ")
+        raise InputError([Problem(
+            name, line, "",
+            f"not valid UTF-8: byte 0x{bad} at byte offset {offset} (line {line}, column "
+            f"{column}) {exc.reason}; save the file as UTF-8", column)]) from None
 
 
 def read_yaml(path: Path | str, *, display: str | None = None) -> Located:
@@ -116,58 +211,166 @@ def read_yaml(path: Path | str, *, display: str | None = None) -> Located:
     path = Path(path)
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError([Problem(name, None, "", "file not found")]) from None
     except IsADirectoryError:
         raise InputError([Problem(name, None, "", "is a directory, not a YAML file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Problem(name, None, "", f"cannot read file: {exc}")]) from None
-    return parse_yaml(text, name)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError([Problem(name, None, "", f"cannot read file: {reason}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError([Problem(name, None, "", f"the file is larger than "
+                                  f"{MAX_FILE_BYTES // (1024 * 1024)} MiB")])
+    return parse_yaml(decode_utf8(raw, name), name)
+
+
+class _Limit(yaml.MarkedYAMLError):
+    """A limit of the reader exceeded at a place in the file."""
 
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false are booleans, so keys such as the
-    bonus's `on:` and values such as `no` or `off` stay strings."""
+    bonus's `on:` and values such as `no` or `off` stay strings; and YAML 1.2 floats, so that
+    `1e5` is a number. Nesting deeper than MAX_DEPTH stops the reader (the composer recurses)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        nested = self.check_event(
+            yaml.SequenceStartEvent, yaml.MappingStartEvent)
+        self._depth += nested
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _Limit(None, None, f"mappings and lists nest more than {MAX_DEPTH} levels "
+                             f"deep here; {MAX_DEPTH} is the most the reader takes", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= nested
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Any failure to build a value (`!!int x`, `!!bool maybe`) is a located YAML error."""
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {str(node.value)[:40]!r} as {tag} ({exc})",
+                node.start_mark) from None
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         """A date-like scalar that is no real date (2025-13-01) stays a string, so that the
         schema reports it at its key instead of the YAML parser failing without one."""
         try:
             return super().construct_yaml_timestamp(node)
-        except ValueError:
+        except (ValueError, TypeError, AttributeError, OverflowError):
             return self.construct_scalar(node)
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", FLOAT_TAG)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"))
+_Loader.add_implicit_resolver(
+    FLOAT_TAG, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                          |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                          |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                          |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                          |[-+]?\.(?:inf|Inf|INF)
+                          |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+# the float resolver must come before the int one for the same first character
+for _first in "-+0123456789.":
+    _Loader.yaml_implicit_resolvers[_first].sort(key=lambda r: r[0] != FLOAT_TAG)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _expanded_size(root: yaml.Node) -> tuple[yaml.Node, str] | None:
+    """The first node (in post-order) that, with its aliases expanded, holds more than
+    MAX_NODES values or nests deeper than MAX_DEPTH; None if none does. Aliases share nodes,
+    so this visits each node once (a graph walk without recursion); an alias inside its own
+    anchor counts as nothing here (it is reported as a recursive alias)."""
+    done: dict[int, tuple[int, int]] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not finished:
+            if key in done or key in on_path:
+                continue
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in done)
+            continue
+        on_path.discard(key)
+        size, depth = 1, 0
+        for c in children:
+            c_size, c_depth = done.get(id(c), (0, 0))   # (0, 0): a recursive alias
+            size = min(size + c_size, MAX_NODES + 1)
+            depth = max(depth, c_depth)
+        depth += 1 if children or isinstance(node, yaml.CollectionNode) else 0
+        done[key] = (size, depth)
+        if size > MAX_NODES:
+            return node, (f"with its aliases (*name) expanded, this value holds more than "
+                          f"{MAX_NODES:,} values; the limit is {MAX_NODES:,}")
+        if depth > MAX_DEPTH:
+            return node, (f"with its aliases (*name) expanded, this value nests more than "
+                          f"{MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
+    return None
 
 
 def parse_yaml(text: str, name: str) -> Located:
     """Parse YAML text (named `name` in messages), recording the line of every key."""
-    loader = _Loader(text)
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        line, column = _position(text, bad.start())
+        raise InputError([Problem(
+            name, line, "", f"character {_describe(bad.group())} at line {line}, column "
+            f"{column} is not allowed in YAML; remove it (inside double quotes it may be "
+            f"written as the escape {_escape(bad.group())})", column)])
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            too_big = _expanded_size(node) if node is not None else None
+            if too_big is not None:
+                raise _Limit(None, None, too_big[1], too_big[0].start_mark)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        at_line = mark.line + 1 if mark is not None else None
+        at_column = mark.column + 1 if mark is not None else None
         what = " ".join(x for x in (exc.context, exc.problem) if x)
         if exc.problem and exc.context and exc.context.startswith("while "):
             at = exc.context_mark  # where the construct that failed began
             since = f" started on line {at.line + 1}" if at is not None and at is not mark else ""
             what = f"{exc.problem} ({exc.context}{since})"
-        raise InputError([Problem(name, line, "", f"invalid YAML: {what}")]) from None
-    except yaml.YAMLError as exc:
-        raise InputError([Problem(name, None, "", f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
+        prefix = "" if isinstance(exc, _Limit) else "invalid YAML: "
+        raise InputError([Problem(name, at_line, "", f"{prefix}{what}", at_column)]) from None
+    except yaml.reader.ReaderError as exc:   # pragma: no cover - _FORBIDDEN finds these first
+        at_line, at_column = _position(text, exc.position)
+        raise InputError([Problem(name, at_line, "", f"invalid YAML: {exc}", at_column)]
+                         ) from None
+    except yaml.YAMLError as exc:   # pragma: no cover - PyYAML marks its errors
+        raise InputError([Problem(name, 1, "", f"invalid YAML: {exc}")]) from None
     lines: dict[Path_, tuple[str, int]] = {(): (name, 1)}
     problems: list[Problem] = []
     if node is not None:
@@ -223,14 +426,44 @@ def read_with_extends(path: Path | str, _chain: tuple[Path, ...] = ()) -> Locate
     base_name = doc.data.get("extends")
     if base_name is None:
         return doc
-    if not isinstance(base_name, str):
-        raise InputError([doc.problem(("extends",), "must be a file name")])
-    base_path = (path.parent / base_name).resolve()
-    if base_path in _chain or base_path == path.resolve():
-        raise InputError([doc.problem(("extends",), f"circular extends: {base_name}")])
-    if not base_path.exists():
-        raise InputError([doc.problem(("extends",), f"base file not found: {base_path}")])
-    base = read_with_extends(base_path, (*_chain, path.resolve()))
+    base_path = _base_file(doc, path, base_name, _chain)
+    try:
+        base = read_with_extends(base_path, (*_chain, path.resolve()))
+    except InputError as exc:
+        # a base that cannot be read at all is reported at the `extends:` that names it
+        if all(p.file == str(base_path) and p.line is None for p in exc.problems):
+            raise InputError([doc.problem(("extends",), f"base file {base_name!r}: {p.message}")
+                              for p in exc.problems]) from None
+        raise
     own = Located({k: v for k, v in doc.data.items() if k != "extends"},
                   {p: v for p, v in doc.lines.items() if p[:1] != ("extends",)}, doc.file)
     return merge_located(base, own)
+
+
+MAX_NAME = 4096
+
+
+def _base_file(doc: Located, path: Path, base_name: Any, chain: tuple[Path, ...]) -> Path:
+    """The file an `extends:` names, relative to the extending file; problems at its key."""
+    def bad(message: str) -> InputError:
+        return InputError([doc.problem(("extends",), message)])
+
+    if not isinstance(base_name, str):
+        raise bad("must be a file name")
+    if not base_name.strip():
+        raise bad("must be a file name (got an empty name)")
+    if "\0" in base_name or len(base_name) > MAX_NAME:
+        raise bad(f"is not a usable file name ({base_name[:40]!r}...)" if len(base_name) > 40
+                  else f"is not a usable file name ({base_name!r})")
+    try:
+        base_path = (path.parent / base_name).resolve()
+        if base_path in chain or base_path == path.resolve():
+            raise bad(f"circular extends: {base_name}")
+        if base_path.is_dir():
+            raise bad(f"names a folder, not a YAML file: {base_path}")
+        if not base_path.exists():
+            raise bad(f"base file not found: {base_path}")
+    except (OSError, ValueError, RuntimeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise bad(f"cannot use base file {base_name[:80]!r}: {reason}") from None
+    return base_path

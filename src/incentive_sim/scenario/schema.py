@@ -13,14 +13,48 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .vocabulary import Benefit, Payer, Provider, State, Transition
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+
+def _number_only(value: Any) -> Any:
+    """A number is written as a number: `true` or a quoted "60" where a number belongs is a
+    mistake to report, not a value to convert."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    if isinstance(value, str):
+        try:
+            float(value.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"must be a number (got {value!r})") from None
+        raise ValueError(f"must be a number, not text ({value!r}): write it without quotes")
+    return value
+
+
+Number = BeforeValidator(_number_only)
+"""Refuses booleans and strings before pydantic would convert them to numbers."""
+
+MAX_COUNT = 1_000_000_000
+"""The largest count of people or places (the national caseload is 334,000)."""
+MAX_HORIZON_DAYS = 73_050
+"""The longest horizon, 200 years."""
+MAX_REPLICATIONS = 10_000
+MAX_NUMBER = 1e12
+"""The largest number of the language (amounts, days, rates): larger ones are typing errors, and
+would overflow the totals."""
+
+NonNegative = Annotated[float, Number, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
+Positive = Annotated[float, Number, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
+AtLeastADay = Annotated[float, Number, Field(ge=1, le=MAX_NUMBER, allow_inf_nan=False)]
+MAX_RATE_PER_DAY = 1.0
+"""The largest hazard: one event a day on average (rates are per calendar day, not per year)."""
+Rate = Annotated[float, Number, Field(ge=0, le=MAX_RATE_PER_DAY, allow_inf_nan=False)]
+MAX_MULTIPLIER = 100.0
+Multiplier = Annotated[float, Number, Field(ge=0, le=MAX_MULTIPLIER, allow_inf_nan=False)]
+"""A multiplier of a hazard (by group, during and after a service)."""
+Share = Annotated[float, Number, Field(ge=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Number, Field(ge=0, le=MAX_COUNT)]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -134,14 +168,15 @@ def _share_of_full(spec: float | Fixed | Exponential | Lognormal | Gamma | Unifo
     return spec
 
 
-EntitlementDays = Annotated[Annotated[int, Field(gt=0)] | Distribution,
+EntitlementDays = Annotated[Annotated[int, Number, Field(gt=0, le=MAX_COUNT)] | Distribution,
                             AfterValidator(_positive_days)]
 """A maximum in paid days: a whole number, or a distribution drawn once per person."""
 
 DailyAmount = NonNegative | Distribution
 """A benefit's daily amount: fixed, or a distribution drawn once per person."""
 
-PaidFraction = Annotated[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | Distribution,
+PaidFraction = Annotated[Annotated[float, Number, Field(gt=0, le=1, allow_inf_nan=False)]
+                         | Distribution,
                          AfterValidator(_share_of_full)]
 """The share of the full allowance actually paid: a number in (0, 1], or a distribution drawn
 once per person whose every draw lies there."""
@@ -187,7 +222,7 @@ class DailyAmounts(Strict):
 
 
 class Benefits(Strict):
-    paid_days_per_week: Annotated[int, Field(ge=1, le=7)] = 5
+    paid_days_per_week: Annotated[int, Number, Field(ge=1, le=7)] = 5
     daily: DailyAmounts = DailyAmounts()
     currency: Currency = Field(
         "EUR", description="Currency of the daily amounts, and hence of every output amount; "
@@ -266,8 +301,8 @@ class Hazard(Strict):
     """A hazard per calendar day: a constant, or piecewise-constant in spell duration."""
 
     bands_days: list[NonNegative] | None = None
-    rate_per_day: NonNegative | list[NonNegative]
-    group_multiplier: dict[Name, NonNegative] = {}
+    rate_per_day: Rate | list[Rate]
+    group_multiplier: dict[Name, Multiplier] = {}
 
     @model_validator(mode="after")
     def _bands_match_rates(self) -> Hazard:
@@ -304,9 +339,9 @@ class Transitions(Strict):
 # ---------------------------------------------------------------- services
 
 class HazardMultipliers(Strict):
-    employment: NonNegative = 1.0
-    education: NonNegative = 1.0
-    inactivity: NonNegative = 1.0
+    employment: Multiplier = 1.0
+    education: Multiplier = 1.0
+    inactivity: Multiplier = 1.0
 
 
 class HazardAfter(HazardMultipliers):
@@ -337,14 +372,14 @@ class Service(Strict):
 
 class PolicyOverride(Strict):
     strategy: Literal["none", "fifo", "threshold", "incentive_aware"] | None = None
-    review_every_days: Positive | None = None
+    review_every_days: AtLeastADay | None = None
     refer_at_paid_days: NonNegative | None = None
     take_up: Share | None = None
 
 
 class Policy(Strict):
     strategy: Literal["none", "fifo", "threshold", "incentive_aware"] = "none"
-    review_every_days: Positive = 90.0
+    review_every_days: AtLeastADay = 90.0
     refer_at_paid_days: NonNegative = 0.0
     take_up: Share = 1.0
     by_municipality: dict[Name, PolicyOverride] = {}
@@ -521,9 +556,9 @@ class Scenario(Strict):
     name: Name
     description: str = ""
     start_date: dt.date = dt.date(2025, 1, 1)
-    horizon_days: Annotated[int, Field(gt=0)] = 1461
-    seed: Annotated[int, Field(ge=0)] = 0
-    replications: Annotated[int, Field(ge=1)] = 1
+    horizon_days: Annotated[int, Number, Field(gt=0, le=MAX_HORIZON_DAYS)] = 1461
+    seed: Annotated[int, Number, Field(ge=0, lt=2**63)] = 0
+    replications: Annotated[int, Number, Field(ge=1, le=MAX_REPLICATIONS)] = 1
     benefits: Benefits = Benefits()
     municipalities: dict[Name, Municipality] = Field(min_length=1)
     areas: dict[Name, list[Name]] = {}

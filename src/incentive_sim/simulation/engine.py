@@ -216,7 +216,8 @@ class Engine:
             if pool_index < 0:
                 continue
             pool = self.pools[svc.index][pool_index]
-            assert pool is not None
+            if pool is None:        # no places here (capacity 0): nobody can be referred
+                continue
             ok = ~taken & eligible(svc, self.people.group[cand], counter)
             free = svc.pool_capacity[pool_index] - pool.count - len(pool.queue)
             chosen = self._choose(pol, svc, cand, counter, ok, free, t)
