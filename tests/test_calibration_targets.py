@@ -13,7 +13,7 @@ import yaml
 from incentive_sim.analysis.kela import Bill
 from incentive_sim.analysis.ledger import Plan
 from incentive_sim.calibration.moments import measure
-from incentive_sim.calibration.targets import load_targets
+from incentive_sim.calibration.targets import Spec, load_targets
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE
@@ -203,3 +203,30 @@ def test_kela_figures_agree_with_the_bill(region: Scenario, tmp_path: Path) -> N
     assert got[2] == bill.recipients[2, :, lms, c701].sum() > 0
     monthly = got[4:]
     assert monthly.max() <= got[3] < monthly.sum()
+
+
+def test_the_shipped_national_targets_fit_the_national_scenario(repo: Path) -> None:
+    """scenarios/targets/finland_2025.yaml checks against the national scenario, and its Kela
+    figures are the shipped data's to the cent."""
+    from incentive_sim.data import kela_2025
+
+    national = load_scenario(repo / "scenarios" / "finland_national_2025.yaml")
+    spec: Spec = load_targets(repo / "scenarios" / "targets" / "finland_2025.yaml", national)
+    kela = {(c.month, c.benefit, c.day_class): c for c in kela_2025()}
+    checked = 0
+    for t in spec.targets:
+        if t.measure != "municipal_share" and not (t.measure == "recipients"
+                                                   and t.basis == "co_financed"):
+            continue
+        month = int(t.month[5:]) if t.month is not None else 0
+        cell = kela.get((month, t.benefit or "all", t.day_class or "all"))
+        if cell is None:
+            continue
+        quantity = "recipients" if t.measure == "recipients" else (t.quantity or "euros")
+        expected = cell.recipients if quantity == "recipients" else cell.municipal_share_eur
+        assert t.value == expected, t.name
+        checked += 1
+    assert checked >= 40
+    assert spec.horizon_days <= 366
+    assert all(t.source for t in spec.targets) and all(
+        p.source or p.note for p in spec.parameters)
