@@ -326,6 +326,68 @@ def explain(
         out.print(table)
 
 
+@app.command()
+def calibrate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    targets: Annotated[Path, typer.Option(
+        help="Targets YAML file: the parameters to fit and the figures to fit them to.")],
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: runs/<scenario file name>-calibrate).",
+        show_default=False)] = None,
+    sample: Annotated[float, typer.Option(
+        help="Fit on this share of the population (caseload, inflow and service places "
+             "scaled; people and euros scaled back), then confirm at full scale; in (0, "
+             "1].")] = 1.0,
+    max_evaluations: Annotated[int, typer.Option(
+        min=1, help="Simulations the search may run (the full-scale confirmation is one "
+                    "more).")] = 60,
+    method: Annotated[str, typer.Option(
+        help="least_squares (bounded trust region on the residuals) or nelder_mead.")
+                      ] = "least_squares",
+    seed: Seed = None,
+    replications: Annotated[int, typer.Option(
+        min=1, help="Replications per evaluation (0..R-1, the same in every evaluation).")
+                            ] = 1,
+    workers: Workers = 1,
+) -> None:
+    """Fit scenario parameters to target figures by simulation; write the fitted scenario,
+    the fit table and plots to --out."""
+    from .calibration import calibrate as run_calibration
+    from .calibration.fit import METHODS
+
+    if method not in METHODS:
+        err.print(f"--method: must be one of {', '.join(METHODS)} (got {method!r})",
+                  markup=False, highlight=False)
+        raise typer.Exit(2)
+    s = _guarded(lambda: load_scenario(scenario))
+    target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-calibrate"
+    command = ["incentive-sim", "calibrate", str(scenario), "--targets", str(targets),
+               "--out", str(target), "--sample", f"{sample:g}",
+               "--max-evaluations", str(max_evaluations), "--method", method,
+               *(["--seed", str(seed)] if seed is not None else []),
+               "--replications", str(replications)]
+    _, record = _guarded(lambda: run_calibration(
+        s, targets, target, sample=sample, seed=seed, replications=replications,
+        max_evaluations=max_evaluations, method=method,  # type: ignore[arg-type]
+        workers=workers, progress=True, command=command))
+    table = Table(title=escape(f"{s.name}: fitted parameters (seed {record['seed']}, "
+                               f"sample {sample:g}, {record['evaluations']} evaluations)"))
+    for column in ("parameter", "path", "start", "fitted", "bounds"):
+        table.add_column(column, justify="right" if column in ("start", "fitted") else "left")
+    for name, p in record["parameters"].items():
+        table.add_row(escape(name), escape(p["path"] + (" (scaled)" if p["scale"] else "")),
+                      f"{p['start']:.6g}", f"{p['fitted']:.6g}",
+                      f"[{p['bounds'][0]:g}, {p['bounds'][1]:g}]")
+    out.print(table)
+    objective = record["objective"]
+    full = (f", {objective['best_full']:.5g} at full scale"
+            if objective["best_full"] is not None else "")
+    out.print(f"Objective {objective['start_sample']:.5g} at the start, "
+              f"{objective['best_sample']:.5g} fitted{full}. Outputs in {target} "
+              f"(fit.csv, scenario.fitted.yaml; {record['provenance']['wall_time_s']:.1f} s)",
+              markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     try:
         app()

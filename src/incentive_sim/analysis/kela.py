@@ -14,6 +14,7 @@ not booked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,81 @@ def band_labels(rule: CompiledRule) -> tuple[str, ...]:
     return tuple(labels)
 
 
+@dataclass(frozen=True, eq=False)
+class CoFinanced:
+    """Co-financed paid days of some whole people: one entry per segment piece and band it
+    overlaps (a piece lies within one payment month and one phase of a timeline). `month` is
+    the payment month (an index into `Plan.months`), `label` an index into `band_labels`."""
+
+    person: IntArray
+    month: IntArray
+    municipality: IntArray
+    benefit: IntArray
+    label: IntArray
+    paid_days: FloatArray
+    euros: FloatArray
+
+
+def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
+                ) -> Iterator[list[CoFinanced]]:
+    """The co-financed days of the rule in force, by chunks of whole people (so distinct
+    people counted within each chunk add up over chunks): each chunk a list of parts, one per
+    phase, liability block and band with such days. Days whose payment falls after the horizon
+    are not in it."""
+    rule = plan.compiled[plan.in_force]
+    labels = band_labels(rule)
+    label_index = {label: i for i, label in enumerate(labels)}
+    lag = float(plan.scenario.benefits.payment_lag_days)
+    horizon = float(plan.scenario.horizon_days)
+    counters = rule_counters(spells, rule)
+    simple = rule.simple_rules()
+    phases = rule.phases if rule.is_timeline else (Phase(-np.inf, None, rule),)
+    starts = np.array([ph.start_day for ph in phases])
+    bounds = np.unique(np.concatenate([plan.month_starts - lag, starts, [horizon - lag]]))
+    for rows in person_chunks(spells, chunk_rows):
+        chunk = spells.take(rows)
+        pieces, piece_counters, _ = split_at(
+            chunk, bounds, {r: counters[r.name][rows] for r in simple},
+            only=chunk.benefit_paid)
+        paid = pieces.paid_days
+        due = (pieces.start_day + lag < horizon) & (paid > 0)
+        month = month_index(plan.month_starts, pieces.start_day + lag)
+        basic = np.where(pieces.benefit == ER,
+                         np.minimum(pieces.basic_part, pieces.daily_amount),
+                         pieces.daily_amount)
+        phase = np.searchsorted(starts, pieces.start_day, side="right") - 1
+        parts = []
+        for p, ph in enumerate(phases):
+            simple_rule = ph.rule
+            if simple_rule is NO_RULE:
+                continue
+            here = due & (phase == p)
+            c0 = piece_counters[simple_rule]
+            for b, block in enumerate(simple_rule.blocks):
+                mine = here & (simple_rule.block_of_benefit[pieces.benefit] == b)
+                charged = mine & block.charged[pieces.state]
+                counts = block.counts[pieces.state]
+                c1 = np.where(counts, c0 + paid, c0)
+                t, shares = block.schedule.thresholds, block.schedule.shares
+                for i, share in enumerate(shares):
+                    if share <= 0:
+                        continue
+                    lo = t[i]
+                    hi = t[i + 1] if i + 1 < t.size else np.inf
+                    overlap = np.where(counts, np.clip(np.minimum(c1, hi) - np.maximum(
+                        c0, lo), 0.0, None), np.where((c0 >= lo) & (c0 < hi), paid, 0.0))
+                    hit = np.flatnonzero(charged & (overlap > 0))
+                    if hit.size == 0:
+                        continue
+                    parts.append(CoFinanced(
+                        pieces.person_id[hit].astype(np.int64), month[hit],
+                        pieces.municipality[hit].astype(np.int64),
+                        pieces.benefit[hit].astype(np.int64),
+                        np.full(hit.size, label_index[block.schedule.labels[i]], np.int64),
+                        overlap[hit], basic[hit] * share * overlap[hit]))
+        yield parts
+
+
 @dataclass(frozen=True)
 class Bill:
     """Cells (payment month, municipality, benefit, day class) of the rule in force."""
@@ -60,64 +136,21 @@ class Bill:
 
     @classmethod
     def of(cls, spells: SpellTable, plan: Plan, chunk_rows: int = 100_000) -> Bill:
-        rule = plan.compiled[plan.in_force]
-        labels = band_labels(rule)
-        label_index = {label: i for i, label in enumerate(labels)}
+        labels = band_labels(plan.compiled[plan.in_force])
         shape = (len(plan.months), len(plan.municipalities), len(BENEFITS), len(labels))
         size = int(np.prod(shape))
         recipients = np.zeros(size)
         paid_days = np.zeros(size)
         euros = np.zeros(size)
-        lag = float(plan.scenario.benefits.payment_lag_days)
-        horizon = float(plan.scenario.horizon_days)
-        counters = rule_counters(spells, rule)
-        simple = rule.simple_rules()
-        phases = rule.phases if rule.is_timeline else (Phase(-np.inf, None, rule),)
-        starts = np.array([ph.start_day for ph in phases])
-        bounds = np.unique(np.concatenate([plan.month_starts - lag, starts, [horizon - lag]]))
         people = int(spells.person_id.max()) + 1 if len(spells) else 1
-        for rows in person_chunks(spells, chunk_rows):
-            chunk = spells.take(rows)
-            pieces, piece_counters, _ = split_at(
-                chunk, bounds, {r: counters[r.name][rows] for r in simple},
-                only=chunk.benefit_paid)
-            paid = pieces.paid_days
-            due = (pieces.start_day + lag < horizon) & (paid > 0)
-            month = month_index(plan.month_starts, pieces.start_day + lag)
-            base = (month * shape[1] + pieces.municipality) * shape[2]
-            basic = np.where(pieces.benefit == ER,
-                             np.minimum(pieces.basic_part, pieces.daily_amount),
-                             pieces.daily_amount)
-            phase = np.searchsorted(starts, pieces.start_day, side="right") - 1
+        for parts in co_financed(spells, plan, chunk_rows):
             pairs = []
-            for p, ph in enumerate(phases):
-                simple_rule = ph.rule
-                if simple_rule is NO_RULE:
-                    continue
-                here = due & (phase == p)
-                c0 = piece_counters[simple_rule]
-                for b, block in enumerate(simple_rule.blocks):
-                    mine = here & (simple_rule.block_of_benefit[pieces.benefit] == b)
-                    charged = mine & block.charged[pieces.state]
-                    counts = block.counts[pieces.state]
-                    c1 = np.where(counts, c0 + paid, c0)
-                    t, shares = block.schedule.thresholds, block.schedule.shares
-                    for i, share in enumerate(shares):
-                        if share <= 0:
-                            continue
-                        lo = t[i]
-                        hi = t[i + 1] if i + 1 < t.size else np.inf
-                        overlap = np.where(counts, np.clip(np.minimum(c1, hi) - np.maximum(
-                            c0, lo), 0.0, None), np.where((c0 >= lo) & (c0 < hi), paid, 0.0))
-                        hit = np.flatnonzero(charged & (overlap > 0))
-                        if hit.size == 0:
-                            continue
-                        cell = (base[hit] + pieces.benefit[hit]) * shape[3] + label_index[
-                            block.schedule.labels[i]]
-                        paid_days += np.bincount(cell, overlap[hit], minlength=size)
-                        euros += np.bincount(cell, basic[hit] * share * overlap[hit],
-                                             minlength=size)
-                        pairs.append(cell.astype(np.int64) * people + pieces.person_id[hit])
+            for part in parts:
+                cell = ((part.month * shape[1] + part.municipality) * shape[2]
+                        + part.benefit) * shape[3] + part.label
+                paid_days += np.bincount(cell, part.paid_days, minlength=size)
+                euros += np.bincount(cell, part.euros, minlength=size)
+                pairs.append(cell * people + part.person)
             if pairs:
                 distinct = np.unique(np.concatenate(pairs)) // people
                 recipients += np.bincount(distinct, minlength=size)

@@ -1,0 +1,75 @@
+"""`calibrate`: fit a small, named parameter vector of a scenario to target figures by
+simulation, with common random numbers, on a sample of the population and confirmed at full
+scale.
+
+- targets.py: the targets file (parameters and targets), validated with file and line;
+- moments.py: the model's side of each target, measured on a simulated history;
+- fit.py: evaluations and the optimiser (scipy.optimize);
+- outputs.py, plots.py: the output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..scenario import Scenario
+from .fit import Calibration, Evaluation, Method, fit
+from .outputs import write_outputs
+from .targets import Spec, load_targets
+
+__all__ = ["Calibration", "Spec", "calibrate", "fit", "load_targets"]
+
+
+def calibrate(scenario: Scenario, targets: Path | str, out_dir: Path | str, *,
+              sample: float = 1.0, seed: int | None = None, replications: int = 1,
+              max_evaluations: int = 60, method: Method = "least_squares",
+              diff_step: float = 0.05, workers: int = 1, progress: bool = False,
+              command: Sequence[str] | None = None) -> tuple[Calibration, dict[str, Any]]:
+    """Fit `scenario` to the targets file `targets` and write the outputs into `out_dir`;
+    returns the fit and what calibration.json holds."""
+    spec = load_targets(targets, scenario)
+    total = max_evaluations + (1 if sample < 1 else 0)
+    with _progress_bar(progress, total, f"{scenario.name}: calibrate", sample) as tick:
+        result = fit(scenario, spec, sample=sample, seed=seed, replications=replications,
+                     max_evaluations=max_evaluations, method=method, diff_step=diff_step,
+                     workers=workers, on_evaluation=tick)
+    record = write_outputs(result, scenario, out_dir, targets, command)
+    return result, record
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, total: int, name: str, sample: float
+                  ) -> Iterator[Callable[[Evaluation], None]]:
+    """A rich progress bar over evaluations, with the best objective so far, on stderr when it
+    is a terminal."""
+    if not (show and sys.stderr.isatty()):
+        yield lambda _: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    best = [float("inf")]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("objective {task.fields[objective]}"),
+                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(name, total=total, objective="-", best="-")
+
+        def tick(ev: Evaluation) -> None:
+            confirmation = ev.sample == 1 and sample < 1
+            if not confirmation:
+                best[0] = min(best[0], ev.objective)
+            label = f"{ev.objective:.5g}" + (" (full scale)" if confirmation else "")
+            bar.update(task, advance=1, objective=label, best=f"{best[0]:.5g}")
+
+        yield tick
