@@ -345,10 +345,12 @@ def provenance(scenario: Scenario, seed: int, replications: int,
 KNOWN_OUTPUTS = frozenset({
     SUMMARY, COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS,
     RESOLVED,
-    "comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json"})
-"""Every name `run` and `compare` publish: a folder holding only these is an output folder."""
-MARKERS = (SUMMARY, "comparison.json")
-"""A folder with one of these holds the outputs of a finished run or comparison."""
+    "comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
+    "scenario.fitted.yaml", "fit.csv", "parameters.csv", "evaluations.csv", "calibration.json"})
+"""Every name `run`, `compare` and `calibrate` publish: a folder holding only these is an
+output folder."""
+MARKERS = (SUMMARY, "comparison.json", "calibration.json")
+"""A folder with one of these holds the outputs of a finished run, comparison or fit."""
 STAGING_TAG = ".partial-"
 
 
