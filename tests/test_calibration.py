@@ -126,6 +126,10 @@ def test_a_sample_scales_people_and_places_and_is_scaled_back(region: Scenario,
     uneven = sampled({"population": {"initial_stock": {"a": 5, "b": 5, "c": 5}},
                       "services": {}}, 0.5)["population"]["initial_stock"]
     assert sum(uneven.values()) == 8 and sorted(uneven.values()) == [2, 3, 3]
+    # the former jobseekers in work at the start are people too
+    pool = sampled({"population": {"initial_employed": {"a": 100, "b": 300}},
+                    "services": {}}, 0.1)["population"]["initial_employed"]
+    assert pool == {"a": 10, "b": 30}
     path = write_targets(tmp_path / "t.yaml", [{"name": "start", "measure": "stock",
                                                 "month": "2025-01"},
                                                {"name": "share", "measure": "long_term_share",

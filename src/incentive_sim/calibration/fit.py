@@ -35,6 +35,7 @@ import pydantic
 
 from ..analysis.ledger import Plan
 from ..scenario import InputError, Problem, Scenario
+from ..scenario.places import largest_remainder
 from ..simulation.engine import simulate
 from .moments import measure
 from .targets import Spec, apply
@@ -51,19 +52,18 @@ def share_out(counts: dict[str, Any], fraction: float) -> dict[str, int]:
     the scaled total (rounded)."""
     names = list(counts)
     raw = np.array([float(counts[n]) for n in names]) * fraction
-    floor = np.floor(raw)
-    rest = round(float(raw.sum())) - int(floor.sum())
-    order = np.argsort(-(raw - floor), kind="stable")[:max(rest, 0)]
-    floor[order] += 1
-    return {n: int(v) for n, v in zip(names, floor, strict=True)}
+    whole = largest_remainder(raw, round(float(raw.sum())))
+    return {n: int(v) for n, v in zip(names, whole, strict=True)}
 
 
 def sampled(data: dict[str, Any], fraction: float) -> dict[str, Any]:
-    """The scenario dump with its population and service places scaled by `fraction`."""
+    """The scenario dump with its population (the caseload, the former jobseekers in work and
+    the inflow) and service places scaled by `fraction`."""
     if fraction == 1:
         return data
     population = dict(data["population"])
-    population["initial_stock"] = share_out(population.get("initial_stock", {}), fraction)
+    for key in ("initial_stock", "initial_employed"):
+        population[key] = share_out(population.get(key, {}), fraction)
     population["inflow_per_year"] = {k: float(v) * fraction
                                      for k, v in population.get("inflow_per_year", {}).items()}
     services = {name: {**svc, "capacity": share_out(svc["capacity"], fraction)}
