@@ -84,8 +84,14 @@ def reference_day_by_day(s: Scenario, people: People, seed: int, replication: in
     wanted = {int(d): i for i, d in enumerate(days)}
     stock = [0] * len(days)
     person_days = 0
+    # former jobseekers in work at the start begin in their job, under way since -elapsed
+    in_work = people.employed_at_start
+    job_start[in_work] = -people.elapsed_days[in_work]
     for day in range(s.horizon_days):
         arriving = np.arange(bounds[day], bounds[day + 1])
+        if day == 0:
+            employed = arriving[in_work[arriving]]
+            arriving = arriving[~in_work[arriving]]
         unemployed = np.concatenate([unemployed, arriving])
         if day in wanted:   # the stock at the start of the day: today's later arrivals not yet
             later = np.count_nonzero(people.arrival_day[arriving] > day)
