@@ -214,6 +214,19 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
 ALLOWANCES = [BENEFIT_CODE["earnings_related"], BENEFIT_CODE["basic_allowance"]]
 
 
+def _use_entitlement(attrs: dict[str, np.ndarray], used: FloatArray) -> FloatArray:
+    """People who have used `used` paid days of an allowance that ends: those past its maximum
+    are on the labour market subsidy now (`attrs` changed in place). Returns the days used of
+    the benefit each is on (0 on the subsidy, which does not end)."""
+    exhausted = used >= attrs["max_paid_days"]
+    attrs["benefit"] = np.where(exhausted, BENEFIT_CODE["labour_market_subsidy"],
+                                attrs["benefit"]).astype(np.int8)
+    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
+    attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
+    attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
+    return np.where(np.isfinite(attrs["max_paid_days"]), used, 0.0)
+
+
 def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
@@ -238,13 +251,7 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     allowance = np.isin(attrs["benefit"], ALLOWANCES)
     prior = np.where(allowance, spell_paid,
                      np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid))
-    exhausted = spell_paid >= attrs["max_paid_days"]
-    lms = BENEFIT_CODE["labour_market_subsidy"]
-    attrs["benefit"] = np.where(exhausted, lms, attrs["benefit"]).astype(np.int8)
-    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
-    attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
-    attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
-    used = np.where(np.isfinite(attrs["max_paid_days"]), spell_paid, 0.0)
+    used = _use_entitlement(attrs, spell_paid)
     return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior,
                   entitlement_used=used, employed_at_start=np.zeros(n, bool))
 
@@ -264,13 +271,7 @@ def initial_employed(s: Scenario, seed: int, replication: int) -> People:
     n = municipality.size
     worked = sample(s.population.initial_employed_days, n, rng)
     prior = sample(s.population.initial_employed_paid_days, n, rng)
-    exhausted = prior >= attrs["max_paid_days"]
-    attrs["benefit"] = np.where(exhausted, BENEFIT_CODE["labour_market_subsidy"],
-                                attrs["benefit"]).astype(np.int8)
-    attrs["daily_amount"] = np.where(exhausted, attrs["subsidy_amount"], attrs["daily_amount"])
-    attrs["basic_part"] = np.where(exhausted, attrs["daily_amount"], attrs["basic_part"])
-    attrs["max_paid_days"] = np.where(exhausted, np.inf, attrs["max_paid_days"])
-    used = np.where(np.isfinite(attrs["max_paid_days"]), prior, 0.0)
+    used = _use_entitlement(attrs, prior)
     return People(**attrs, arrival_day=np.zeros(n), elapsed_days=worked, prior_paid_days=prior,
                   entitlement_used=used, employed_at_start=np.ones(n, bool))
 
