@@ -18,9 +18,7 @@ The same scenario, targets, seed and options give the same files, apart from the
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import platform
 from collections.abc import Sequence
@@ -30,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..analysis.run import output_folder, publish, resolved_yaml, scenario_hash
+from ..analysis.run import _csv, output_folder, publish, resolved_yaml, scenario_hash
 from ..scenario import Scenario
 from .fit import Calibration, relative_differences
 from .plots import write_calibration_plots
@@ -61,14 +59,6 @@ def write_outputs(result: Calibration, scenario: Scenario, out_dir: Path | str,
                                       encoding="utf-8")
         publish(staging, out, [FITTED, FIT, PARAMETERS, EVALUATIONS, PLOTS], MARKER)
     return record
-
-
-def _csv(header: Sequence[str], rows: Any) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def number(x: float) -> str:
