@@ -326,3 +326,22 @@ def test_a_refused_parameter_value_is_bad_input(region: Scenario, tmp_path: Path
     with pytest.raises(InputError, match=r"take_up = 1\.5"):
         setup.scenario((1.5,))
     assert math.isfinite(model_figures(setup, (0.5,), 1.0)[0])
+
+
+def test_calibrate_from_python_gives_the_fit_table_and_the_fitted_values(
+        true_targets: Path, tmp_path: Path) -> None:
+    import incentive_sim as isim
+
+    result = isim.calibrate(REGION, true_targets, max_evaluations=3)
+    assert result.folder is None                        # nothing kept without `out`
+    assert {"fit", "parameters", "evaluations"} <= set(result.tables)
+    fit_table = result.table("fit")
+    n = len(FIGURES)
+    assert len(fit_table["target"]) == n
+    rel = (fit_table["model_full"] - fit_table["value"]) / fit_table["value"]
+    np.testing.assert_allclose(fit_table["relative_difference"], rel, rtol=1e-6, atol=1e-9)
+    assert list(result.table("parameters")["name"]) == [p["name"] for p in PARAMETERS]
+    kept = isim.calibrate(REGION, true_targets, tmp_path / "kept", max_evaluations=3)
+    assert (tmp_path / "kept" / "calibration.json").is_file() and kept.folder is not None
+    assert kept.table("parameters")["fitted"].tolist() == \
+        result.table("parameters")["fitted"].tolist()         # the same seed, the same fit

@@ -8,7 +8,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+source"
 
-_API = ("load", "run", "compare", "sweep", "Result")
+_API = ("load", "run", "compare", "sweep", "calibrate", "Result")
 
 
 def __getattr__(name: str) -> object:

@@ -15,6 +15,10 @@ results in memory as plain arrays and, where pandas is installed, as DataFrames.
     points = isim.sweep(scenario, ["policy.take_up=0.5,1"], replications=2)
     points.frame("sweep")
 
+    fitted = isim.calibrate("scenarios/finland_national_2025.yaml",
+                            "scenarios/targets/finland_2025.yaml", sample=0.1, workers=2)
+    fitted.frame("fit")                            # target, value, model, relative difference
+
 Every function writes the same files as its command when given `out`; without it the files go
 to a temporary folder that is read back and removed. Bad input raises `InputError`, whose
 message names the file, line and field.
@@ -35,7 +39,7 @@ import numpy as np
 
 from .scenario import InputError, Scenario, load_scenario
 
-__all__ = ["InputError", "Result", "compare", "load", "run", "sweep"]
+__all__ = ["InputError", "Result", "calibrate", "compare", "load", "run", "sweep"]
 
 
 def load(path: Path | str) -> Scenario:
@@ -108,6 +112,22 @@ def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
         points = run_sweep(s, sets, folder, replications=replications, seed=seed,
                            workers=workers, scheduler=scheduler, resume=resume)
         return _result({"points": points}, folder, out)
+
+
+def calibrate(scenario: Scenario | Path | str, targets: Path | str,
+              out: Path | str | None = None, *, sample: float = 1.0, seed: int | None = None,
+              replications: int = 1, max_evaluations: int = 60, workers: int = 1) -> Result:
+    """Fit the parameters of a targets file to its figures (`incentive-sim calibrate`);
+    `summary` is what calibration.json holds, the tables are `fit`, `parameters` and
+    `evaluations`."""
+    from .calibration import calibrate as run_calibration
+
+    s = _scenario(scenario)
+    with _folder(out) as folder:
+        _, record = run_calibration(s, targets, folder, sample=sample, seed=seed,
+                                    replications=replications,
+                                    max_evaluations=max_evaluations, workers=workers)
+        return _result(record, folder, out)
 
 
 def _scenario(scenario: Scenario | Path | str) -> Scenario:
