@@ -20,13 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.counters import rule_counters, split_at
-from ..funding.rules import NO_RULE, CompiledRule, Phase
+from ..funding.counters import rule_counters, split_by_phase
+from ..funding.pricing import co_financeable
+from ..funding.rules import CompiledRule
 from ..funding.spells import SpellTable
-from ..scenario.vocabulary import BENEFIT_CODE, BENEFITS
+from ..scenario.vocabulary import BENEFITS
 from .ledger import Plan, month_index, person_chunks
-
-ER = BENEFIT_CODE["earnings_related"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -71,28 +70,21 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
     lag = float(plan.scenario.benefits.payment_lag_days)
     horizon = float(plan.scenario.horizon_days)
     counters = rule_counters(spells, rule)
-    simple = rule.simple_rules()
-    phases = rule.phases if rule.is_timeline else (Phase(-np.inf, None, rule),)
-    starts = np.array([ph.start_day for ph in phases])
-    bounds = np.unique(np.concatenate([plan.month_starts - lag, starts, [horizon - lag]]))
+    payment_bounds = np.append(plan.month_starts - lag, horizon - lag)
     for rows in person_chunks(spells, chunk_rows):
         chunk = spells.take(rows)
-        pieces, piece_counters, _ = split_at(
-            chunk, bounds, {r: counters[r.name][rows] for r in simple},
-            only=chunk.benefit_paid)
+        pieces, piece_counters, _, by_rule = split_by_phase(
+            chunk, rule, {name: c[rows] for name, c in counters.items()},
+            only=chunk.benefit_paid, more_bounds=payment_bounds)
         paid = pieces.paid_days
         due = (pieces.start_day + lag < horizon) & (paid > 0)
         month = month_index(plan.month_starts, pieces.start_day + lag)
-        basic = np.where(pieces.benefit == ER,
-                         np.minimum(pieces.basic_part, pieces.daily_amount),
-                         pieces.daily_amount)
-        phase = np.searchsorted(starts, pieces.start_day, side="right") - 1
+        basic = co_financeable(pieces)
         parts = []
-        for p, ph in enumerate(phases):
-            simple_rule = ph.rule
-            if simple_rule is NO_RULE:
-                continue
-            here = due & (phase == p)
+        for simple_rule, in_phase in by_rule:
+            here = np.zeros(len(pieces), bool)
+            here[in_phase] = True
+            here &= due
             c0 = piece_counters[simple_rule]
             for b, block in enumerate(simple_rule.blocks):
                 mine = here & (simple_rule.block_of_benefit[pieces.benefit] == b)

@@ -118,8 +118,7 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
         counters = {rule.name: np.asarray(counter_at_start, np.float64)}
     n = len(spells)
     paid = spells.paid_days
-    basic = np.where(spells.benefit == ER, np.minimum(spells.basic_part, spells.daily_amount),
-                     spells.daily_amount)
+    basic = co_financeable(spells)
     gross = spells.daily_amount * paid
     public = basic * paid
     if rule.is_timeline:
@@ -141,6 +140,14 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
         service_cost["municipality"] = np.where(by_state, 0.0, cost - compensation)
     return Pricing(rule.name, benefit, service_cost, _bonuses(spells, rule, counters),
                    counter_in_force(spells, rule, counters))
+
+
+def co_financeable(spells: SpellTable) -> FloatArray:
+    """The part of each segment's daily amount a rule can co-finance: the basic part of an
+    earnings-related allowance (at most its amount), the whole of the other benefits."""
+    return np.asarray(np.where(spells.benefit == ER,
+                               np.minimum(spells.basic_part, spells.daily_amount),
+                               spells.daily_amount), np.float64)
 
 
 def _municipal_share(benefit: npt.NDArray[np.int8], state: npt.NDArray[np.int8],
@@ -168,8 +175,7 @@ def _timeline_share(spells: SpellTable, rule: CompiledRule,
     pieces, piece_counters, rows, parts = split_by_phase(spells, rule, counters,
                                                          only=spells.benefit_paid)
     paid = pieces.paid_days
-    basic = np.where(pieces.benefit == ER, np.minimum(pieces.basic_part, pieces.daily_amount),
-                     pieces.daily_amount)
+    basic = co_financeable(pieces)
     share = np.zeros(len(pieces))
     for simple, here in parts:
         share[here] = _municipal_share(pieces.benefit[here], pieces.state[here], paid[here],
