@@ -79,6 +79,18 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
             if g not in groups:
                 report(("transitions", hazard_name, "group_multiplier", g),
                        _unknown("group", g, s.groups))
+    by = s.transitions.exit_multiplier_by
+    if by is not None:
+        lacking = [m for m, spec in s.municipalities.items() if by not in spec.attributes]
+        zero = [m for m, spec in s.municipalities.items() if spec.attributes.get(by) == 0]
+        if lacking:
+            report(("transitions", "exit_multiplier_by"),
+                   f"{len(lacking)} municipalities have no attribute {by!r} "
+                   f"(e.g. {lacking[0]!r}); give it under municipalities.NAME.attributes")
+        elif zero:
+            report(("transitions", "exit_multiplier_by"),
+                   f"attribute {by!r} is 0 for {zero[0]!r}: an exit multiplier must be "
+                   "positive")
 
     for name, svc in s.services.items():
         covered: dict[str, str] = {}

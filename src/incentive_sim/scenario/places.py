@@ -52,7 +52,9 @@ def as_municipality(r: MunicipalityRecord) -> dict[str, Any]:
             "unemployment_rate": r.unemployment_rate,
             "attributes": {"unemployment_rate_2023": r.unemployment_rate_2023,
                            "unemployment_rate_2024_12": r.unemployment_rate_2024_12,
-                           "employment_area_known": 1.0 if r.employment_area_known else 0.0}}
+                           "employment_area_known": 1.0 if r.employment_area_known else 0.0,
+                           "labour_force_participation": r.labour_force_participation,
+                           "exit_index": r.exit_index}}
 
 
 def expand_places(doc: Located) -> Located:

@@ -334,6 +334,12 @@ class Transitions(Strict):
     education: Hazard | None = None
     inactivity: Hazard | None = None
     job_loss: Hazard | None = None
+    exit_multiplier_by: Name | None = Field(
+        None, description="A municipality attribute (e.g. `exit_index` of `municipalities: "
+        "{from: finland_2025}`) that multiplies every exit hazard of the municipality's "
+        "unemployed: local labour markets differ in how fast people find work. The initial "
+        "caseload's elapsed spells and counters are divided by it, as a stock with those "
+        "hazards would have them.")
 
 
 # ---------------------------------------------------------------- services

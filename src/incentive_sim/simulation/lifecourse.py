@@ -85,8 +85,10 @@ class LifeCourses:
     # ---------------------------------------------------------------- sampling
 
     def _multiplier(self, idx: IntArray, risks: CompetingRisks) -> FloatArray:
-        return np.asarray(self.people.frailty[idx, None]
-                          * risks.group_multiplier[self.people.group[idx]])
+        m = self.people.frailty[idx, None] * risks.group_multiplier[self.people.group[idx]]
+        if risks is self.risks.exits:
+            m = m * self.people.local_exit[idx, None]
+        return np.asarray(m)
 
     def _sample(self, idx: IntArray) -> None:
         """Sample the end of the open segment of people `idx` (who start it at seg_start)."""

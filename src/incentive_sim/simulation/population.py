@@ -124,6 +124,7 @@ class People:
     max_paid_days: FloatArray        # entitlement of a benefit that ends (inf for the others)
     subsidy_amount: FloatArray       # daily labour market subsidy once on it
     frailty: FloatArray
+    local_exit: FloatArray           # the municipality's exit multiplier (1 without one)
     arrival_day: FloatArray          # 0 for the initial caseload
     elapsed_days: FloatArray         # spell (or, employed at start: job) duration on arrival
     prior_paid_days: FloatArray      # benefit-day counter accrued before arrival
@@ -180,6 +181,9 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
     er_amount = np.maximum(sample(Lognormal(dist="lognormal", mean=er.mean, sd=er.sd), n, rng),
                            er.basic_part)
     person_frailty = frailty(s.population.heterogeneity, n, rng)
+    by = s.transitions.exit_multiplier_by
+    local = np.ones(n) if by is None else np.array(
+        [spec.attributes[by] for spec in s.municipalities.values()])[municipality]
 
     def own(key: str) -> np.random.Generator:
         return stream(seed, replication, f"{name}.{key}")
@@ -207,6 +211,7 @@ def _attributes(s: Scenario, municipality: IntArray, rng: np.random.Generator,
         "max_paid_days": maximum,
         "subsidy_amount": subsidy,
         "frailty": person_frailty,
+        "local_exit": local,
     }
 
 
@@ -242,15 +247,19 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     municipality = np.repeat(np.arange(len(names)), counts)
     attrs = _attributes(s, municipality, rng, "population.initial", seed, replication)
     n = municipality.size
-    elapsed = sample(s.population.initial_duration_days, n, rng)
+    # where exits are faster by a factor k, a stock has spells and counters shorter by 1 / k
+    local = attrs["local_exit"]
+    elapsed = sample(s.population.initial_duration_days, n, rng) / local
     exits = Risks.of(s).exits
-    survived = exits.cumulative_at(elapsed, exits.group_multiplier[attrs["group"]])
+    survived = exits.cumulative_at(elapsed, exits.group_multiplier[attrs["group"]]
+                                   * local[:, None])
     attrs["frailty"] = frailty_given_survival(s.population.heterogeneity, survived, rng)
     ppw = s.benefits.paid_days_per_week
     spell_paid = elapsed * ppw / 7.0
     allowance = np.isin(attrs["benefit"], ALLOWANCES)
     prior = np.where(allowance, spell_paid,
-                     np.maximum(sample(s.population.initial_paid_days, n, rng), spell_paid))
+                     np.maximum(sample(s.population.initial_paid_days, n, rng) / local,
+                                spell_paid))
     used = _use_entitlement(attrs, spell_paid)
     return People(**attrs, arrival_day=np.zeros(n), elapsed_days=elapsed, prior_paid_days=prior,
                   entitlement_used=used, employed_at_start=np.zeros(n, bool))
