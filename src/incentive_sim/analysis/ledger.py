@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,16 @@ def month_labels(start: dt.date, month_starts: FloatArray) -> tuple[str, ...]:
 def month_days(month_starts: FloatArray, horizon_days: float) -> FloatArray:
     """Days of each month that fall inside the horizon."""
     return np.diff(np.append(month_starts, float(horizon_days)))
+
+
+def year_starts(month_starts: FloatArray, months: Sequence[str]) -> tuple[tuple[int, ...],
+                                                                           FloatArray]:
+    """The calendar years the months touch, and the day offset each begins at (0 for the
+    first, even mid-year)."""
+    years = tuple(sorted({int(m[:4]) for m in months}))
+    starts = [0.0] + [float(d) for d, m in zip(month_starts, months, strict=True)
+                      if m.endswith("-01") and d > 0]
+    return years, np.asarray(starts)
 
 
 def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
@@ -207,6 +218,7 @@ class Ledger:
     # rule -> benefit days paid, by the rule's counter when they were paid, in the bins
     # COUNTER_DAY_BINS (see paid_days_by_counter)
     paid_days_by_counter: dict[str, FloatArray]
+    yearly: Yearly | None = None
 
     @classmethod
     def build(cls, scenario: Scenario, spells: SpellTable, plan: Plan | None = None,
@@ -224,24 +236,55 @@ class Ledger:
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
                   for name in plan.compiled}
         gross = np.zeros((n_months, n_munis))
+        # the yearly view: benefits by the year they are paid in (day + payment lag; payments
+        # after the horizon are not booked, as in Kela's bill), the rest by the year they fall in
+        lag = float(scenario.benefits.payment_lag_days)
+        years, first_days = year_starts(plan.month_starts, plan.months)
+        n_years = len(years)
+        yearly = Yearly.empty(plan, years)
+        bounds = np.union1d(plan.month_starts, np.append(first_days[1:] - lag,
+                                                         scenario.horizon_days - lag))
+        bounds = bounds[bounds >= 0]
         for rows in person_chunks(spells, chunk_rows):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
             costly = chunk.benefit_paid | ((chunk.state == SERVICE) & (chunk.service >= 0))
             pieces, piece_counters = split_by_month(
-                chunk, plan.month_starts,
-                {rule: counters[name][rows] for name, rule in simple.items()},
+                chunk, bounds, {rule: counters[name][rows] for name, rule in simple.items()},
                 only=costly)
             by_name = {rule.name: c for rule, c in piece_counters.items()}
             cell = month_index(plan.month_starts, pieces.start_day) * n_munis + pieces.municipality
+            due = pieces.start_day + lag < scenario.horizon_days
+            paid_in = np.where(due, month_index(first_days, pieces.start_day + lag), n_years)
+            year_cell = (paid_in * n_munis + pieces.municipality).astype(np.int64)
+            fell_in = (month_index(first_days, pieces.start_day) * n_munis
+                       + pieces.municipality).astype(np.int64)
 
             def book(weights: FloatArray, where: IntArray = cell) -> FloatArray:
                 summed = np.bincount(where, weights=weights, minlength=n_months * n_munis)
                 return np.asarray(summed, np.float64).reshape(n_months, n_munis)
 
+            def book_year(weights: FloatArray, where: IntArray) -> FloatArray:
+                summed = np.bincount(where, weights=weights, minlength=(n_years + 1) * n_munis)
+                return np.asarray(summed, np.float64)[:n_years * n_munis].reshape(n_years,
+                                                                                  n_munis)
+
             for name, rule in plan.compiled.items():
                 pricing = price(pieces, rule, costs, by_name)
                 booked[name] += _book_pricing(pricing, pieces, plan, book)
+                if name in plan.priced:
+                    yearly.book(plan.priced.index(name), pricing, pieces, first_days,
+                                partial(book_year, where=year_cell),
+                                partial(book_year, where=fell_in))
+            paid = pieces.benefit_paid & (pieces.paid_days > 0) & due
+            yearly.benefit_days[:] += book_year(np.where(paid, pieces.paid_days, 0.0),
+                                                year_cell)
+            yearly.gross_benefits[:] += book_year(
+                np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
+            people = int(spells.person_id.max()) + 1
+            cells = np.unique(year_cell[paid] * people + pieces.person_id[paid]) // people
+            yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
+                :n_years * n_munis].reshape(n_years, n_munis)
             in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
             service_cost = np.zeros(len(pieces))
             if len(costs.cost_per_day):
@@ -257,16 +300,25 @@ class Ledger:
             for t in rule_transfers:
                 total += _transfer(t, name, plan, booked)
             transfers[name] = total
+        year_share = np.diff(np.append(first_days, float(scenario.horizon_days))) / (
+            scenario.horizon_days)
         for name, total in transfers.items():   # after all: a base may itself receive some
             spread = share[:, None] * total[None, :]
             booked[name][:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
             booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
+            if name in plan.priced:
+                spread = year_share[:, None] * total[None, :]
+                r = plan.priced.index(name)
+                yearly.amounts[r, :, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
+                yearly.amounts[r, :, :, PAYER_INDEX["municipality"],
+                               ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
         first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
         by_counter = {name: paid_days_by_counter(spells, plan.compiled[name], counters)
                       for name in plan.priced}
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
-                   counter_in_force(spells, plan.compiled[first], counters), by_counter)
+                   counter_in_force(spells, plan.compiled[first], counters), by_counter,
+                   yearly)
 
     # ------------------------------------------------------------ views
 
@@ -299,6 +351,47 @@ class Ledger:
         """Per municipality: what the municipality pays under the rule before transfers."""
         a = self.amounts[self.rule_index(rule)][:, :, PAYER_INDEX["municipality"]]
         return np.asarray(a.sum(axis=0)[:, :ITEM_INDEX["transfer"]].sum(axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class Yearly:
+    """Per calendar year and municipality: `amounts[rule, year, municipality, payer, item]`
+    of the priced rules, with benefits in the year they are paid (day + payment lag, as
+    Kela's monthly bills add up to a year; payments after the horizon are not booked),
+    services and bonuses in the year they fall in, transfers spread over the horizon's days;
+    and the distinct people paid a benefit in the year, the paid days and the gross benefits."""
+
+    years: tuple[int, ...]
+    amounts: FloatArray
+    recipients: FloatArray          # (year, municipality)
+    benefit_days: FloatArray
+    gross_benefits: FloatArray
+
+    @classmethod
+    def empty(cls, plan: Plan, years: tuple[int, ...]) -> Yearly:
+        shape = (len(years), len(plan.municipalities))
+        return cls(years, np.zeros((len(plan.priced), *shape, len(PAYERS), len(ITEMS))),
+                   np.zeros(shape), np.zeros(shape), np.zeros(shape))
+
+    def book(self, r: int, pricing: Pricing, pieces: SpellTable, first_days: FloatArray,
+             by_payment: Callable[[FloatArray], FloatArray],
+             by_day: Callable[[FloatArray], FloatArray]) -> None:
+        out = self.amounts[r]
+        for p, payer in enumerate(PAYERS):
+            out[:, :, p, ITEM_INDEX["benefit"]] += by_payment(pricing.benefit[payer])
+            out[:, :, p, ITEM_INDEX["service"]] += by_day(pricing.service[payer])
+        bonuses = pricing.bonuses
+        if bonuses.segment.size:
+            n_munis = out.shape[1]
+            where = (month_index(first_days, bonuses.day) * n_munis
+                     + pieces.municipality[bonuses.segment])
+            for p, payer in enumerate(PAYERS):
+                out[:, :, p, ITEM_INDEX["bonus"]] += np.bincount(
+                    where, pricing.bonus_net(payer), minlength=out.shape[0] * n_munis
+                ).reshape(out.shape[0], n_munis)
+
+    def stacked_people(self) -> FloatArray:
+        return np.stack([self.recipients, self.benefit_days, self.gross_benefits])
 
 
 def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:

@@ -51,7 +51,7 @@ from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
 from .executors import run_jobs
 from .kela import Bill, band_labels
-from .ledger import Ledger, Plan
+from .ledger import Ledger, Plan, year_starts
 from .outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
@@ -71,6 +71,7 @@ FloatArray = npt.NDArray[np.float64]
 SUMMARY = "summary.json"
 COSTS = "costs_monthly.csv"
 MUNICIPAL_SHARE = "municipal_share_monthly.csv"
+MUNICIPALITIES_YEARLY = "municipalities_yearly.csv"
 STOCK = "stock_monthly.csv"
 INDICATORS_FILE = "indicators_monthly.csv"
 PLOTS = "plots"
@@ -113,6 +114,8 @@ class Replication:
     services_by_month: FloatArray              # services_by_month
     paid_days_by_counter: dict[str, FloatArray]
     bill: FloatArray                           # Bill: recipients, paid days, euros stacked
+    yearly: FloatArray                         # Yearly.amounts
+    yearly_people: FloatArray                  # Yearly: recipients, benefit days, gross
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -128,6 +131,7 @@ class Replication:
             services[name] = row
         referrals = result.referrals.arrays()
         n_services = len(spells.services)
+        assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
         return cls(
             spells.groups, spells.services, ledger.amounts,
             stock_by_month(spells, plan.month_starts), transition_counts(spells),
@@ -137,7 +141,7 @@ class Replication:
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
             services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter),
-            Bill.stacked(spells, plan))
+            Bill.stacked(spells, plan), ledger.yearly.amounts, ledger.yearly.stacked_people())
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -169,6 +173,8 @@ class Accumulator:
     services_by_month: FloatArray | None = None
     paid_days_by_counter: dict[str, FloatArray] = field(default_factory=dict)
     bill: FloatArray | None = None
+    yearly: FloatArray | None = None
+    yearly_people: FloatArray | None = None
     transitions: FloatArray | None = None
     totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
     transfers: dict[str, FloatArray] = field(default_factory=dict)
@@ -194,6 +200,8 @@ class Accumulator:
             self.paid_days_by_counter[rule] = _plus(self.paid_days_by_counter.get(rule), days)
         self.transitions = _plus(self.transitions, rep.transitions)
         self.bill = _plus(self.bill, rep.bill)
+        self.yearly = _plus(self.yearly, rep.yearly)
+        self.yearly_people = _plus(self.yearly_people, rep.yearly_people)
         self.totals.append(rep.totals)
         for rule, amounts in rep.transfers.items():
             self.transfers[rule] = _plus(self.transfers.get(rule), amounts)
@@ -295,6 +303,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         summary = acc.summary()
         write_output(staging / COSTS, _costs_csv(acc, plan))
         write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))
+        write_output(staging / MUNICIPALITIES_YEARLY, _municipalities_yearly_csv(acc, plan))
         write_output(staging / STOCK, _stock_csv(acc, plan))
         write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
         write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
@@ -306,8 +315,8 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         _checkpoint("plots written")
         write_output(staging / REPORT, run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))
-        files = [COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, TRANSITIONS, RESOLVED,
-                 REPORT, PLOTS,
+        files = [COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE,
+                 TRANSITIONS, RESOLVED, REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
         publish(staging, out, files, SUMMARY)
         return summary
@@ -343,8 +352,8 @@ def provenance(scenario: Scenario, seed: int, replications: int,
 # a run removes the unlocked staging folders of D that killed runs left behind.
 
 KNOWN_OUTPUTS = frozenset({
-    SUMMARY, COSTS, MUNICIPAL_SHARE, STOCK, INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS,
-    RESOLVED,
+    SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE, PLOTS,
+    REPORT, TRANSITIONS, SPELLS, RESOLVED,
     "comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
     "scenario.fitted.yaml", "fit.csv", "parameters.csv", "evaluations.csv", "calibration.json"})
 """Every name `run`, `compare` and `calibrate` publish: a folder holding only these is an
@@ -671,6 +680,39 @@ def _municipal_share_csv(acc: Accumulator, plan: Plan) -> bytes:
                      f"{cents(euros[index]):.2f}"))
     return _csv(("month", "municipality_code", "municipality", "benefit", "day_class",
                  "recipients", "paid_days", "municipal_share_eur"), rows)
+
+
+YEARLY_COLUMNS = ("rule", "municipality_code", "municipality", "year", "recipients",
+                  "benefit_days", "gross_eur", "municipal_share_eur", "state_share_eur",
+                  "fund_eur", "municipal_services_eur", "transfer_eur", "bonus_eur", "net_eur")
+
+
+def _municipalities_yearly_csv(acc: Accumulator, plan: Plan) -> bytes:
+    """municipalities_yearly.csv: per rule, municipality and calendar year, means over
+    replications (see ledger.Yearly for which year each amount falls in). A transfer or a
+    bonus is what the municipality receives; net = municipal share + services - transfer -
+    bonus, the municipality's side of the ledger."""
+    assert acc.yearly is not None and acc.yearly_people is not None
+    amounts = acc.yearly / acc.count
+    recipients, days, gross = acc.yearly_people / acc.count
+    years = year_starts(plan.month_starts, plan.months)[0]
+    munis = plan.scenario.municipalities
+    m, s, f = (PAYERS.index(p) for p in ("municipality", "state", "fund"))
+    benefit, service, bonus, transfer = (ITEMS.index(i) for i in ITEMS)
+    rows = []
+    for r, rule in enumerate(plan.priced):
+        for k, name in enumerate(plan.municipalities):
+            for y, year in enumerate(years):
+                a = amounts[r, y, k]
+                parts = (a[m, benefit], a[m, service], -a[m, transfer], -a[m, bonus])
+                net = parts[0] + parts[1] - parts[2] - parts[3]
+                rows.append((rule, munis[name].code or name, name, year,
+                             format_count(recipients[y, k]), f"{days[y, k]:.4f}",
+                             f"{cents(gross[y, k]):.2f}", f"{cents(parts[0]):.2f}",
+                             f"{cents(a[s, benefit]):.2f}", f"{cents(a[f, benefit]):.2f}",
+                             f"{cents(parts[1]):.2f}", f"{cents(parts[2]):.2f}",
+                             f"{cents(parts[3]):.2f}", f"{cents(net):.2f}"))
+    return _csv(YEARLY_COLUMNS, rows)
 
 
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:
