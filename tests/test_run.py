@@ -318,4 +318,5 @@ def test_a_run_without_spells_removes_the_spells_file_of_an_earlier_run(
     assert (out / "spells.csv.gz").is_file()
     run_scenario(small, out, replications=1, seed=small.seed + 5)
     assert not (out / "spells.csv.gz").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots",
+                                                           "manifest.json"])
