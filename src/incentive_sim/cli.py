@@ -75,9 +75,13 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    rules: Annotated[bool, typer.Option(
+        "--rules", help="The schema of a file of funding rules (rule names to rules, as the "
+                        "shipped presets) instead.")] = False,
+) -> None:
     """Print the JSON Schema of the scenario language (for editors)."""
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema("rules" if rules else "scenario"), indent=2))
 
 
 @rules_app.callback()
