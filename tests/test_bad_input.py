@@ -80,6 +80,8 @@ CASES: list[tuple[str, str, int | str | None, str, str]] = [
     # ---- funding rules in a scenario's `rules:`
     ("rule_extends_unknown.yaml", "validate", 31, "rules.local_rule.extends",
      "unknown rule 'fi_2015_two_stop'; known: "),
+    ("custom_rule_unknown_key.yaml", "validate", 32, "rules.local_rule.bonus",
+     "unknown key (did you mean 'bonuses'?)"),
     ("rule_steps_not_increasing.yaml", "validate", 36,
      "rules.local_rule.liability[0].municipality_share",
      "municipality_share steps must have strictly increasing from_day/from_week"),

@@ -214,7 +214,7 @@ def sampled_run(true_targets: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_the_command_writes_every_output(sampled_run: Path, region: Scenario) -> None:
     names = {p.name for p in sampled_run.iterdir()}
     assert names == {"scenario.fitted.yaml", "fit.csv", "parameters.csv", "evaluations.csv",
-                     "plots", "calibration.json"}
+                     "plots", "calibration.json", "manifest.json"}
     assert {p.name for p in (sampled_run / "plots").iterdir()} == {
         "municipal_share_by_month.png", "municipal_share_by_class.png",
         "relative_differences.png"}

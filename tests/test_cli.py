@@ -58,8 +58,10 @@ def test_schema_is_json_schema_of_the_whole_scenario() -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    assert set(schema["required"]) >= {"name", "municipalities", "groups", "transitions",
-                                       "funding"}
+    # the top level lists every key; a file that extends no other must be a whole scenario
+    assert schema["else"] == {"$ref": "#/$defs/Scenario"}
+    assert set(schema["$defs"]["Scenario"]["required"]) >= {
+        "name", "municipalities", "groups", "transitions", "funding"}
     for key in ("benefits", "areas", "population", "services", "policy", "rules", "extends"):
         assert key in schema["properties"]
 

@@ -25,6 +25,7 @@ from incentive_sim.simulation.engine import simulate
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests/fixtures/small_run.yaml"
 CONTRACT_FILES = ("summary.json", "costs_monthly.csv", "municipal_share_monthly.csv",
+                  "municipalities_yearly.csv",
                   "stock_monthly.csv", "transitions.csv",
                   "indicators_monthly.csv", "scenario.resolved.yaml", "report.html")
 PAYERS = ("state", "municipality", "fund", "gross")
@@ -318,4 +319,5 @@ def test_a_run_without_spells_removes_the_spells_file_of_an_earlier_run(
     assert (out / "spells.csv.gz").is_file()
     run_scenario(small, out, replications=1, seed=small.seed + 5)
     assert not (out / "spells.csv.gz").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots",
+                                                           "manifest.json"])

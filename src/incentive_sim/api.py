@@ -19,8 +19,10 @@ results in memory as plain arrays and, where pandas is installed, as DataFrames.
                             "scenarios/targets/finland_2025.yaml", sample=0.1, workers=2)
     fitted.frame("fit")                            # target, value, model, relative difference
 
-Every function writes the same files as its command when given `out`; without it the files go
-to a temporary folder that is read back and removed. Bad input raises `InputError`, whose
+Every function writes the same files as its command when given `out` (with its
+`manifest.json`); without it the files go to a temporary folder that is read back and removed.
+As on the command line, `out` must be new, empty or the same command's earlier output unless
+`force=True` (`--force`), which replaces its content. Bad input raises `InputError`, whose
 message names the file, line and field.
 """
 
@@ -73,21 +75,22 @@ class Result:
 
 def run(scenario: Scenario | Path | str, out: Path | str | None = None, *,
         replications: int | None = None, seed: int | None = None, spells: bool = False,
-        workers: int = 1, scheduler: str | None = None) -> Result:
+        workers: int = 1, scheduler: str | None = None, force: bool = False) -> Result:
     """Simulate and price a scenario (`incentive-sim run`)."""
     from .analysis.run import run_scenario
 
     s = _scenario(scenario)
     with _folder(out) as folder:
         summary = run_scenario(s, folder, replications=replications, seed=seed,
-                               write_spells=spells, workers=workers, scheduler=scheduler)
+                               write_spells=spells, workers=workers, scheduler=scheduler,
+                               force=force)
         return _result(summary, folder, out)
 
 
 def compare(scenario: Scenario | Path | str, rules: Sequence[str],
             out: Path | str | None = None, *, behavioural: bool = False,
             replications: int | None = None, seed: int | None = None, workers: int = 1,
-            scheduler: str | None = None) -> Result:
+            scheduler: str | None = None, force: bool = False) -> Result:
     """Compare funding rules (`incentive-sim compare`); differences against `rules[0]`."""
     from .analysis.compare import compare as compare_rules
 
@@ -95,14 +98,14 @@ def compare(scenario: Scenario | Path | str, rules: Sequence[str],
     with _folder(out) as folder:
         headline = compare_rules(s, rules, folder, behavioural=behavioural,
                                  replications=replications, seed=seed, workers=workers,
-                                 scheduler=scheduler)
+                                 scheduler=scheduler, force=force)
         return _result(headline, folder, out)
 
 
 def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
           out: Path | str | None = None, *, replications: int | None = None,
           seed: int | None = None, workers: int = 1, scheduler: str | None = None,
-          resume: bool = False) -> Result:
+          resume: bool = False, force: bool = False) -> Result:
     """The full factorial of `sets` (`incentive-sim sweep`); `summary["points"]` holds each
     point's result."""
     from .analysis.sweep import sweep as run_sweep
@@ -110,13 +113,14 @@ def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
     s = _scenario(scenario)
     with _folder(out) as folder:
         points = run_sweep(s, sets, folder, replications=replications, seed=seed,
-                           workers=workers, scheduler=scheduler, resume=resume)
+                           workers=workers, scheduler=scheduler, resume=resume, force=force)
         return _result({"points": points}, folder, out)
 
 
 def calibrate(scenario: Scenario | Path | str, targets: Path | str,
               out: Path | str | None = None, *, sample: float = 1.0, seed: int | None = None,
-              replications: int = 1, max_evaluations: int = 60, workers: int = 1) -> Result:
+              replications: int = 1, max_evaluations: int = 60, workers: int = 1,
+              force: bool = False) -> Result:
     """Fit the parameters of a targets file to its figures (`incentive-sim calibrate`);
     `summary` is what calibration.json holds, the tables are `fit`, `parameters` and
     `evaluations`."""
@@ -126,7 +130,8 @@ def calibrate(scenario: Scenario | Path | str, targets: Path | str,
     with _folder(out) as folder:
         _, record = run_calibration(s, targets, folder, sample=sample, seed=seed,
                                     replications=replications,
-                                    max_evaluations=max_evaluations, workers=workers)
+                                    max_evaluations=max_evaluations, workers=workers,
+                                    force=force)
         return _result(record, folder, out)
 
 

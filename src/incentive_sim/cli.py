@@ -75,9 +75,13 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario YAML file."
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    rules: Annotated[bool, typer.Option(
+        "--rules", help="The schema of a file of funding rules (rule names to rules, as the "
+                        "shipped presets) instead.")] = False,
+) -> None:
     """Print the JSON Schema of the scenario language (for editors)."""
-    print(json.dumps(json_schema(), indent=2))
+    print(json.dumps(json_schema("rules" if rules else "scenario"), indent=2))
 
 
 @rules_app.callback()
@@ -149,6 +153,9 @@ Workers = Annotated[int, typer.Option(
 Scheduler = Annotated[str | None, typer.Option(
     help="Address of a Dask distributed scheduler to run on (needs the 'dask' extra).",
     show_default=False)]
+Force = Annotated[bool, typer.Option(
+    "--force", help="Replace the content of --out even if it holds another command's output "
+                    "or files this command did not write.")]
 
 
 @app.command()
@@ -165,6 +172,7 @@ def run(
         "--spells", help="Also write spells.csv.gz (replication 0).")] = False,
     workers: Workers = 1,
     scheduler: Scheduler = None,
+    force: Force = False,
 ) -> None:
     """Simulate a scenario and price it under every rule; write the outputs to --out."""
     from .analysis.run import default_scenario, run_scenario
@@ -180,7 +188,7 @@ def run(
                *(["--spells"] if spells else [])]
     summary = _guarded(lambda: run_scenario(
         s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
-        command=command, workers=workers, scheduler=scheduler))
+        command=command, workers=workers, scheduler=scheduler, force=force))
     provenance = summary["provenance"]
     table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
                                f"{summary['currency']} (mean of {provenance['replications']} "
@@ -216,6 +224,7 @@ def compare(
     replications: Replications = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
+    force: Force = False,
 ) -> None:
     """Compare funding rules: totals, differences and 95 % intervals per municipality."""
     from .analysis.compare import compare as run_compare
@@ -229,7 +238,7 @@ def compare(
                *(["--replications", str(replications)] if replications is not None else [])]
     headline = _guarded(lambda: run_compare(
         s, rules, target, behavioural=behavioural, replications=replications, seed=seed,
-        workers=workers, scheduler=scheduler, progress=True, command=command))
+        workers=workers, scheduler=scheduler, progress=True, command=command, force=force))
     table = Table(title=escape(
         f"{s.name}: {headline['mode']} comparison over {s.horizon_days} days, millions "
         f"{headline['currency']} (mean of {headline['replications']} replications; "
@@ -267,6 +276,7 @@ def sweep(
         "--resume", help="Keep the points already finished in --out; run the rest.")] = False,
     workers: Workers = 1,
     scheduler: Scheduler = None,
+    force: Force = False,
 ) -> None:
     """Run the full factorial of --set values; one folder per point, sweep.csv for all."""
     from .analysis.sweep import sweep as run_sweep
@@ -275,7 +285,7 @@ def sweep(
     target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-sweep"
     results = _guarded(lambda: run_sweep(
         s, sets, target, replications=replications, seed=seed, workers=workers,
-        scheduler=scheduler, resume=resume, progress=True))
+        scheduler=scheduler, resume=resume, progress=True, force=force))
     failed = [i for i, r in enumerate(results) if r["error"] is not None]
     out.print(f"{len(results)} points, {len(failed)} failed; table in {target / 'sweep.csv'}",
               markup=False, highlight=False, soft_wrap=True)
@@ -349,6 +359,7 @@ def calibrate(
         min=1, help="Replications per evaluation (0..R-1, the same in every evaluation).")
                             ] = 1,
     workers: Workers = 1,
+    force: Force = False,
 ) -> None:
     """Fit scenario parameters to target figures by simulation; write the fitted scenario,
     the fit table and plots to --out."""
@@ -369,7 +380,7 @@ def calibrate(
     _, record = _guarded(lambda: run_calibration(
         s, targets, target, sample=sample, seed=seed, replications=replications,
         max_evaluations=max_evaluations, method=method,  # type: ignore[arg-type]
-        workers=workers, progress=True, command=command))
+        workers=workers, progress=True, command=command, force=force))
     table = Table(title=escape(f"{s.name}: fitted parameters (seed {record['seed']}, "
                                f"sample {sample:g}, {record['evaluations']} evaluations)"))
     for column in ("parameter", "path", "start", "fitted", "bounds"):

@@ -143,9 +143,10 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
             behavioural: bool = False, replications: int | None = None,
             seed: int | None = None, workers: int = 1, scheduler: str | None = None,
             progress: bool | None = None, command: Sequence[str] | None = None,
-            ) -> dict[str, Any]:
+            force: bool = False) -> dict[str, Any]:
     """Compare funding rules on the scenario (see the module doc); write the outputs into
-    `out_dir` and return the headline (what comparison.json holds)."""
+    `out_dir` and return the headline (what comparison.json holds). `force` replaces a
+    folder that holds other files than an earlier comparison's."""
     started = time.perf_counter()
     rules = tuple(rules)
     known = scenario_rules(scenario)
@@ -161,7 +162,7 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
     else:
         jobs = [(scenario, rules, seed, r, False) for r in range(reps)]
     out = Path(out_dir)
-    with output_folder(out) as staging:
+    with output_folder(out, "compare", force) as staging:
         runs: list[ComparedRun] = []
         with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: compare") as advance:
             runs.extend(run_jobs(compare_job, jobs, workers=workers, scheduler=scheduler,
@@ -193,7 +194,7 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
             scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
             [staging / PLOTS / COMPARISON_PLOT]))
         publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT, PLOTS],
-                HEADLINE)
+                HEADLINE, command="compare", force=force)
         return headline
 
 

@@ -276,14 +276,16 @@ def _plus(total: FloatArray | None, value: FloatArray) -> FloatArray:
 def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int | None = None,
                  seed: int | None = None, write_spells: bool = False,
                  progress: bool | None = None, command: Sequence[str] | None = None,
-                 workers: int = 1, scheduler: str | None = None) -> dict[str, Any]:
+                 workers: int = 1, scheduler: str | None = None,
+                 force: bool = False) -> dict[str, Any]:
     """Simulate replications 0..R-1, price each under every rule, write the outputs into
     `out_dir` and return the summary (what summary.json holds).
 
     `replications` and `seed` default to the scenario's. `command` (the command line that
     asked for the run) is recorded in the provenance. Replications run in `workers` local
     processes or on the Dask scheduler at `scheduler`; the outputs are the same either way.
-    An output folder that cannot be created or written is bad input (InputError).
+    An output folder that cannot be created or written, or that holds files other than an
+    earlier run's, is bad input (InputError); `force` replaces such a folder's content.
     """
     started = time.perf_counter()
     reps = scenario.replications if replications is None else int(replications)
@@ -291,7 +293,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         raise ValueError("replications must be at least 1")
     seed = scenario.seed if seed is None else int(seed)
     out = Path(out_dir)
-    with output_folder(out) as staging:
+    with output_folder(out, "run", force) as staging:
         plan = Plan.of(scenario)
         acc = Accumulator(scenario, plan)
         jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None)
@@ -318,7 +320,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         files = [COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE,
                  TRANSITIONS, RESOLVED, REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
-        publish(staging, out, files, SUMMARY)
+        publish(staging, out, files, SUMMARY, command="run", force=force)
         return summary
 
 
@@ -351,15 +353,25 @@ def provenance(scenario: Scenario, seed: int, replications: int,
 # the staging name, is then removed. Each staging folder is locked (flock) while its run lives;
 # a run removes the unlocked staging folders of D that killed runs left behind.
 
-KNOWN_OUTPUTS = frozenset({
-    SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE, PLOTS,
-    REPORT, TRANSITIONS, SPELLS, RESOLVED,
-    "comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
-    "scenario.fitted.yaml", "fit.csv", "parameters.csv", "evaluations.csv", "calibration.json"})
-"""Every name `run`, `compare` and `calibrate` publish: a folder holding only these is an
-output folder."""
-MARKERS = (SUMMARY, "comparison.json", "calibration.json")
-"""A folder with one of these holds the outputs of a finished run, comparison or fit."""
+MANIFEST = "manifest.json"
+"""What a command wrote into its folder: the command, the package version and every file with
+its size and sha256 (see `manifest`)."""
+OUTPUTS: dict[str, frozenset[str]] = {
+    "run": frozenset({SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK,
+                      INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS, RESOLVED}),
+    "compare": frozenset({"comparison.csv", "outcomes.csv", "winners_losers.csv",
+                          "comparison.json", RESOLVED, REPORT, PLOTS}),
+    "calibrate": frozenset({"scenario.fitted.yaml", "fit.csv", "parameters.csv",
+                            "evaluations.csv", "calibration.json", PLOTS}),
+    "sweep": frozenset({"sweep.json", "sweep.csv", "points"}),
+}
+"""The names each command writes at the top of its folder (besides MANIFEST)."""
+KNOWN_OUTPUTS = frozenset().union(*OUTPUTS.values(), {MANIFEST})
+"""Every name a command writes."""
+MARKERS = {SUMMARY: "run", "comparison.json": "compare", "calibration.json": "calibrate",
+           "sweep.json": "sweep"}
+"""The file that tells which command wrote a folder that has no manifest (an output of an
+earlier version, or a sweep still running)."""
 STAGING_TAG = ".partial-"
 
 
@@ -373,12 +385,13 @@ def _checkpoint(stage: str) -> None:
 
 
 @contextlib.contextmanager
-def output_folder(out: Path) -> Iterator[Path]:
-    """A private staging folder for the outputs of one run into `out`, to `publish`; removed
-    afterwards, so a failed run leaves nothing and `out` as it was. A write that fails for want
-    of space or permission becomes an OutputError naming the file."""
+def output_folder(out: Path, command: str, force: bool = False) -> Iterator[Path]:
+    """A private staging folder for the outputs of `command` into `out`, to `publish`; removed
+    afterwards, so a failed run leaves nothing and `out` as it was. `out` must be new, empty or
+    the command's own earlier output (`check_output_folder`) unless `force`. A write that fails
+    for want of space or permission becomes an OutputError naming the file."""
     out = Path(out)
-    _check_replaceable(out)
+    check_output_folder(out, command, force)
     staging, lock = _staging(out)
     existed = out.exists()
     try:
@@ -390,13 +403,18 @@ def output_folder(out: Path) -> Iterator[Path]:
         _unlock(lock)
 
 
-def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:
-    """Make the staging folder the output folder `out`, as a whole. `files` and `last` (the
-    completion marker, such as summary.json) must all be in it."""
+def publish(staging: Path, out: Path, files: Sequence[str], last: str, *, command: str,
+            force: bool = False) -> None:
+    """Make the staging folder the output folder `out`, as a whole, with the manifest of what
+    it holds. `files` and `last` (the completion marker, such as summary.json) must all be in
+    it. `out` is checked again (`check_output_folder`): files put there during the run are not
+    silently replaced."""
     missing = [name for name in [*files, last] if not (staging / name).exists()]
     if missing:
         raise RuntimeError(f"not staged: {', '.join(missing)}")
+    write_output(staging / MANIFEST, manifest_text(staging, command))
     _checkpoint("staged")
+    check_output_folder(out, command, force)
     existed = out.exists()
     try:
         _swap(staging, out)
@@ -404,6 +422,37 @@ def publish(staging: Path, out: Path, files: Sequence[str], last: str) -> None:
         raise _output_error(exc, out, staging, existed) from exc
     _checkpoint("swapped")
     # `staging` now holds the previous output (or nothing); output_folder removes it
+
+
+def manifest(folder: Path, command: str) -> dict[str, Any]:
+    """What `command` wrote into `folder`: every file (in subfolders too, by relative path,
+    in path order) with its size in bytes and its sha256, so a reader can tell that a file is
+    the one written and that nothing was added. Nothing in it depends on the time."""
+    files = []
+    for path in sorted(_files_in(folder), key=lambda p: p.relative_to(folder).as_posix()):
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(functools.partial(f.read, 1 << 20), b""):
+                digest.update(block)
+        files.append({"path": path.relative_to(folder).as_posix(),
+                      "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
+    return {"command": command, "package_version": __version__, "files": files}
+
+
+def manifest_text(folder: Path, command: str) -> str:
+    return json.dumps(manifest(folder, command), indent=2, ensure_ascii=False) + "\n"
+
+
+def _files_in(folder: Path) -> Iterator[Path]:
+    """The files under `folder` but its manifest and the partial files of killed writers."""
+    for path in folder.rglob("*"):
+        if path.is_file() and not _leftover(path.name) and path != folder / MANIFEST:
+            yield path
+
+
+def _leftover(name: str) -> bool:
+    """A partial file or staging folder that a killed writer left (removed when found)."""
+    return name.startswith(".") and STAGING_TAG in name
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -474,9 +523,11 @@ def _output_error(exc: OSError, out: Path, staging: Path, existed: bool) -> Outp
     return OutputError([Problem(str(out), None, "--out", f"{_reason(exc)}{where}; {state}")])
 
 
-def _check_replaceable(out: Path) -> None:
-    """`out` is replaced as a whole: it must be new, empty or an output folder, and not the
-    folder the command runs in."""
+def check_output_folder(out: Path, command: str, force: bool = False) -> None:
+    """Refuse (InputError) an `out` that `command` may not replace as a whole: a file, the
+    folder the command runs in (or one holding it), and, unless `force`, a folder that holds
+    another command's output or files `command` did not write. A new or empty folder, or the
+    command's own earlier output, is fine."""
     def refuse(message: str) -> NoReturn:
         raise InputError([Problem(str(out), None, "--out", message)])
 
@@ -488,19 +539,48 @@ def _check_replaceable(out: Path) -> None:
         if target == here or target in here.parents:
             refuse("is the folder the command runs in (or holds it); the outputs replace "
                    "their folder as a whole: give --out a folder of its own")
-        if not out.is_dir():
+        if force or not out.is_dir():
             return
-        names = [p.name for p in out.iterdir()]
+        names = sorted(p.name for p in out.iterdir() if not _leftover(p.name))
+        if not names:
+            return
+        written = _read_manifest(out) if MANIFEST in names else None
     except OSError as exc:
         refuse(f"cannot use this folder: {_reason(exc)}")
-    if not names or any(m in names for m in MARKERS):
-        return
-    foreign = sorted(n for n in names if n not in KNOWN_OUTPUTS
-                     and not n.startswith(STAGING_TAG))
+    advice = "give --out a new or empty folder, or add --force to replace its content"
+    owner = written["command"] if written is not None else next(
+        (MARKERS[n] for n in names if n in MARKERS and MARKERS[n] != command), command)
+    if owner != command:
+        found = MANIFEST if written is not None else next(
+            n for n in names if MARKERS.get(n) == owner)
+        refuse(f"holds the output of `{owner}` ({found}), not of `{command}`; {advice}")
+    if written is not None:
+        listed = {entry["path"] for entry in written["files"]}
+        try:
+            foreign = sorted(p.relative_to(out).as_posix() for p in _files_in(out)
+                             if p.relative_to(out).as_posix() not in listed)
+        except OSError as exc:
+            refuse(f"cannot use this folder: {_reason(exc)}")
+    else:
+        foreign = [n for n in names if n not in OUTPUTS[command] and n != MANIFEST]
     if foreign:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        refuse(f"holds files that are not outputs ({shown}); the outputs replace the folder "
-               f"as a whole: give --out a new or empty folder, or move those files")
+        refuse(f"holds files that `{command}` did not write ({shown}); {advice}")
+
+
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest in `out`, or None where it cannot be read as one (then the folder's
+    markers tell whose it is)."""
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (isinstance(data, dict) and data.get("command") in OUTPUTS
+            and isinstance(data.get("files"), list)
+            and all(isinstance(f, dict) and isinstance(f.get("path"), str)
+                    for f in data["files"])):
+        return data
+    return None
 
 
 def _staging(out: Path) -> tuple[Path, int | None]:

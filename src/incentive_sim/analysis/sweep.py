@@ -7,6 +7,8 @@ failed point does not stop the sweep). `sweep.csv` gathers the points in order. 
 keeps the points that have a `result.json` and runs the others; the figures do not depend on
 which points ran when, so a sweep killed halfway and resumed gives the same `sweep.csv` as an
 uninterrupted one. `sweep.json` records the sweep's definition, so a resume cannot mix sweeps.
+A finished sweep writes `manifest.json` last, listing every file with its size and sha256.
+Without `--resume` a sweep starts from an empty folder: nothing of an earlier sweep survives.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from ..scenario.vocabulary import PAYERS
 from .executors import run_jobs
 from .ledger import Plan
 from .run import (
+    MANIFEST,
     Accumulator,
     OutputError,
     _output_error,
     _progress_bar,
+    check_output_folder,
+    manifest_text,
     remove_stale_partials,
     replicate,
     scenario_hash,
@@ -190,9 +195,14 @@ def _write(out: Path, path: Path, text: str) -> None:
 def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
           replications: int | None = None, seed: int | None = None, workers: int = 1,
           scheduler: str | None = None, resume: bool = False, progress: bool | None = None,
-          ) -> list[dict[str, Any]]:
+          force: bool = False) -> list[dict[str, Any]]:
     """Run the full factorial of `sets` (each `key.path=v1,v2,...`); return the results of
-    every point in order (see the module doc)."""
+    every point in order (see the module doc). `force` empties a folder that holds other files
+    than an earlier sweep's first."""
+    if resume and force:
+        raise InputError([Problem("--force", None, "--force",
+                                  "replaces the folder's content, and --resume keeps the "
+                                  "finished points: give one of them")])
     if not sets:
         raise InputError([Problem("--set", None, "--set", "give at least one --set")])
     parsed = [parse_set(option) for option in sets]
@@ -212,7 +222,7 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
     out = Path(out_dir)
     definition = {"sets": [{"key": k, "values": v} for k, v in parsed], "seed": seed,
                   "replications": reps, "scenario_sha256": scenario_hash(scenario)}
-    _start(out, definition, resume)
+    _start(out, definition, resume, force)
     folders = [out / "points" / f"{i:04d}" for i in range(len(points))]
     for folder in folders:              # what killed points were writing
         remove_stale_partials(folder)
@@ -231,10 +241,19 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
             results[i] = result
     ordered = [results[i] for i in range(len(points))]
     _write(out, out / TABLE, _table(keys, ordered))
+    try:
+        manifest = manifest_text(out, "sweep")
+    except OSError as exc:
+        raise _output_error(exc, out, out, True) from exc
+    _write(out, out / MANIFEST, manifest)
     return ordered
 
 
-def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
+def _start(out: Path, definition: dict[str, Any], resume: bool, force: bool) -> None:
+    """Make `out` ready for the sweep: refused if it holds another command's output or files
+    of its own (unless `force`); emptied unless resuming, when it keeps the finished points of
+    the same sweep."""
+    check_output_folder(out, "sweep", force)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -248,13 +267,17 @@ def _start(out: Path, definition: dict[str, Any], resume: bool) -> None:
                                   "seed, replications or scenario); use another --out")])
     remove_stale_partials(out)
     try:
-        # sweep.csv marks a finished sweep: it goes first, and comes back when this one ends
-        (out / TABLE).unlink(missing_ok=True)
+        # sweep.csv and the manifest mark a finished sweep: they go first, and come back when
+        # this one ends; a new sweep keeps nothing of an earlier one
+        gone = [out / TABLE, out / MANIFEST] if resume else list(out.iterdir())
+        for old in gone:
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
     except OSError as exc:
         raise InputError([Problem(str(out), None, "--out", f"cannot write the outputs here: "
                                   f"{exc.strerror or exc}")]) from exc
-    if not resume and path.is_file():   # a new sweep over an earlier one: none of its points
-        shutil.rmtree(out / "points", ignore_errors=True)
     _write(out, path, text)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..analysis.run import check_output_folder
 from ..scenario import Scenario
 from .fit import Calibration, Evaluation, Method, fit
 from .outputs import write_outputs
@@ -28,16 +29,20 @@ def calibrate(scenario: Scenario, targets: Path | str, out_dir: Path | str, *,
               sample: float = 1.0, seed: int | None = None, replications: int = 1,
               max_evaluations: int = 60, method: Method = "least_squares",
               diff_step: float = 0.05, workers: int = 1, progress: bool = False,
-              command: Sequence[str] | None = None) -> tuple[Calibration, dict[str, Any]]:
+              command: Sequence[str] | None = None, force: bool = False,
+              ) -> tuple[Calibration, dict[str, Any]]:
     """Fit `scenario` to the targets file `targets` and write the outputs into `out_dir`;
-    returns the fit and what calibration.json holds."""
+    returns the fit and what calibration.json holds. `out_dir` is checked before the fit
+    starts: a folder holding other files than an earlier calibration's is refused unless
+    `force`."""
     spec = load_targets(targets, scenario)
+    check_output_folder(Path(out_dir), "calibrate", force)
     total = max_evaluations + (1 if sample < 1 else 0)
     with _progress_bar(progress, total, f"{scenario.name}: calibrate", sample) as tick:
         result = fit(scenario, spec, sample=sample, seed=seed, replications=replications,
                      max_evaluations=max_evaluations, method=method, diff_step=diff_step,
                      workers=workers, on_evaluation=tick)
-    record = write_outputs(result, scenario, out_dir, targets, command)
+    record = write_outputs(result, scenario, out_dir, targets, command, force)
     return result, record
 
 

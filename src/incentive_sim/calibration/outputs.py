@@ -43,11 +43,11 @@ MARKER = "calibration.json"
 
 def write_outputs(result: Calibration, scenario: Scenario, out_dir: Path | str,
                   targets_file: Path | str, command: Sequence[str] | None = None,
-                  ) -> dict[str, Any]:
+                  force: bool = False) -> dict[str, Any]:
     """Write every output of a finished calibration into `out_dir`; returns what
     calibration.json holds."""
     out = Path(out_dir)
-    with output_folder(out) as staging:
+    with output_folder(out, "calibrate", force) as staging:
         fitted = result.fitted_scenario()
         (staging / FITTED).write_text(fitted_yaml(result, fitted), encoding="utf-8")
         (staging / FIT).write_bytes(fit_table(result))
@@ -57,7 +57,8 @@ def write_outputs(result: Calibration, scenario: Scenario, out_dir: Path | str,
         record = summary(result, scenario, targets_file, command)
         (staging / MARKER).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
                                       encoding="utf-8")
-        publish(staging, out, [FITTED, FIT, PARAMETERS, EVALUATIONS, PLOTS], MARKER)
+        publish(staging, out, [FITTED, FIT, PARAMETERS, EVALUATIONS, PLOTS], MARKER,
+                command="calibrate", force=force)
     return record
 
 

@@ -33,7 +33,9 @@ def _number_only(value: Any) -> Any:
 
 
 Number = BeforeValidator(_number_only)
-"""Refuses booleans and strings before pydantic would convert them to numbers."""
+"""Refuses booleans and strings before pydantic would convert them to numbers. Put it after
+the `Field` of the constraints (`Annotated[float, Field(ge=0), Number]`): it runs first all the
+same, and the JSON Schema keeps the constraints (as minimum, maximum)."""
 
 MAX_COUNT = 1_000_000_000
 """The largest count of people or places (the national caseload is 334,000)."""
@@ -44,17 +46,17 @@ MAX_NUMBER = 1e12
 """The largest number of the language (amounts, days, rates): larger ones are typing errors, and
 would overflow the totals."""
 
-NonNegative = Annotated[float, Number, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
-Positive = Annotated[float, Number, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
-AtLeastADay = Annotated[float, Number, Field(ge=1, le=MAX_NUMBER, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False), Number]
+Positive = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False), Number]
+AtLeastADay = Annotated[float, Field(ge=1, le=MAX_NUMBER, allow_inf_nan=False), Number]
 MAX_RATE_PER_DAY = 1.0
 """The largest hazard: one event a day on average (rates are per calendar day, not per year)."""
-Rate = Annotated[float, Number, Field(ge=0, le=MAX_RATE_PER_DAY, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=0, le=MAX_RATE_PER_DAY, allow_inf_nan=False), Number]
 MAX_MULTIPLIER = 100.0
-Multiplier = Annotated[float, Number, Field(ge=0, le=MAX_MULTIPLIER, allow_inf_nan=False)]
+Multiplier = Annotated[float, Field(ge=0, le=MAX_MULTIPLIER, allow_inf_nan=False), Number]
 """A multiplier of a hazard (by group, during and after a service)."""
-Share = Annotated[float, Number, Field(ge=0, le=1, allow_inf_nan=False)]
-Count = Annotated[int, Number, Field(ge=0, le=MAX_COUNT)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), Number]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), Number]
 Name = Annotated[str, Field(min_length=1)]
 
 
@@ -168,14 +170,14 @@ def _share_of_full(spec: float | Fixed | Exponential | Lognormal | Gamma | Unifo
     return spec
 
 
-EntitlementDays = Annotated[Annotated[int, Number, Field(gt=0, le=MAX_COUNT)] | Distribution,
+EntitlementDays = Annotated[Annotated[int, Field(gt=0, le=MAX_COUNT), Number] | Distribution,
                             AfterValidator(_positive_days)]
 """A maximum in paid days: a whole number, or a distribution drawn once per person."""
 
 DailyAmount = NonNegative | Distribution
 """A benefit's daily amount: fixed, or a distribution drawn once per person."""
 
-PaidFraction = Annotated[Annotated[float, Number, Field(gt=0, le=1, allow_inf_nan=False)]
+PaidFraction = Annotated[Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), Number]
                          | Distribution,
                          AfterValidator(_share_of_full)]
 """The share of the full allowance actually paid: a number in (0, 1], or a distribution drawn
@@ -222,7 +224,7 @@ class DailyAmounts(Strict):
 
 
 class Benefits(Strict):
-    paid_days_per_week: Annotated[int, Number, Field(ge=1, le=7)] = 5
+    paid_days_per_week: Annotated[int, Field(ge=1, le=7), Number] = 5
     daily: DailyAmounts = DailyAmounts()
     currency: Currency = Field(
         "EUR", description="Currency of the daily amounts, and hence of every output amount; "
@@ -562,9 +564,9 @@ class Scenario(Strict):
     name: Name
     description: str = ""
     start_date: dt.date = dt.date(2025, 1, 1)
-    horizon_days: Annotated[int, Number, Field(gt=0, le=MAX_HORIZON_DAYS)] = 1461
-    seed: Annotated[int, Number, Field(ge=0, lt=2**63)] = 0
-    replications: Annotated[int, Number, Field(ge=1, le=MAX_REPLICATIONS)] = 1
+    horizon_days: Annotated[int, Field(gt=0, le=MAX_HORIZON_DAYS), Number] = 1461
+    seed: Annotated[int, Field(ge=0, lt=2**63), Number] = 0
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS), Number] = 1
     benefits: Benefits = Benefits()
     municipalities: dict[Name, Municipality] = Field(min_length=1)
     areas: dict[Name, list[Name]] = {}
@@ -582,16 +584,173 @@ class Scenario(Strict):
         return list(dict.fromkeys(names))
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the scenario language, for editors."""
-    schema = Scenario.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "incentive-sim scenario"
-    # Files may extend a base file; the key is consumed by the loader before validation.
-    schema["properties"]["extends"] = {"type": "string",
-                                       "description": "Base scenario file, relative path."}
-    # Custom rules may extend a preset and override only some keys.
-    schema["properties"]["rules"] = {"type": "object",
-                                     "additionalProperties": {"type": "object"},
-                                     "description": "Custom funding rules (may use extends)."}
+# ---------------------------------------------------------------- the JSON Schema, for editors
+#
+# The schema is the models' own (`model_json_schema`), completed with what the loader reads
+# before the models see a file: `extends:` (a scenario or custom rule that extends another may
+# give only some keys: its mappings merge key by key into the base's, lists replace whole) and
+# the compact place forms that places.py expands. The models below exist for the schema only.
+
+
+class MunicipalitiesFrom(Strict):
+    """`municipalities: {from: CATALOGUE}`: the municipalities of a shipped catalogue."""
+
+    from_: Literal["finland_2025"] = Field(
+        alias="from", description="The catalogue: finland_2025, the 292 mainland "
+        "municipalities of 1.1.2025 (Statistics Finland).")
+    only: list[Name | int] | None = Field(
+        None, min_length=1, description="Only these municipalities: names, codes or regions.")
+    set: dict[Name, dict[str, Any]] = Field(
+        {}, description="Values to set, by municipality name or code (attributes merge).")
+
+
+class AreasBy(Strict):
+    """`areas: {by: FIELD}`: one service pool per employment area (or region)."""
+
+    by: Literal["employment_area", "region"]
+
+
+class Allocation(Strict):
+    """`{total: T, allocate_by: ...}`: a national figure shared over the municipalities."""
+
+    total: NonNegative
+    allocate_by: Name | list[Name] = Field(
+        "working_age_population", description="A municipality field or attribute, or a "
+        "list of them to multiply.")
+
+
+class CapacityShare(Strict):
+    """`capacity: {share_of_initial_stock: s}`: places for that share of the initial caseload
+    of each area (and of each municipality in no area), at least one."""
+
+    share_of_initial_stock: NonNegative
+
+
+class _Language(BaseModel):
+    """Every model of the schema, so that they share one set of definitions."""
+
+    scenario: Scenario
+    rule: FundingRule
+    municipalities_from: MunicipalitiesFrom
+    areas_by: AreasBy
+    allocation: Allocation
+    capacity_share: CapacityShare
+
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+EXTENDS_SCENARIO = {"type": "string", "minLength": 1, "description": (
+    "A base scenario file (path relative to this one): this file gives only the keys it "
+    "changes; mappings merge key by key into the base's, anything else replaces.")}
+EXTENDS_RULE = {"type": "string", "minLength": 1, "description": (
+    "A preset or another custom rule this rule starts from: the rule gives only the keys it "
+    "changes; mappings merge key by key, lists replace.")}
+
+
+def json_schema(kind: Literal["scenario", "rules"] = "scenario") -> dict[str, Any]:
+    """JSON Schema (2020-12) of a scenario file, or with kind "rules" of a file of funding
+    rules (a mapping of rule names to rules, as the shipped presets), for editors. The two
+    share their definitions; a file that extends another is checked as a part."""
+    defs: dict[str, Any] = _Language.model_json_schema(by_alias=True)["$defs"]
+
+    def compact(model: str, field: str, form: str) -> None:
+        """Let `model.field` take the compact form `form` besides its own."""
+        own = defs[model]["properties"][field]
+        notes = {k: own.pop(k) for k in ("title", "description", "default") if k in own}
+        defs[model]["properties"][field] = {**notes, "anyOf": [own, {"$ref": _ref(form)}]}
+
+    compact("Scenario", "municipalities", "MunicipalitiesFrom")
+    compact("Scenario", "areas", "AreasBy")
+    for field in ("initial_stock", "initial_employed", "inflow_per_year"):
+        compact("Population", field, "Allocation")
+    compact("Service", "capacity", "CapacityShare")
+    defs["Scenario"]["properties"]["rules"]["additionalProperties"] = {"$ref": _ref("RuleEntry")}
+    defs["FundingRule"]["description"] = ("A funding rule: liability, bonuses, transfers; or "
+                                          "a timeline of other rules.")
+    # FundingRule._timeline_or_liability: a rule needs a title, unless it is a timeline
+    defs["FundingRule"]["anyOf"] = [{"required": ["title"]}, {"required": ["timeline"]}]
+    for name in list(defs):
+        defs[name + "Partial"] = _partial(defs[name])
+    for name in ("MunicipalitiesFrom", "MunicipalitiesFromPartial"):   # `set` changes a part
+        defs[name]["properties"]["set"]["additionalProperties"] = {
+            "$ref": _ref("MunicipalityPartial")}
+    # a custom rule with `extends:` gives only some keys; one without gives them all (in a
+    # scenario that extends another, any rule may be a part of the base's rule of its name)
+    defs["FundingRuleExtending"] = _with(defs.pop("FundingRulePartial"), "extends", EXTENDS_RULE)
+    defs["RuleEntry"] = {"if": {"type": "object", "required": ["extends"]},
+                         "then": {"$ref": _ref("FundingRuleExtending")},
+                         "else": {"$ref": _ref("FundingRule")}}
+    defs["RuleEntryPartial"] = {"$ref": _ref("FundingRuleExtending")}
+    defs["RuleFile"] = {"type": "object", "title": "incentive-sim funding rules",
+                        "description": "Funding rules by name, as the shipped presets.",
+                        "propertyNames": {"minLength": 1},
+                        "additionalProperties": {"$ref": _ref("RuleEntry")}}
+    schema: dict[str, Any]
+    if kind == "rules":
+        schema = {"$schema": SCHEMA_DIALECT, "title": "incentive-sim funding rules",
+                  "$ref": _ref("RuleFile")}
+    else:
+        # the top level lists every key (for completion) as a part; a file that extends
+        # nothing must also be a whole scenario
+        top = _with(defs.pop("ScenarioPartial"), "extends", EXTENDS_SCENARIO)
+        schema = {"$schema": SCHEMA_DIALECT, "title": "incentive-sim scenario",
+                  "description": "A scenario of incentive-sim: places, people, benefits, "
+                                 "services, the municipalities' policy and the funding rules.",
+                  **top, "if": {"required": ["extends"]}, "else": {"$ref": _ref("Scenario")}}
+    schema["$defs"] = _used(schema, defs)
     return schema
+
+
+def _ref(name: str) -> str:
+    return f"#/$defs/{name}"
+
+
+def _used(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The definitions `schema` refers to, directly or through others, in name order."""
+    used: set[str] = set()
+    todo: list[Any] = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.removeprefix("#/$defs/") not in used:
+                used.add(ref.removeprefix("#/$defs/"))
+                todo.append(defs[ref.removeprefix("#/$defs/")])
+            todo.extend(v for k, v in node.items() if k not in ("default", "examples"))
+        elif isinstance(node, list):
+            todo.extend(node)
+    return {name: defs[name] for name in sorted(used)}
+
+
+def _with(schema: dict[str, Any], key: str, prop: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "properties": {**schema["properties"], key: prop}}
+
+
+# Where a part (a file that extends another) may leave keys out: in mappings, which merge into
+# the base's key by key. Lists replace the base's whole, so their items are whole.
+_WHOLE = frozenset({"items", "prefixItems", "propertyNames", "default", "examples", "const",
+                    "enum", "if"})
+
+
+def _partial(node: Any) -> Any:
+    """The schema of a part of what `node` describes: nothing required, no minimum number of
+    keys, references to parts; alternatives (`oneOf`) become `anyOf`, since a part may fit
+    more than one (a distribution's `{mean: 400}`)."""
+    if isinstance(node, list):
+        return [_partial(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("required", "minProperties", "discriminator"):
+            continue
+        if key == "$ref":
+            out[key] = value + "Partial"
+        elif key == "oneOf":
+            out["anyOf"] = _partial(value)
+        elif key == "properties":
+            out[key] = {name: _partial(v) for name, v in value.items()}
+        elif key in _WHOLE:
+            out[key] = value
+        else:
+            out[key] = _partial(value)
+    return out
