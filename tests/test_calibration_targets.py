@@ -13,7 +13,7 @@ import yaml
 from incentive_sim.analysis.kela import Bill
 from incentive_sim.analysis.ledger import Plan
 from incentive_sim.calibration.moments import measure
-from incentive_sim.calibration.targets import Spec, load_targets
+from incentive_sim.calibration.targets import Spec, apply, load_targets
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE
@@ -205,6 +205,30 @@ def test_kela_figures_agree_with_the_bill(region: Scenario, tmp_path: Path) -> N
     assert monthly.max() <= got[3] < monthly.sum()
 
 
+def test_a_balanced_parameter_keeps_the_shares_adding_up(region: Scenario,
+                                                         tmp_path: Path) -> None:
+    mix = "groups.all.benefit_mix"
+    parameters = [{"name": "basic_share", "path": f"{mix}.basic_allowance",
+                   "balance": f"{mix}.earnings_related", "start": 0.1, "bounds": [0.05, 0.35]}]
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"parameters": parameters, "targets": [
+        {"name": "stock", "measure": "stock", "month": "2025-02", "value": 1000.0,
+         "source": "test"}]}, sort_keys=False), encoding="utf-8")
+    spec = load_targets(path, region)
+    data = region.model_dump(mode="json", by_alias=True)
+    fitted = apply(data, spec.parameters, {"basic_share": 0.3})["groups"]["all"]["benefit_mix"]
+    assert fitted["basic_allowance"] == pytest.approx(0.3)
+    assert fitted["earnings_related"] == pytest.approx(0.1)
+    assert sum(fitted.values()) == pytest.approx(1.0)
+    # a bound the balance cannot take (the earnings-related share would go below 0) is refused
+    parameters[0]["bounds"] = [0.05, 0.5]
+    path.write_text(yaml.safe_dump({"parameters": parameters, "targets": [
+        {"name": "stock", "measure": "stock", "month": "2025-02", "value": 1000.0,
+         "source": "test"}]}, sort_keys=False), encoding="utf-8")
+    with pytest.raises(InputError, match="bounds"):
+        load_targets(path, region)
+
+
 def test_the_shipped_national_targets_fit_the_national_scenario(repo: Path) -> None:
     """scenarios/targets/finland_2025.yaml checks against the national scenario, and its Kela
     figures are the shipped data's to the cent."""
@@ -227,6 +251,7 @@ def test_the_shipped_national_targets_fit_the_national_scenario(repo: Path) -> N
         assert t.value == expected, t.name
         checked += 1
     assert checked >= 40
-    assert spec.horizon_days <= 366
+    # the caseload forecast of 2026-2028 takes the fit through the scenario's four years
+    assert spec.horizon_days <= 1461
     assert all(t.source for t in spec.targets) and all(
         p.source or p.note for p in spec.parameters)

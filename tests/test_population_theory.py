@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from incentive_sim.scenario import load_scenario
+from incentive_sim.scenario import InputError, load_scenario
 from incentive_sim.scenario.schema import (
     Empirical,
     Exponential,
@@ -150,6 +150,32 @@ def test_seasonality_shifts_inflow_between_months(tmp_path: Path) -> None:
     lam_jan, lam_feb = per_day * 31 * 2, per_day * 28
     assert abs(jan - lam_jan) < Z * np.sqrt(lam_jan)
     assert abs(feb - lam_feb) < Z * np.sqrt(lam_feb)
+
+
+def test_the_inflow_trend_sets_each_months_level_at_its_middle(tmp_path: Path) -> None:
+    """Level 1 on 1.1.2025 rising to 2 on 1.1.2026 and flat after: January 2025 is at
+    1 + 15/365, July 2025 at 1 + 196/365, every month of 2027 at 2."""
+    base = REPO / "scenarios" / "tampere_region_2025.yaml"
+    (tmp_path / "s.yaml").write_text(
+        f"extends: {base}\npopulation:\n  inflow_trend: [{{date: 2025-01-01, level: 1}}, "
+        f"{{date: 2026-01-01, level: 2}}]\n")
+    s = load_scenario(tmp_path / "s.yaml")
+    people = inflow(s, 3, 0)
+    per_day = sum(s.population.inflow_per_year.values()) / 365.25
+    for first, days, level in ((0, 31, 1 + 15.5 / 365), (181, 31, 1 + 196.5 / 365),
+                               (730, 31, 2.0), (730 + 181, 31, 2.0)):
+        count = np.sum((people.arrival_day >= first) & (people.arrival_day < first + days))
+        lam = per_day * days * level
+        assert abs(count - lam) < Z * np.sqrt(lam), (first, count, lam)
+
+
+def test_inflow_trend_dates_must_increase(tmp_path: Path) -> None:
+    base = REPO / "scenarios" / "tampere_region_2025.yaml"
+    (tmp_path / "s.yaml").write_text(
+        f"extends: {base}\npopulation:\n  inflow_trend: [{{date: 2026-01-01, level: 1}}, "
+        f"{{date: 2025-01-01, level: 2}}]\n")
+    with pytest.raises(InputError, match="dates must increase"):
+        load_scenario(tmp_path / "s.yaml")
 
 
 def test_the_caseload_has_the_group_shares_and_benefit_mix_of_the_scenario() -> None:

@@ -79,6 +79,9 @@ class Parameter(Strict):
                                    "numbers.")
     scale: bool = Field(False, description="Multiply every number under the path by the "
                                            "parameter (whole numbers stay whole).")
+    balance: Name | None = Field(
+        None, description="Dotted path to a number that moves by the opposite amount, so "
+                          "that a sum stays as it is (shares that add up to one).")
     start: float = Field(allow_inf_nan=False)
     bounds: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(min_length=2,
                                                                        max_length=2)
@@ -252,6 +255,24 @@ def check_targets(spec: TargetsFile, doc: Located, scenario: Scenario) -> Spec:
                                               f"of another parameter")
             continue
         paths.append(parts)
+        if p.balance is not None:
+            other = tuple(p.balance.split("."))
+            try:
+                balanced = resolve(data, other)
+            except PathError as exc:
+                report(("parameters", i, "balance"), str(exc))
+                continue
+            if p.scale or not _is_number(balanced):
+                report(("parameters", i, "balance"),
+                       f"{p.balance} must be a number, balancing a parameter without `scale`")
+                continue
+            clash = next((q for q in paths if q == other[:len(q)] or other == q[:len(other)]),
+                         None)
+            if clash is not None:
+                report(("parameters", i, "balance"),
+                       f"{p.balance} overlaps the path {'.'.join(clash)} of a parameter")
+                continue
+            paths.append(other)
     if not problems:
         starts = {p.name: p.start for p in spec.parameters}
         for i, p in enumerate(spec.parameters):
@@ -389,8 +410,14 @@ def apply(data: dict[str, Any], parameters: tuple[Parameter, ...] | list[Paramet
         value = float(values[p.name])
         if p.scale:
             parent[key] = _scaled(parent[key], value)
-        else:
-            parent[key] = round(value) if isinstance(parent[key], int) else value
+            continue
+        before = parent[key]
+        parent[key] = round(value) if isinstance(before, int) else value
+        if p.balance is not None:
+            other = tuple(p.balance.split("."))
+            holder = resolve(out, other[:-1])
+            slot: Any = int(other[-1]) if isinstance(holder, list) else other[-1]
+            holder[slot] = holder[slot] - (parent[key] - before)
     return out
 
 

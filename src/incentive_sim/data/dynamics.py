@@ -41,6 +41,8 @@ class ExitRates:
     se_log_h: FloatArray     # its standard error, on the log scale
     shrunk: FloatArray       # after shrinkage towards the line
     index: FloatArray        # shrunk / its mean over the unemployed, the scenario's exit_index
+    inflow: FloatArray       # b: each municipality's inflow level (rate points a month)
+    path: FloatArray         # s: the common inflow path, months 2.. of the series (mean 1)
     slope: float             # of log h on log u across municipalities (the line)
     spread: float            # sd of true log h around the line (method of moments)
     months: int
@@ -98,8 +100,30 @@ def fit_exit_rates(rates: FloatArray, weight: FloatArray, *, tol: float = 1e-10,
     shrunk = np.exp(line + keep * (log_h - line))
     unemployed = w * u.mean(1)
     index = shrunk / np.average(shrunk, weights=unemployed)
-    return ExitRates(h=h, se_log_h=se_log_h, shrunk=shrunk, index=index, slope=float(coef[1]),
+    scale = s.mean()
+    return ExitRates(h=h, se_log_h=se_log_h, shrunk=shrunk, index=index, inflow=b * scale,
+                     path=s / scale, slope=float(coef[1]),
                      spread=float(np.sqrt(tau2)), months=months, iterations=iterations)
+
+
+@dataclass(frozen=True)
+class InflowPath:
+    """The common inflow path `s` split into a log-linear trend and calendar-month factors."""
+
+    growth_per_year: float         # the trend's growth, e.g. 0.09 for 9 % a year
+    seasonality: FloatArray        # twelve factors, January first, mean 1
+
+
+def inflow_path(path: FloatArray, first_month: int) -> InflowPath:
+    """Trend and seasons of an inflow path whose first value is calendar month `first_month`
+    (1-12): a least-squares line through log s with a dummy for each calendar month."""
+    n = path.size
+    month = (first_month - 1 + np.arange(n)) % 12
+    design = np.column_stack([np.arange(n) / 12.0, np.eye(12)[month]])
+    coef = np.linalg.lstsq(design, np.log(path), rcond=None)[0]
+    season = np.exp(coef[1:])
+    return InflowPath(growth_per_year=float(np.exp(coef[0]) - 1.0),
+                      seasonality=season / season.mean())
 
 
 def main() -> None:
@@ -116,6 +140,10 @@ def main() -> None:
     print(f"monthly exit rate, 5/50/95 %: {q[0]:.3f} / {q[1]:.3f} / {q[2]:.3f}")
     q = np.percentile(fit.index, [5, 50, 95])
     print(f"exit index, 5/50/95 %: {q[0]:.3f} / {q[1]:.3f} / {q[2]:.3f}")
+    first = int(months[1][5:])
+    seasons = inflow_path(fit.path, first)
+    print(f"inflow path: growth {100 * seasons.growth_per_year:.1f} % a year; seasonal factors "
+          f"January to December: {', '.join(f'{x:.2f}' for x in seasons.seasonality)}")
     by_code = {m.code: m for m in finland_2025()}
     largest = sorted(codes, key=lambda c: -by_code[c].working_age_population)[:10]
     print("largest municipalities: code, name, rate 2024 %, exit rate a month (se of log), index")

@@ -62,7 +62,8 @@ def cross_reference_problems(s: Scenario, doc: Located) -> list[Problem]:
         for m in getattr(s.population, key):
             if m not in munis:
                 report(("population", key, m), _unknown("municipality", m, s.municipalities))
-    season = max(s.population.seasonality or [1.0])
+    season = max(s.population.seasonality or [1.0]) * max(
+        [p.level for p in s.population.inflow_trend] or [1.0])
     people = (sum(s.population.initial_stock.values())
               + sum(s.population.inflow_per_year.values()) * season * s.horizon_days / 365.25)
     if people > MAX_PEOPLE:

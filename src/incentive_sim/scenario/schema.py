@@ -274,6 +274,11 @@ class Group(Strict):
         "benefits.max_paid_days.")
 
 
+class TrendPoint(Strict):
+    date: dt.date
+    level: NonNegative
+
+
 class Population(Strict):
     initial_stock: dict[Name, Count] = {}
     initial_employed: dict[Name, Count] = Field(
@@ -296,6 +301,17 @@ class Population(Strict):
     seasonality: list[NonNegative] | None = Field(
         default=None, min_length=12, max_length=12,
         description="Twelve monthly multipliers of the inflow rate (January first).")
+    inflow_trend: list[TrendPoint] = Field(
+        default=[], description="The inflow's level through time, relative to "
+        "inflow_per_year: linear between the dates given, flat before the first and after "
+        "the last; each month takes the level of its middle day. Empty: level 1 throughout.")
+
+    @model_validator(mode="after")
+    def _trend_in_order(self) -> Population:
+        dates = [p.date for p in self.inflow_trend]
+        if any(b <= a for a, b in itertools.pairwise(dates)):
+            raise ValueError("inflow_trend: the dates must increase")
+        return self
     heterogeneity: Frailty | None = None
 
 

@@ -285,9 +285,19 @@ def initial_employed(s: Scenario, seed: int, replication: int) -> People:
                   entitlement_used=used, employed_at_start=np.ones(n, bool))
 
 
+def trend_levels(s: Scenario, days: FloatArray) -> FloatArray:
+    """The inflow's level (population.inflow_trend) on the given days since the start."""
+    trend = s.population.inflow_trend
+    if not trend:
+        return np.ones(days.size)
+    at = np.array([(p.date - s.start_date).days for p in trend], float)
+    return np.asarray(np.interp(days, at, np.array([p.level for p in trend])), np.float64)
+
+
 def inflow(s: Scenario, seed: int, replication: int) -> People:
     """New unemployment spells over the horizon: a Poisson process per municipality whose
-    rate is inflow_per_year / 365.25, times the month's seasonality multiplier if given.
+    rate is inflow_per_year / 365.25, times the month's seasonality multiplier and the level
+    of the inflow trend in the middle of the month, if given.
     Arrivals are sorted by day; their counters start at `inflow_paid_days`, except for
     earnings-related and basic-allowance recipients, whose employment condition has just reset
     them."""
@@ -297,7 +307,8 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     first_month = s.start_date.month - 1
     season = np.ones(12) if s.population.seasonality is None else np.asarray(
         s.population.seasonality)
-    month_factor = season[(first_month + np.arange(starts.size)) % 12]
+    month_factor = season[(first_month + np.arange(starts.size)) % 12] * trend_levels(
+        s, (starts + ends) / 2)
     names = list(s.municipalities)
     rate = np.array([s.population.inflow_per_year.get(m, 0.0) for m in names]) / 365.25
     expected = rate[:, None] * ((ends - starts) * month_factor)[None, :]   # (munis, months)
