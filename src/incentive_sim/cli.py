@@ -204,7 +204,8 @@ def run(
                "--out", str(target),
                *(["--seed", str(seed)] if seed is not None else []),
                *(["--replications", str(replications)] if replications is not None else []),
-               *(["--spells"] if spells else []), "--transfers", transfers.value,
+               *(["--spells"] if spells else []),
+               *(["--transfers", "off"] if transfers is OnOff.off else []),
                *(["--municipality", municipality] if municipality is not None else [])]
     summary = _guarded(lambda: run_scenario(
         s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
@@ -350,7 +351,7 @@ def compare(
     target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-compare"
     command = ["incentive-sim", "compare", str(scenario), "--funding", ",".join(rules),
                "--out", str(target), *(["--behavioural"] if behavioural else []),
-               "--transfers", transfers.value,
+               *(["--transfers", "off"] if transfers is OnOff.off else []),
                *(["--municipality", municipality] if municipality is not None else []),
                *(["--seed", str(seed)] if seed is not None else []),
                *(["--replications", str(replications)] if replications is not None else [])]
