@@ -10,6 +10,8 @@ results in memory as plain arrays and, where pandas is installed, as DataFrames.
     result.frame("costs_monthly")                  # a pandas DataFrame
 
     cmp = isim.compare(scenario, ["fi_2015_two_step", "fi_2025_graduated"], replications=5)
+    off = isim.compare(scenario, replications=5, transfers=False)   # the scenario's rules,
+    off.frame("municipalities_yearly")         # ... without transfers, by year
     cmp.frame("winners_losers")
 
     points = isim.sweep(scenario, ["policy.take_up=0.5,1"], replications=2)
