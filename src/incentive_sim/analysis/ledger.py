@@ -282,7 +282,7 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            people = int(spells.person_id.max()) + 1
+            people = int(spells.person_id.max()) + 1 if len(spells) else 1
             cells = np.unique(year_cell[paid] * people + pieces.person_id[paid]) // people
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)
