@@ -92,8 +92,9 @@ def test_winners_and_losers_include_the_cost_neutral_transfer(tmp_path: Path) ->
     tampere, nokia = float(rows[("Tampere",)]["diff_mean"]), float(rows[("Nokia",)]["diff_mean"])
     assert tampere != 0 and tampere == pytest.approx(-nokia, abs=0.02)
     headline = json.loads((tmp_path / "comparison.json").read_text(encoding="utf-8"))
-    liability = headline["rules"]["fi_2025_graduated"]["municipal_liability"]["diff_mean"]
-    assert liability > 0                             # before transfers, graduated costs more
+    before = headline["rules"]["fi_2025_graduated"]["net_before_transfer"]["diff_mean"]
+    assert before > 0                                # before transfers, graduated costs more
+    assert headline["rules"]["fi_2015_two_step"]["transfer"]["mean"] == 0.0   # the base
 
 
 def test_unknown_rules_are_bad_input(small: Scenario, tmp_path: Path) -> None:
@@ -111,10 +112,9 @@ def test_the_command_prints_the_headline(tmp_path: Path) -> None:
         "compare", str(REPO / "tests/fixtures/small_run.yaml"), "--funding",
         "fi_2015_two_step,fi_2025_graduated", "--replications", "2", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "static comparison" in result.output and "municipality before transfers" in (
-        result.output)
+    assert "static comparison" in result.output and "net before transfer" in result.output
     for name in ("comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
-                 "scenario.resolved.yaml"):
+                 "municipalities_yearly.csv", "scenario.resolved.yaml"):
         assert (tmp_path / name).is_file(), name
     picture = (tmp_path / "plots" / "comparison_by_municipality.png").read_bytes()
     assert picture.startswith(b"\x89PNG") and len(picture) > 10_000

@@ -236,10 +236,23 @@ def test_a_cost_neutral_transfer_is_in_force_minus_base_municipal_liability() ->
     assert items["gross"]["transfer"] == pytest.approx(0.0, abs=1e-6)
     # the municipal sector as a whole pays under the rule in force what it paid under the base
     assert ledger.totals(in_force)["municipality"] == pytest.approx(liability(base), rel=1e-9)
-    # transfers apply to the rule in force only
+    # every priced rule gets its own transfer, cost neutral against the same base
     for name in ledger.rules[1:]:
-        assert ledger.by_item(name)["state"]["transfer"] == 0.0
-        assert name not in ledger.transfers
+        assert ledger.transfers[name].sum() == pytest.approx(
+            liability(name) - liability(base), rel=1e-9)
+        assert ledger.totals(name)["municipality"] == pytest.approx(liability(base), rel=1e-9)
+
+
+def test_a_cost_neutral_transfer_is_zero_for_its_base_and_off_means_none() -> None:
+    s, spells, _ = simulated()
+    base = s.funding.transfers.base  # type: ignore[union-attr]
+    ledger = Ledger.build(s, spells, Plan.of(s, [s.funding.in_force, base]))
+    assert np.all(ledger.transfers[base] == 0.0)
+    off = Ledger.build(s, spells, Plan.of(s, transfers=False))
+    assert off.transfers == {}
+    for name in off.rules:
+        assert off.by_item(name)["state"]["transfer"] == 0.0
+        assert off.by_item(name)["municipality"]["transfer"] == 0.0
 
 
 def test_a_fixed_transfer_is_spread_over_the_months_by_days() -> None:

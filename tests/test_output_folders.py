@@ -25,7 +25,8 @@ RUN_FILES = {"summary.json", "costs_monthly.csv", "municipal_share_monthly.csv",
              "municipalities_yearly.csv",
              "stock_monthly.csv", "indicators_monthly.csv", "transitions.csv",
              "scenario.resolved.yaml", "report.html", "plots", MANIFEST}
-COMPARE_FILES = {"comparison.csv", "outcomes.csv", "winners_losers.csv", "comparison.json",
+COMPARE_FILES = {"comparison.csv", "outcomes.csv", "winners_losers.csv",
+                 "municipalities_yearly.csv", "comparison.json",
                  "scenario.resolved.yaml", "report.html", "plots", MANIFEST}
 runner = CliRunner()
 

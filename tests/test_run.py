@@ -106,13 +106,22 @@ def test_summary_has_the_contract_key_paths(first_run: Path, small: Scenario) ->
 
 def test_summary_totals_are_means_over_replications(first_run: Path, small: Scenario) -> None:
     rules = scenario_rules(small)
-    rule = "fi_2015_two_step"          # no transfer: the plain pricing of each replication
+    # the plain pricing of each replication, plus the rule's own cost-neutral transfer: the
+    # sector's municipal cost under the rule minus under the transfer's base (every priced
+    # rule gets its transfer, not the rule in force only)
+    rule, base = "fi_2015_two_step", small.funding.transfers.base  # type: ignore[union-attr]
     compiled = CompiledRule.compile(rule, rules[rule])
+    compiled_base = CompiledRule.compile(base, rules[base])
     totals = []
     for r in range(small.replications):
         spells = simulate(small, r).spells
-        totals.append(price(spells, compiled, service_costs(small, spells.services)
-                            ).payer_totals())
+        costs = service_costs(small, spells.services)
+        got = price(spells, compiled, costs).payer_totals()
+        transfer = got["municipality"] - price(spells, compiled_base, costs).payer_totals()[
+            "municipality"]
+        got["state"] += transfer
+        got["municipality"] -= transfer
+        totals.append(got)
     summary = summary_of(first_run)["rules"][rule]
     for payer in PAYERS:
         values = np.array([t[payer] for t in totals])
@@ -269,7 +278,7 @@ def test_cli_run_prints_the_totals_and_where_the_outputs_are(tmp_path: Path) -> 
     result = runner.invoke(app, ["run", str(FIXTURE), "--out", str(out), "--seed", "3",
                                  "--replications", "1", "--spells"])
     assert result.exit_code == 0, result.stderr
-    assert "fi_2025_graduated" in result.stdout and "municipality" in result.stdout
+    assert "fi_2025_graduated" in result.stdout and "net municipal cost" in result.stdout
     assert "millions EUR" in " ".join(result.stdout.split())  # the headline names the currency
     assert str(out) in result.stdout.replace("\n", "")
     provenance = summary_of(out)["provenance"]

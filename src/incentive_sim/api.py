@@ -10,6 +10,8 @@ results in memory as plain arrays and, where pandas is installed, as DataFrames.
     result.frame("costs_monthly")                  # a pandas DataFrame
 
     cmp = isim.compare(scenario, ["fi_2015_two_step", "fi_2025_graduated"], replications=5)
+    off = isim.compare(scenario, replications=5, transfers=False)   # the scenario's rules,
+    off.frame("municipalities_yearly")         # ... without transfers, by year
     cmp.frame("winners_losers")
 
     points = isim.sweep(scenario, ["policy.take_up=0.5,1"], replications=2)
@@ -75,37 +77,42 @@ class Result:
 
 def run(scenario: Scenario | Path | str, out: Path | str | None = None, *,
         replications: int | None = None, seed: int | None = None, spells: bool = False,
-        workers: int = 1, scheduler: str | None = None, force: bool = False) -> Result:
-    """Simulate and price a scenario (`incentive-sim run`)."""
+        workers: int = 1, scheduler: str | None = None, force: bool = False,
+        transfers: bool = True) -> Result:
+    """Simulate and price a scenario (`incentive-sim run`); `transfers=False` is
+    `--transfers off` (no rule gets the scenario's transfers)."""
     from .analysis.run import run_scenario
 
     s = _scenario(scenario)
     with _folder(out) as folder:
         summary = run_scenario(s, folder, replications=replications, seed=seed,
                                write_spells=spells, workers=workers, scheduler=scheduler,
-                               force=force)
+                               force=force, transfers=transfers)
         return _result(summary, folder, out)
 
 
-def compare(scenario: Scenario | Path | str, rules: Sequence[str],
+def compare(scenario: Scenario | Path | str, rules: Sequence[str] | None = None,
             out: Path | str | None = None, *, behavioural: bool = False,
             replications: int | None = None, seed: int | None = None, workers: int = 1,
-            scheduler: str | None = None, force: bool = False) -> Result:
-    """Compare funding rules (`incentive-sim compare`); differences against `rules[0]`."""
+            scheduler: str | None = None, force: bool = False,
+            transfers: bool = True) -> Result:
+    """Compare funding rules (`incentive-sim compare`); differences against `rules[0]`.
+    `rules` defaults to the scenario's (the rule in force, then its `compare` list);
+    `transfers=False` is `--transfers off`."""
     from .analysis.compare import compare as compare_rules
 
     s = _scenario(scenario)
     with _folder(out) as folder:
         headline = compare_rules(s, rules, folder, behavioural=behavioural,
                                  replications=replications, seed=seed, workers=workers,
-                                 scheduler=scheduler, force=force)
+                                 scheduler=scheduler, force=force, transfers=transfers)
         return _result(headline, folder, out)
 
 
 def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
           out: Path | str | None = None, *, replications: int | None = None,
           seed: int | None = None, workers: int = 1, scheduler: str | None = None,
-          resume: bool = False, force: bool = False) -> Result:
+          resume: bool = False, force: bool = False, transfers: bool = True) -> Result:
     """The full factorial of `sets` (`incentive-sim sweep`); `summary["points"]` holds each
     point's result."""
     from .analysis.sweep import sweep as run_sweep
@@ -113,7 +120,8 @@ def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
     s = _scenario(scenario)
     with _folder(out) as folder:
         points = run_sweep(s, sets, folder, replications=replications, seed=seed,
-                           workers=workers, scheduler=scheduler, resume=resume, force=force)
+                           workers=workers, scheduler=scheduler, resume=resume, force=force,
+                           transfers=transfers)
         return _result({"points": points}, folder, out)
 
 

@@ -3,20 +3,24 @@ expectation, 2 bad input (reported as `file:line: field.path: message`, never a 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sys
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .scenario import InputError, json_schema, load_scenario
+from .scenario import InputError, Scenario, json_schema, load_scenario
+from .scenario.places import municipality_named
 from .scenario.rules import preset, preset_names, preset_text, unknown_rule
 from .scenario.vocabulary import PAYERS
 
@@ -153,6 +157,18 @@ Workers = Annotated[int, typer.Option(
 Scheduler = Annotated[str | None, typer.Option(
     help="Address of a Dask distributed scheduler to run on (needs the 'dask' extra).",
     show_default=False)]
+class OnOff(str, Enum):
+    on = "on"
+    off = "off"
+
+
+TransfersOption = Annotated[OnOff, typer.Option(
+    "--transfers", help="on: each rule priced gets its own state transfer as the scenario "
+                        "defines it (as the law has it); off: no rule gets any, so the rules' "
+                        "own municipal costs can be compared.", case_sensitive=False)]
+MunicipalityOption = Annotated[str | None, typer.Option(
+    "--municipality", help="Also print this municipality's money by year (its name or "
+                           "code).", show_default=False)]
 Force = Annotated[bool, typer.Option(
     "--force", help="Replace the content of --out even if it holds another command's output "
                     "or files this command did not write.")]
@@ -170,49 +186,144 @@ def run(
     replications: Replications = None,
     spells: Annotated[bool, typer.Option(
         "--spells", help="Also write spells.csv.gz (replication 0).")] = False,
+    transfers: TransfersOption = OnOff.on,
+    municipality: MunicipalityOption = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     force: Force = False,
 ) -> None:
     """Simulate a scenario and price it under every rule; write the outputs to --out."""
-    from .analysis.run import default_scenario, run_scenario
+    from .analysis.run import MUNICIPALITIES_YEARLY, default_scenario, run_scenario
 
     with default_scenario() as default:
         path = scenario if scenario is not None else default
         s = _guarded(lambda: load_scenario(path))
+    chosen = _guarded(lambda: _municipality(s, municipality))
     target = out_dir if out_dir is not None else Path("runs") / path.stem
     command = ["incentive-sim", "run", *([str(scenario)] if scenario is not None else []),
                "--out", str(target),
                *(["--seed", str(seed)] if seed is not None else []),
                *(["--replications", str(replications)] if replications is not None else []),
-               *(["--spells"] if spells else [])]
+               *(["--spells"] if spells else []),
+               *(["--transfers", "off"] if transfers is OnOff.off else []),
+               *(["--municipality", municipality] if municipality is not None else [])]
     summary = _guarded(lambda: run_scenario(
         s, target, replications=replications, seed=seed, write_spells=spells, progress=True,
-        command=command, workers=workers, scheduler=scheduler, force=force))
+        command=command, workers=workers, scheduler=scheduler, force=force,
+        transfers=transfers is OnOff.on))
     provenance = summary["provenance"]
-    table = Table(title=escape(f"{s.name}: cost over {s.horizon_days} days, millions "
-                               f"{summary['currency']} (mean of {provenance['replications']} "
-                               f"replications)"))
-    for column in ("rule", "state", "municipality", "transfers to municipalities",
-                   "municipality net", "fund", "gross"):
-        table.add_column(column, justify="left" if column == "rule" else "right")
+    table = Table(title=escape(
+        f"{s.name}: money over {s.horizon_days} days, millions {summary['currency']} (mean "
+        f"of {provenance['replications']} replications; transfers {transfers.value})"),
+        caption="gross benefits = fund + state share + benefit share; net municipal cost = "
+                "benefit share + services - transfer - bonuses (docs/glossary.md)",
+        box=box.SIMPLE_HEAD, show_edge=False)
+    columns = ("gross_benefits", "fund", "state_share", "municipal_share",
+               "municipal_services", "transfer", "bonus", "net")
+    table.add_column("rule")
+    for column in columns:
+        table.add_column(SHORT[column], justify="right")
     for rule, entry in summary["rules"].items():
         name = f"{rule} (in force)" if entry["in_force"] else rule
-        transfer = 0.0 - entry["by_item"]["municipality"]["transfer"]  # no -0.00
-        net = entry["totals"]["municipality"]
-        cells = (entry["totals"]["state"], net + transfer, transfer, net,
-                 entry["totals"]["fund"], entry["totals"]["gross"])
-        table.add_row(escape(name), *(f"{x / 1e6:,.2f}" for x in cells))
+        table.add_row(escape(name), *(_millions(entry["money"][c]) for c in columns))
     out.print(table)
+    if chosen is not None:
+        _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, summary["currency"],
+                       intervals=False)
     out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
               highlight=False, soft_wrap=True)
+
+
+SHORT = {"gross_benefits": "gross benefits", "fund": "fund part", "state_share": "state share",
+         "municipal_share": "benefit share", "municipal_services": "services",
+         "state_services": "state services", "transfer": "transfer", "bonus": "bonuses",
+         "net_before_transfer": "net before transfer", "net": "net municipal cost",
+         "state_net": "net state cost", "gross_outlay": "gross outlay"}
+"""Column heads for the money measures (docs/glossary.md) where space is short."""
+
+
+def _millions(x: float | None) -> str:
+    return "-" if x is None else f"{(x + 0.0) / 1e6:,.2f}"
+
+
+def _municipality(s: Scenario, given: str | None) -> str | None:
+    return None if given is None else municipality_named(s.municipalities, given)
+
+
+def _thousands(x: str) -> str:
+    return "" if x == "" else f"{float(x) / 1e3 + 0.0:,.0f}"
+
+
+def _plus_minus(row: dict[str, str], column: str) -> str:
+    """`mean ±half-width` of the 95 % interval (a Student-t interval is symmetric), in
+    thousands."""
+    mean, low, high = row[column], row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    if low == "":
+        return _thousands(mean)
+    return f"{_thousands(mean)} ±{(float(high) - float(low)) / 2e3:,.0f}"
+
+
+def _yearly_tables(path: Path, s: Scenario, municipality: str, currency: str,
+                   intervals: bool) -> None:
+    """One municipality's rows of municipalities_yearly.csv, a table per rule, narrow enough
+    for 80 columns: thousands, and in a comparison each mean ± the half-width of its 95 %
+    interval, and for every rule but the first the paired differences from the first."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["municipality"] == municipality]
+    code = s.municipalities[municipality].code
+    where = f"{municipality} ({code})" if code else municipality
+    rules = list(dict.fromkeys(r["rule"] for r in rows))
+    for i, rule in enumerate(rules):
+        compared = intervals and i > 0
+        note = ("; ± half the 95 % interval" if intervals else "") + (
+            f"; diff: paired difference from {rules[0]}" if compared else "")
+        table = Table(title=escape(f"{where} under {rule}, thousands {currency} by year of "
+                                   f"payment{note}"),
+                      caption="net = benefit share + services - transfer - bonuses",
+                      box=box.SIMPLE_HEAD, show_edge=False)
+
+        def cell(column: str) -> Callable[[dict[str, str]], str]:
+            return (lambda row: _plus_minus(row, column)) if intervals else (
+                lambda row: _thousands(row[column]))
+
+        def diff(column: str) -> Callable[[dict[str, str]], str]:
+            return lambda row: _plus_minus(row, f"{column}_diff")
+
+        heads: list[tuple[str, Callable[[dict[str, str]], str]]] = []
+        if not intervals:
+            heads += [("people", lambda row: _count(row["recipients"])),
+                      ("gross benefits", cell("gross_eur"))]
+        if compared:   # the means' intervals are in the first rule's table and the file
+            heads += [("benefit share", lambda row: _thousands(row["municipal_share_eur"])),
+                      ("transfer", lambda row: _thousands(row["transfer_eur"])),
+                      ("net", cell("net_eur")),
+                      ("benefit share diff", diff("municipal_share_eur")),
+                      ("net diff", diff("net_eur"))]
+        else:
+            heads += [("benefit share", cell("municipal_share_eur")),
+                      ("services", cell("municipal_services_eur")),
+                      ("transfer", cell("transfer_eur")), ("bonuses", cell("bonus_eur")),
+                      ("net", cell("net_eur"))]
+        table.add_column("year")
+        for head, _ in heads:
+            table.add_column(head, justify="right")
+        for r in rows:
+            if r["rule"] == rule:
+                table.add_row(r["year"], *(f(r) for _, f in heads))
+        out.print(table)
+
+
+def _count(x: str) -> str:
+    return f"{float(x):,.0f}"
 
 
 @app.command()
 def compare(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    funding: Annotated[str, typer.Option(
-        help="Rules to compare, comma-separated; differences are against the first.")],
+    funding: Annotated[str | None, typer.Option(
+        help="Rules to compare, comma-separated; differences are against the first "
+             "(default: the scenario's rule in force, then its `compare` list).",
+        show_default=False)] = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Output folder (default: runs/<scenario file name>-compare).",
         show_default=False)] = None,
@@ -220,46 +331,60 @@ def compare(
         "--behavioural", help="Simulate again with each rule in force (municipalities "
                               "respond); without it every rule prices the same histories.")
                            ] = False,
+    transfers: TransfersOption = OnOff.on,
+    municipality: MunicipalityOption = None,
     seed: Seed = None,
     replications: Replications = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     force: Force = False,
 ) -> None:
-    """Compare funding rules: totals, differences and 95 % intervals per municipality."""
+    """Compare funding rules: money measures, differences and 95 % intervals, per
+    municipality and year."""
     from .analysis.compare import compare as run_compare
+    from .analysis.run import MUNICIPALITIES_YEARLY
 
     s = _guarded(lambda: load_scenario(scenario))
-    rules = [r.strip() for r in funding.split(",") if r.strip()]
+    chosen = _guarded(lambda: _municipality(s, municipality))
+    rules = ([r.strip() for r in funding.split(",") if r.strip()] if funding is not None
+             else s.rule_names())
     target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-compare"
     command = ["incentive-sim", "compare", str(scenario), "--funding", ",".join(rules),
                "--out", str(target), *(["--behavioural"] if behavioural else []),
+               *(["--transfers", "off"] if transfers is OnOff.off else []),
+               *(["--municipality", municipality] if municipality is not None else []),
                *(["--seed", str(seed)] if seed is not None else []),
                *(["--replications", str(replications)] if replications is not None else [])]
     headline = _guarded(lambda: run_compare(
         s, rules, target, behavioural=behavioural, replications=replications, seed=seed,
-        workers=workers, scheduler=scheduler, progress=True, command=command, force=force))
+        workers=workers, scheduler=scheduler, progress=True, command=command, force=force,
+        transfers=transfers is OnOff.on))
     table = Table(title=escape(
         f"{s.name}: {headline['mode']} comparison over {s.horizon_days} days, millions "
         f"{headline['currency']} (mean of {headline['replications']} replications; "
-        f"differences against {headline['reference']}, 95 % intervals)"))
-    for column in ("rule", "payer", "total", "difference", "interval"):
-        table.add_column(column, justify="left" if column in ("rule", "payer") else "right")
-
-    def m(x: float | None) -> str:
-        return "-" if x is None else f"{x / 1e6:,.2f}"
-
-    labels = {"municipality": "municipality net", "municipal_liability":
-              "municipality before transfers"}
-    for rule, payers in headline["rules"].items():
-        for payer, v in payers.items():
-            table.add_row(escape(rule), labels.get(payer, payer), m(v["mean"]),
-                          m(v["diff_mean"]),
-                          f"[{m(v['diff_ci_low'])}, {m(v['diff_ci_high'])}]")
+        f"transfers {headline['transfers']}; differences against {headline['reference']}, "
+        f"95 % intervals)"),
+        caption="net before transfer = benefit share + services - bonuses; net municipal "
+                "cost = net before transfer - transfer (docs/glossary.md)",
+        box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("rule", "measure", "mean", "difference", "interval"):
+        table.add_column(column, justify="left" if column in ("rule", "measure") else "right")
+    shown = ("municipal_share", "municipal_services", "bonus", "net_before_transfer",
+             "transfer", "net", "state_net", "gross_outlay")
+    for rule, values in headline["rules"].items():
+        for k, measure in enumerate(shown):
+            v: dict[str, Any] = values[measure]
+            table.add_row(escape(rule) if k == 0 else "", SHORT[measure], _millions(v["mean"]),
+                          _millions(v["diff_mean"]),
+                          f"[{_millions(v['diff_ci_low'])}, {_millions(v['diff_ci_high'])}]")
+        table.add_section()
     out.print(table)
-    out.print(f"Outputs in {target} (comparison.csv, outcomes.csv, winners_losers.csv; "
-              f"{headline['provenance']['wall_time_s']:.1f} s)", markup=False,
-              highlight=False, soft_wrap=True)
+    if chosen is not None:
+        _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, headline["currency"],
+                       intervals=True)
+    out.print(f"Outputs in {target} (comparison.csv, outcomes.csv, winners_losers.csv, "
+              f"municipalities_yearly.csv; {headline['provenance']['wall_time_s']:.1f} s)",
+              markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -274,6 +399,7 @@ def sweep(
     replications: Replications = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the points already finished in --out; run the rest.")] = False,
+    transfers: TransfersOption = OnOff.on,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     force: Force = False,
@@ -285,7 +411,8 @@ def sweep(
     target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-sweep"
     results = _guarded(lambda: run_sweep(
         s, sets, target, replications=replications, seed=seed, workers=workers,
-        scheduler=scheduler, resume=resume, progress=True, force=force))
+        scheduler=scheduler, resume=resume, progress=True, force=force,
+        transfers=transfers is OnOff.on))
     failed = [i for i, r in enumerate(results) if r["error"] is not None]
     out.print(f"{len(results)} points, {len(failed)} failed; table in {target / 'sweep.csv'}",
               markup=False, highlight=False, soft_wrap=True)

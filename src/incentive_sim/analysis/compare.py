@@ -7,10 +7,15 @@ and how sure are we?
   respond to it. Common random numbers (the same seed and replication, and random streams
   keyed by process name) make the differences paired.
 
-Every rule gets the scenario's transfers (and its own). Figures are means over replications
-with 95 % Student-t intervals across replications; differences are against the first rule,
-paired replication by replication. Outputs: comparison.csv, outcomes.csv, winners_losers.csv,
-comparison.json (the headline and provenance, written last) and scenario.resolved.yaml.
+With transfers on (the default, as the law has it) every rule gets its own transfers as the
+scenario defines them (a cost-neutral transfer against a base rule is zero for the base
+itself), exactly as `run` prices them: the same scenario, seed and setting give the same euros
+per rule, payer and municipality. With transfers off every rule is priced alone, so the rules'
+own municipal costs can be compared. Figures are means over replications with 95 % Student-t
+intervals across replications; differences are against the first rule, paired replication by
+replication. Outputs: comparison.csv, outcomes.csv, winners_losers.csv,
+municipalities_yearly.csv, comparison.json (the headline and provenance, written last) and
+scenario.resolved.yaml.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from ..funding.money import cents
 from ..scenario import InputError, Problem, scenario_rules
@@ -33,13 +37,15 @@ from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
 from ..simulation.engine import simulate
 from .executors import run_jobs
-from .ledger import Ledger, Plan
+from .ledger import Ledger, Plan, year_starts
+from .money import MEASURES, measures, yearly_csv, yearly_values
+from .money import interval as interval
 from .outcomes import outcomes
 from .plots import write_comparison_plot
 from .report import compare_report
 from .run import (
+    MUNICIPALITIES_YEARLY,
     RESOLVED,
-    _csv,
     _progress_bar,
     output_folder,
     provenance,
@@ -47,6 +53,7 @@ from .run import (
     resolved_yaml,
     write_output,
 )
+from .tables import csv_bytes as _csv
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,22 +77,24 @@ STATISTICS = ("mean", "ci_low", "ci_high", "diff_mean", "diff_ci_low", "diff_ci_
 @dataclass(frozen=True, eq=False)
 class ComparedRun:
     """One replication's figures for some rules: amounts (rule, ALL + municipalities, payer +
-    gross, item + total) and outcomes (rule, ALL + municipalities, OUTCOME_KEYS)."""
+    gross, item + total), outcomes (rule, ALL + municipalities, OUTCOME_KEYS) and the yearly
+    table's values (rule, year, municipality, money.YEARLY_MEASURES)."""
 
     rules: tuple[str, ...]
     amounts: FloatArray
     outcomes: FloatArray
+    yearly: FloatArray
 
 
 def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replication: int,
-                behavioural: bool) -> ComparedRun:
+                behavioural: bool, transfers: bool = True) -> ComparedRun:
     """One replication: static (all `rules` price one history) or behavioural (`rules` is a
-    single rule, put in force)."""
+    single rule, put in force); `transfers`: whether each rule gets its transfers."""
     if behavioural:
         (rule,) = rules
         scenario = scenario.model_copy(update={"funding": scenario.funding.model_copy(
             update={"in_force": rule})})
-    plan = Plan.of(scenario, rules_priced=rules, transfers_to_all=True)
+    plan = Plan.of(scenario, rules_priced=rules, transfers=transfers)
     result = simulate(scenario, replication, seed)
     ledger = Ledger.build(scenario, result.spells, plan)
     # a rule may be asked for twice (compared with itself): priced once, reported twice
@@ -99,7 +108,9 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
     per_muni += [_outcomes(spells, result.horizon_days, result.elapsed_days, m)
                  for m in range(len(scenario.municipalities))]
     outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
-    return ComparedRun(rules, amounts, outcome)
+    assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
+    yearly = yearly_values(ledger.yearly.amounts[order], ledger.yearly.stacked_people())
+    return ComparedRun(rules, amounts, outcome, yearly)
 
 
 def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: int | None
@@ -112,17 +123,6 @@ def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: in
     return [float(o[k]) for k in OUTCOME_KEYS]
 
 
-def interval(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Mean over axis 0 (replications) and its 95 % Student-t interval (NaN for one)."""
-    n = x.shape[0]
-    mean = x.mean(axis=0)
-    if n < 2:
-        nan = np.full_like(mean, np.nan)
-        return mean, nan, nan
-    half = stats.t.ppf(0.975, n - 1) * x.std(axis=0, ddof=1) / np.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Per replication figures of every rule, and their summaries."""
@@ -131,6 +131,7 @@ class Comparison:
     municipalities: tuple[str, ...]          # ALL first
     amounts: FloatArray                      # (replication, rule, muni, payer, item)
     outcomes: FloatArray                     # (replication, rule, muni, outcome)
+    yearly: FloatArray                       # (replication, rule, year, muni, measure)
 
     def summary(self, values: FloatArray) -> dict[str, FloatArray]:
         mean, low, high = interval(values)
@@ -139,16 +140,18 @@ class Comparison:
         return dict(zip(STATISTICS, (mean, low, high, d_mean, d_low, d_high), strict=True))
 
 
-def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
+def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str, *,
             behavioural: bool = False, replications: int | None = None,
             seed: int | None = None, workers: int = 1, scheduler: str | None = None,
             progress: bool | None = None, command: Sequence[str] | None = None,
-            force: bool = False) -> dict[str, Any]:
+            force: bool = False, transfers: bool = True) -> dict[str, Any]:
     """Compare funding rules on the scenario (see the module doc); write the outputs into
-    `out_dir` and return the headline (what comparison.json holds). `force` replaces a
-    folder that holds other files than an earlier comparison's."""
+    `out_dir` and return the headline (what comparison.json holds). `rules` defaults to the
+    scenario's (the rule in force, then its `compare` list). `transfers`: whether each rule
+    gets its transfers. `force` replaces a folder that holds other files than an earlier
+    comparison's."""
     started = time.perf_counter()
-    rules = tuple(rules)
+    rules = tuple(scenario.rule_names() if rules is None else rules)
     known = scenario_rules(scenario)
     unknown = [r for r in rules if r not in known]
     if not rules or unknown:
@@ -156,11 +159,12 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
         raise InputError([Problem("--funding", None, "--funding", message)])
     reps = scenario.replications if replications is None else int(replications)
     seed = scenario.seed if seed is None else int(seed)
-    jobs: list[tuple[Scenario, tuple[str, ...], int, int, bool]]
+    jobs: list[tuple[Scenario, tuple[str, ...], int, int, bool, bool]]
     if behavioural:
-        jobs = [(scenario, (rule,), seed, r, True) for r in range(reps) for rule in rules]
+        jobs = [(scenario, (rule,), seed, r, True, transfers) for r in range(reps)
+                for rule in rules]
     else:
-        jobs = [(scenario, rules, seed, r, False) for r in range(reps)]
+        jobs = [(scenario, rules, seed, r, False, transfers) for r in range(reps)]
     out = Path(out_dir)
     with output_folder(out, "compare", force) as staging:
         runs: list[ComparedRun] = []
@@ -175,7 +179,13 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
                                              for k in range(per_rep)]) for r in range(reps)])
 
         result = Comparison(rules, (ALL, *scenario.municipalities), by_replication("amounts"),
-                            by_replication("outcomes"))
+                            by_replication("outcomes"), by_replication("yearly"))
+        plan = Plan.of(scenario, rules_priced=rules, transfers=transfers)
+        years = year_starts(plan.month_starts, plan.months)[0]
+        codes = {name: m.code or name for name, m in scenario.municipalities.items()}
+        write_output(staging / MUNICIPALITIES_YEARLY, yearly_csv(
+            rules, tuple(scenario.municipalities), codes, years, result.yearly,
+            with_intervals=True))
         write_output(staging / COMPARISON, _comparison_csv(result))
         write_output(staging / OUTCOMES, _outcomes_csv(result))
         write_output(staging / WINNERS, _winners_csv(result))
@@ -185,15 +195,17 @@ def compare(scenario: Scenario, rules: Sequence[str], out_dir: Path | str, *,
             staging / PLOTS / COMPARISON_PLOT, rules, result.municipalities,
             result.summary(_net(result)), scenario.benefits.currency,
             f"{scenario.name}: {'behavioural' if behavioural else 'static'} comparison, net "
-            f"municipal cost with transfers (mean of {reps} replications)")
-        headline = _headline(result, behavioural, scenario)
-        headline["provenance"] = provenance(scenario, seed, reps, command, started)
+            f"municipal cost {'with' if transfers else 'without'} transfers (mean of {reps} "
+            f"replications)")
+        headline = _headline(result, behavioural, scenario, transfers)
+        headline["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
         write_output(staging / HEADLINE, json.dumps(headline, indent=2, ensure_ascii=False)
                      + "\n")
         write_output(staging / REPORT, compare_report(
             scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
             [staging / PLOTS / COMPARISON_PLOT]))
-        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, RESOLVED, REPORT, PLOTS],
+        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, MUNICIPALITIES_YEARLY, RESOLVED,
+                               REPORT, PLOTS],
                 HEADLINE, command="compare", force=force)
         return headline
 
@@ -245,20 +257,23 @@ def _winners_csv(c: Comparison) -> bytes:
                  "diff_mean", "diff_ci_low", "diff_ci_high", "verdict"], rows)
 
 
-def _headline(c: Comparison, behavioural: bool, scenario: Scenario) -> dict[str, Any]:
-    s = c.summary(c.amounts)
-    total = ITEM_COLUMNS.index("total")
+def _headline(c: Comparison, behavioural: bool, scenario: Scenario, transfers: bool
+              ) -> dict[str, Any]:
+    """comparison.json: each rule's money measures (docs/glossary.md) for all municipalities
+    together, with their statistics (per municipality: comparison.csv and
+    municipalities_yearly.csv)."""
+    n_payers, n_items = len(PAYERS), len(ITEMS)
+    s = c.summary(measures(c.amounts[:, :, :, :n_payers, :n_items]))   # (rule, muni, measure)
 
-    muni, transfer = PAYERS.index("municipality"), ITEM_COLUMNS.index("transfer")
-    liability = c.summary(c.amounts[:, :, :, muni, total] - c.amounts[:, :, :, muni, transfer])
+    def block(i: int, m: int) -> dict[str, dict[str, float | None]]:
+        return {measure: {k: _cents_or_none(s[k][i, m, j]) for k in s}
+                for j, measure in enumerate(MEASURES)}
+
     return {
         "mode": "behavioural" if behavioural else "static",
+        "transfers": "on" if transfers else "off",
         "currency": scenario.benefits.currency,
         "reference": c.rules[0],
         "replications": int(c.amounts.shape[0]),
-        "rules": {rule: {**{payer: {k: _cents_or_none(s[k][i, 0, p, total]) for k in s}
-                            for p, payer in enumerate(PAYER_COLUMNS)},
-                         "municipal_liability": {k: _cents_or_none(liability[k][i, 0])
-                                                 for k in s}}
-                  for i, rule in enumerate(c.rules)},
+        "rules": {rule: block(i, 0) for i, rule in enumerate(c.rules)},
     }

@@ -10,9 +10,9 @@ split table prices to the same totals as the unsplit one.
 
 Items: `benefit`, `service`, `bonus` (a cost to its payer, a receipt to its payee, both booked
 in the month of the payment day and the municipality of the segment that earned it) and
-`transfer` (the state's transfer to a municipality under the rule in force: +amount to the
-state, -amount to the municipality, spread evenly over the horizon by days). Bonuses and
-transfers net out per month and municipality, so the payers of every (rule, month,
+`transfer` (the state's transfer to a municipality that goes with the rule: +amount to the
+state, -amount to the municipality, spread evenly over the horizon by days; see Plan.of).
+Bonuses and transfers net out per month and municipality, so the payers of every (rule, month,
 municipality) add up to the gross outlay: benefits paid plus the cost of service days.
 
 A history is priced in chunks of whole people (bonuses look at a person's consecutive
@@ -171,24 +171,25 @@ class Plan:
 
     @classmethod
     def of(cls, scenario: Scenario, rules_priced: Sequence[str] | None = None,
-           transfers_to_all: bool = False) -> Plan:
-        """The scenario's rules (in force first, then compared), or `rules_priced`. The
-        transfers (the scenario's and a rule's own) go to the rule in force, or to every
-        priced rule with `transfers_to_all` (a comparison of funding models)."""
+           transfers: bool = True) -> Plan:
+        """The scenario's rules (in force first, then compared), or `rules_priced`. With
+        `transfers` (as the law has it) every priced rule gets its own transfers: the
+        scenario's and the rule's own, each worked out for that rule (a cost-neutral transfer
+        against a base is zero for the base itself); without, no rule gets any, so the
+        rules' own municipal costs can be compared."""
         rules = scenario_rules(scenario)
         priced = tuple(dict.fromkeys(rules_priced or scenario.rule_names()))
-        receivers = priced if transfers_to_all else (scenario.funding.in_force,)
-        transfers = {name: tuple(t for t in (scenario.funding.transfers, rules[name].transfers)
-                                 if t is not None) for name in receivers}
-        transfers = {name: ts for name, ts in transfers.items() if ts and name in priced}
-        names = list(priced) + [t.base for ts in transfers.values() for t in ts
+        given = {name: tuple(t for t in (scenario.funding.transfers, rules[name].transfers)
+                             if t is not None) for name in (priced if transfers else ())}
+        given = {name: ts for name, ts in given.items() if ts}
+        names = list(priced) + [t.base for ts in given.values() for t in ts
                                 if t.kind == "cost_neutral"]
         ppw = scenario.benefits.paid_days_per_week
         cache: dict[str, CompiledRule] = {}
         compiled = {n: compile_rule(n, rules, ppw, scenario.start_date, cache)
                     for n in dict.fromkeys(names)}
         starts = calendar_month_starts(scenario.start_date, scenario.horizon_days)
-        return cls(scenario, priced, compiled, transfers, starts,
+        return cls(scenario, priced, compiled, given, starts,
                    month_labels(scenario.start_date, starts), tuple(scenario.municipalities))
 
     @property
@@ -281,7 +282,7 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            people = int(spells.person_id.max()) + 1
+            people = int(spells.person_id.max()) + 1 if len(spells) else 1
             cells = np.unique(year_cell[paid] * people + pieces.person_id[paid]) // people
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)

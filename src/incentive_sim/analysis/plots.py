@@ -224,9 +224,10 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
 
 def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[str, ...],
                           summary: dict[str, Any], currency: str, title: str) -> None:
-    """Winners and losers: each municipality's change in net cost (transfers included) under
-    each rule against the first, with its 95 % interval. `summary` holds the arrays
-    `diff_mean`, `diff_ci_low`, `diff_ci_high` indexed (rule, municipality)."""
+    """Winners and losers: each municipality's change in net municipal cost (with the
+    transfers when they are on) under each rule against the first, with its 95 % interval.
+    `summary` holds the arrays `diff_mean`, `diff_ci_low`, `diff_ci_high` indexed (rule,
+    municipality)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _comparison_plot(path, rules, municipalities, summary, currency, title)
@@ -253,7 +254,7 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
         ax.axvline(0, color="0.2", linewidth=0.8)
         ax.set_yticks(y)
         ax.set_yticklabels(municipalities)
-        ax.set_xlabel(f"change in net cost, million {currency} "
+        ax.set_xlabel(f"change in net municipal cost, million {currency} "
                       + ("(95 % interval)" if known.any() else "(one replication: no interval)"))
         ax.set_title(f"{rules[r]} against {rules[0]}\ngreen: pays less, red: pays more",
                      fontsize=9)

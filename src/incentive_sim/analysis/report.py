@@ -18,6 +18,7 @@ from typing import Any
 
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
+from .money import LABELS
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -104,14 +105,12 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
     """The page of a run (`summary` as in summary.json)."""
     currency = summary["currency"]
     reps = summary["provenance"]["replications"]
-    headline = []
-    for rule, entry in summary["rules"].items():
-        transfer = -entry["by_item"]["municipality"]["transfer"]
-        net = entry["totals"]["municipality"]
-        headline.append((f"{rule}{' (in force)' if entry['in_force'] else ''}",
-                         money(entry["totals"]["state"]), money(net + transfer),
-                         money(transfer), money(net), money(entry["totals"]["fund"]),
-                         money(entry["totals"]["gross"])))
+    measures = ("gross_benefits", "fund", "state_share", "municipal_share",
+                "municipal_services", "transfer", "bonus", "net")
+    headline = [(f"{rule}{' (in force)' if entry['in_force'] else ''}",
+                 *(money(entry["money"][m]) for m in measures))
+                for rule, entry in summary["rules"].items()]
+    transfers = summary["provenance"].get("transfers", "on")
     outcomes = summary["outcomes"]
     outcome_rows = [(k.replace("_", " "), f"{v:,.1f}") for k, v in outcomes.items()]
     services = [(name, *(f"{row[k]:,.2f}" for k in ("starts", "completions", "mean_wait_days",
@@ -135,9 +134,11 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
                      f"{scenario.horizon_days} days from {scenario.start_date}, rule in force "
                      f"<code>{e(scenario.funding.in_force)}</code>; figures are means of "
                      f"{reps} replications.</p>"),
-        (f"Who pays (millions {currency} over the horizon)", table(
-            ("rule", "state", "municipality", "transfers to municipalities",
-             "municipality net", "fund", "gross"), headline)),
+        (f"Who pays (millions {currency} over the horizon; transfers {transfers})", table(
+            ("rule", *(LABELS[m] for m in measures)), headline)
+         + "<p class='note'>gross benefits = fund part + state share + municipal benefit "
+           "share; net municipal cost = municipal benefit share + municipal service costs "
+           "- state transfer - bonuses (see the glossary).</p>"),
         ("Outcomes", table(("outcome", "mean"), outcome_rows)),
         ("Monitoring indicators, all municipalities (first month, then yearly)",
          table(header[:1] + header[2:], [r[:1] + r[2:] for r in picked])),
@@ -159,11 +160,11 @@ def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: st
     """The page of a comparison (`headline` as in comparison.json)."""
     currency = headline["currency"]
     rows = []
-    for rule, payers in headline["rules"].items():
-        for payer, v in payers.items():
+    for rule, measures in headline["rules"].items():
+        for measure, v in measures.items():
             interval = ("" if v["diff_ci_low"] is None else
                         f"[{money(v['diff_ci_low'])}, {money(v['diff_ci_high'])}]")
-            rows.append((rule, payer.replace("_", " "), money(v["mean"]),
+            rows.append((rule, LABELS.get(measure, measure), money(v["mean"]),
                          money(v["diff_mean"]), interval))
     lines = _csv_rows(winners_csv)
     winners = [(r[0], r[2], money(float(r[5])) if r[5] else "",
@@ -174,11 +175,14 @@ def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: st
                        f"{e(headline['mode'])} comparison of "
                        f"{', '.join(map(e, headline['rules']))}; differences against "
                        f"<code>{e(headline['reference'])}</code>, 95 % intervals across "
-                       f"{headline['replications']} replications. Every rule gets the "
-                       f"scenario's transfers.</p>"),
+                       f"{headline['replications']} replications. Transfers "
+                       f"{e(headline['transfers'])}: "
+                       + ("each rule gets its own transfer as the scenario defines it."
+                          if headline["transfers"] == "on" else "no rule gets a transfer.")
+                       + "</p>"),
         (f"Totals (millions {currency} over the horizon)", table(
             ("rule", "payer", "mean", "difference", "95 % interval"), rows, numeric_from=2)),
-        (f"Winners and losers: net municipal cost with transfers (millions {currency})",
+        (f"Winners and losers: net municipal cost (millions {currency})",
          table(("rule", "municipality", "difference", "95 % interval", "verdict"), winners,
                numeric_from=2)),
         ("Pictures", "".join(figure(p, "Each municipality's change in net cost, with its "

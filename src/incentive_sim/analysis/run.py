@@ -12,7 +12,6 @@ provenance.
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
 import errno
 import functools
@@ -20,7 +19,6 @@ import glob
 import gzip
 import hashlib
 import importlib.resources
-import io
 import json
 import os
 import platform
@@ -52,6 +50,8 @@ from ..simulation.engine import SimulationResult, simulate
 from .executors import run_jobs
 from .kela import Bill, band_labels
 from .ledger import Ledger, Plan, year_starts
+from .money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
+from .money import measures_dict, yearly_csv, yearly_values
 from .outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
@@ -65,6 +65,8 @@ from .outcomes import (
 )
 from .plots import write_run_plots
 from .report import run_report
+from .tables import csv_bytes as _csv
+from .tables import format_count
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -84,12 +86,6 @@ SERVICE_STATS = ("starts", "completions", "referrals", "declined", "left_queue")
 
 def number(x: float, digits: int = 4) -> float:
     return round(float(x), digits) + 0.0
-
-
-def format_count(x: float) -> str:
-    """A mean count: an integer when it is one, else up to 4 decimals."""
-    text = f"{x:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 # ---------------------------------------------------------------- one replication
@@ -114,8 +110,7 @@ class Replication:
     services_by_month: FloatArray              # services_by_month
     paid_days_by_counter: dict[str, FloatArray]
     bill: FloatArray                           # Bill: recipients, paid days, euros stacked
-    yearly: FloatArray                         # Yearly.amounts
-    yearly_people: FloatArray                  # Yearly: recipients, benefit days, gross
+    yearly: FloatArray                         # money.yearly_values (rule, year, muni, measure)
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -141,14 +136,15 @@ class Replication:
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
             services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter),
-            Bill.stacked(spells, plan), ledger.yearly.amounts, ledger.yearly.stacked_people())
+            Bill.stacked(spells, plan),
+            yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
-              spells_path: Path | None = None) -> Replication:
+              spells_path: Path | None = None, transfers: bool = True) -> Replication:
     """Simulate and price one replication (a job for any executor); with `spells_path`, also
-    write its segments there."""
-    plan = Plan.of(scenario)
+    write its segments there. `transfers`: whether each rule gets its transfers."""
+    plan = Plan.of(scenario, transfers=transfers)
     result = simulate(scenario, replication, seed)
     ledger = Ledger.build(scenario, result.spells, plan)
     if spells_path is not None:
@@ -173,8 +169,7 @@ class Accumulator:
     services_by_month: FloatArray | None = None
     paid_days_by_counter: dict[str, FloatArray] = field(default_factory=dict)
     bill: FloatArray | None = None
-    yearly: FloatArray | None = None
-    yearly_people: FloatArray | None = None
+    yearly: list[FloatArray] = field(default_factory=list)   # per replication
     transitions: FloatArray | None = None
     totals: list[dict[str, dict[str, float]]] = field(default_factory=list)
     transfers: dict[str, FloatArray] = field(default_factory=dict)
@@ -200,8 +195,7 @@ class Accumulator:
             self.paid_days_by_counter[rule] = _plus(self.paid_days_by_counter.get(rule), days)
         self.transitions = _plus(self.transitions, rep.transitions)
         self.bill = _plus(self.bill, rep.bill)
-        self.yearly = _plus(self.yearly, rep.yearly)
-        self.yearly_people = _plus(self.yearly_people, rep.yearly_people)
+        self.yearly.append(rep.yearly)
         self.totals.append(rep.totals)
         for rule, amounts in rep.transfers.items():
             self.transfers[rule] = _plus(self.transfers.get(rule), amounts)
@@ -239,6 +233,10 @@ class Accumulator:
                             for p, items in mean.by_item(rule).items()},
                 "by_municipality": {m: {p: cents(v) for p, v in payers.items()}
                                     for m, payers in mean.by_municipality(rule).items()},
+                "money": measures_dict(mean.amounts[plan.priced.index(rule)].sum(axis=(0, 1))),
+                "money_by_municipality": {
+                    m: measures_dict(mean.amounts[plan.priced.index(rule)][:, k].sum(axis=0))
+                    for k, m in enumerate(plan.municipalities)},
             }
             if rule in self.transfers:
                 entry["transfers"] = {m: cents(v) for m, v in
@@ -277,9 +275,12 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                  seed: int | None = None, write_spells: bool = False,
                  progress: bool | None = None, command: Sequence[str] | None = None,
                  workers: int = 1, scheduler: str | None = None,
-                 force: bool = False) -> dict[str, Any]:
+                 force: bool = False, transfers: bool = True) -> dict[str, Any]:
     """Simulate replications 0..R-1, price each under every rule, write the outputs into
     `out_dir` and return the summary (what summary.json holds).
+
+    `transfers`: each priced rule gets its own transfers as the scenario defines them (the
+    default, as the law has it), or none: every rule priced alone.
 
     `replications` and `seed` default to the scenario's. `command` (the command line that
     asked for the run) is recorded in the provenance. Replications run in `workers` local
@@ -294,10 +295,10 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
     seed = scenario.seed if seed is None else int(seed)
     out = Path(out_dir)
     with output_folder(out, "run", force) as staging:
-        plan = Plan.of(scenario)
+        plan = Plan.of(scenario, transfers=transfers)
         acc = Accumulator(scenario, plan)
-        jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None)
-                for r in range(reps)]
+        jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None,
+                 transfers) for r in range(reps)]
         with _progress_bar(bool(progress), reps, scenario.name) as advance:
             for rep in run_jobs(replicate, jobs, workers=workers, scheduler=scheduler,
                                 done=advance):
@@ -310,7 +311,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
         write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
         write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
-        summary["provenance"] = provenance(scenario, seed, reps, command, started)
+        summary["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
         write_output(staging / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _checkpoint("tables written")
         plots = write_run_plots(staging / PLOTS, plan, acc)
@@ -325,7 +326,8 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
 
 
 def provenance(scenario: Scenario, seed: int, replications: int,
-               command: Sequence[str] | None, started: float) -> dict[str, Any]:
+               command: Sequence[str] | None, started: float,
+               transfers: bool = True) -> dict[str, Any]:
     """Where a set of outputs comes from (`started`: time.perf_counter() at the start)."""
     return {
         "package_version": __version__,
@@ -336,6 +338,7 @@ def provenance(scenario: Scenario, seed: int, replications: int,
         "replications": replications,
         "start_date": scenario.start_date.isoformat(),
         "horizon_days": scenario.horizon_days,
+        "transfers": "on" if transfers else "off",
         "command": list(command) if command is not None else None,
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -360,7 +363,7 @@ OUTPUTS: dict[str, frozenset[str]] = {
     "run": frozenset({SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK,
                       INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS, RESOLVED}),
     "compare": frozenset({"comparison.csv", "outcomes.csv", "winners_losers.csv",
-                          "comparison.json", RESOLVED, REPORT, PLOTS}),
+                          MUNICIPALITIES_YEARLY, "comparison.json", RESOLVED, REPORT, PLOTS}),
     "calibrate": frozenset({"scenario.fitted.yaml", "fit.csv", "parameters.csv",
                             "evaluations.csv", "calibration.json", PLOTS}),
     "sweep": frozenset({"sweep.json", "sweep.csv", "points"}),
@@ -725,14 +728,6 @@ def resolved_yaml(scenario: Scenario, seed: int | None = None,
     return header + body
 
 
-def _csv(header: Sequence[str], rows: Any) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def _costs_csv(acc: Accumulator, plan: Plan) -> bytes:
     assert acc.amounts is not None
     mean = np.round(acc.amounts / acc.count, 2)
@@ -762,37 +757,14 @@ def _municipal_share_csv(acc: Accumulator, plan: Plan) -> bytes:
                  "recipients", "paid_days", "municipal_share_eur"), rows)
 
 
-YEARLY_COLUMNS = ("rule", "municipality_code", "municipality", "year", "recipients",
-                  "benefit_days", "gross_eur", "municipal_share_eur", "state_share_eur",
-                  "fund_eur", "municipal_services_eur", "transfer_eur", "bonus_eur", "net_eur")
-
-
 def _municipalities_yearly_csv(acc: Accumulator, plan: Plan) -> bytes:
-    """municipalities_yearly.csv: per rule, municipality and calendar year, means over
-    replications (see ledger.Yearly for which year each amount falls in). A transfer or a
-    bonus is what the municipality receives; net = municipal share + services - transfer -
-    bonus, the municipality's side of the ledger."""
-    assert acc.yearly is not None and acc.yearly_people is not None
-    amounts = acc.yearly / acc.count
-    recipients, days, gross = acc.yearly_people / acc.count
+    """municipalities_yearly.csv of a run: per rule, municipality and calendar year, means
+    over replications (see ledger.Yearly for which year each amount falls in, and money.py
+    for the measures). The interval columns are compare's: a run reports the means only."""
     years = year_starts(plan.month_starts, plan.months)[0]
-    munis = plan.scenario.municipalities
-    m, s, f = (PAYERS.index(p) for p in ("municipality", "state", "fund"))
-    benefit, service, bonus, transfer = (ITEMS.index(i) for i in ITEMS)
-    rows = []
-    for r, rule in enumerate(plan.priced):
-        for k, name in enumerate(plan.municipalities):
-            for y, year in enumerate(years):
-                a = amounts[r, y, k]
-                parts = (a[m, benefit], a[m, service], -a[m, transfer], -a[m, bonus])
-                net = parts[0] + parts[1] - parts[2] - parts[3]
-                rows.append((rule, munis[name].code or name, name, year,
-                             format_count(recipients[y, k]), f"{days[y, k]:.4f}",
-                             f"{cents(gross[y, k]):.2f}", f"{cents(parts[0]):.2f}",
-                             f"{cents(a[s, benefit]):.2f}", f"{cents(a[f, benefit]):.2f}",
-                             f"{cents(parts[1]):.2f}", f"{cents(parts[2]):.2f}",
-                             f"{cents(parts[3]):.2f}", f"{cents(net):.2f}"))
-    return _csv(YEARLY_COLUMNS, rows)
+    codes = {name: m.code or name for name, m in plan.scenario.municipalities.items()}
+    return yearly_csv(plan.priced, plan.municipalities, codes, years, np.stack(acc.yearly),
+                      with_intervals=False)
 
 
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:

@@ -150,22 +150,25 @@ def _free_keys(scenario: Scenario, parent: list[str]) -> bool:
 # ---------------------------------------------------------------- running
 
 def point_job(scenario: Scenario, settings: dict[str, Any], seed: int, replications: int,
-              folder: Path) -> dict[str, Any]:
+              folder: Path, transfers: bool = True) -> dict[str, Any]:
     """Run one point (all its replications) and write its result.json; never raises for a
-    failure inside the model: the exception is the result."""
+    failure inside the model: the exception is the result. `transfers`: whether each rule
+    gets its transfers (as in `run`)."""
     result: dict[str, Any] = {
         "settings": settings, "seed": seed, "replications": replications,
+        "transfers": "on" if transfers else "off",
         "package_version": __version__, "scenario_sha256": scenario_hash(scenario),
         "scenario": scenario.model_dump(mode="json", by_alias=True),
     }
     try:
-        plan = Plan.of(scenario)
+        plan = Plan.of(scenario, transfers=transfers)
         acc = Accumulator(scenario, plan)
         for r in range(replications):
-            acc.add(replicate(scenario, seed, r))
+            acc.add(replicate(scenario, seed, r, transfers=transfers))
         summary = acc.summary()
         result["figures"] = {
             "rules": {rule: entry["totals"] for rule, entry in summary["rules"].items()},
+            "money": {rule: entry["money"] for rule, entry in summary["rules"].items()},
             "outcomes": summary["outcomes"],
         }
         result["error"] = None
@@ -195,10 +198,11 @@ def _write(out: Path, path: Path, text: str) -> None:
 def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
           replications: int | None = None, seed: int | None = None, workers: int = 1,
           scheduler: str | None = None, resume: bool = False, progress: bool | None = None,
-          force: bool = False) -> list[dict[str, Any]]:
+          force: bool = False, transfers: bool = True) -> list[dict[str, Any]]:
     """Run the full factorial of `sets` (each `key.path=v1,v2,...`); return the results of
-    every point in order (see the module doc). `force` empties a folder that holds other files
-    than an earlier sweep's first."""
+    every point in order (see the module doc). `transfers`: whether each rule gets its
+    transfers (as in `run`). `force` empties a folder that holds other files than an earlier
+    sweep's first."""
     if resume and force:
         raise InputError([Problem("--force", None, "--force",
                                   "replaces the folder's content, and --resume keeps the "
@@ -221,7 +225,8 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
 
     out = Path(out_dir)
     definition = {"sets": [{"key": k, "values": v} for k, v in parsed], "seed": seed,
-                  "replications": reps, "scenario_sha256": scenario_hash(scenario)}
+                  "replications": reps, "scenario_sha256": scenario_hash(scenario),
+                  "transfers": "on" if transfers else "off"}
     _start(out, definition, resume, force)
     folders = [out / "points" / f"{i:04d}" for i in range(len(points))]
     for folder in folders:              # what killed points were writing
@@ -234,7 +239,7 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
             results[i] = json.loads(done.read_text(encoding="utf-8"))
         else:
             todo.append(i)
-    jobs = [(points[i][1], points[i][0], seed, reps, folders[i]) for i in todo]
+    jobs = [(points[i][1], points[i][0], seed, reps, folders[i], transfers) for i in todo]
     with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: sweep points") as advance:
         for i, result in zip(todo, run_jobs(point_job, jobs, workers=workers,
                                             scheduler=scheduler, done=advance), strict=True):

@@ -25,6 +25,7 @@ so counts add up to the total exactly.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -303,3 +304,25 @@ def _capacity(spec: Mapping[str, Any], data: Mapping[str, Any], doc: Located, pa
         caseload = sum(float(stock.get(m, 0)) for m in members if isinstance(m, str))
         out[str(pool)] = max(round(share * caseload), 1)
     return out
+
+
+def municipality_named(municipalities: Mapping[str, Any], given: str,
+                       option: str = "--municipality") -> str:
+    """The scenario's municipality called `given` (its name, in any case, or its code, with
+    or without leading zeros); bad input naming the closest names otherwise."""
+    text = given.strip()
+    by_name = {name.casefold(): name for name in municipalities}
+    if text.casefold() in by_name:
+        return by_name[text.casefold()]
+    if text.isdigit():
+        for name, m in municipalities.items():
+            code = getattr(m, "code", None)
+            if code is not None and code.isdigit() and int(code) == int(text):
+                return name
+    close = difflib.get_close_matches(text.casefold(), list(by_name), n=5, cutoff=0.6)
+    hint = (f"did you mean {', '.join(repr(by_name[c]) for c in close)}?" if close
+            else f"known: {', '.join(list(municipalities)[:12])}" + (
+                f" ... ({len(municipalities)} in all)" if len(municipalities) > 12 else ""))
+    raise InputError([Problem(option, None, option,
+                              f"no municipality {given!r} in the scenario (a name or a "
+                              f"three-digit code); {hint}")])
