@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from incentive_sim.scenario.schema import Scenario
-from incentive_sim.simulation.engine import Engine, SimulationResult, person_uniform
+from incentive_sim.simulation.engine import Engine, SimulationResult
+from incentive_sim.simulation.population import person_uniform
 
 RATE = 5 / 7      # paid days per calendar day
 
@@ -109,3 +110,30 @@ def test_a_persons_review_draws_do_not_depend_on_who_else_is_drawn() -> None:
     np.testing.assert_array_equal(together[::97], alone)
     assert together.min() >= 0.0 and together.max() < 1.0
     assert abs(together.mean() - 0.5) < 0.05
+
+
+def test_people_the_municipality_never_refers_live_the_same_lives_without_services() -> None:
+    """Each person's moves come from their own stream: reviewing, referring and queueing
+    others, on whatever days, leaves the life courses of everyone never referred unchanged
+    (common random numbers between strategies and rules)."""
+    over = {"transitions": {"employment": {"rate_per_day": 0.004},
+                            "job_loss": {"rate_per_day": 0.002}},
+            "population": {"initial_stock": {"A": 300}, "inflow_per_year": {"A": 400},
+                           "initial_duration_days": {"dist": "exponential", "mean": 200},
+                           "initial_paid_days": {"dist": "exponential", "mean": 300}}}
+    with_services = run(scenario({"strategy": "fifo", "review_every_days": 30},
+                                 service={"capacity": {"A": 20}}, **over))[1]
+    without = run(scenario({"strategy": "none"}, **over))[1]
+    referred = np.unique(with_services.referrals.arrays()["person"])
+    assert referred.size > 100
+
+    def lives(result: SimulationResult) -> dict[str, np.ndarray]:
+        spells = result.spells
+        keep = ~np.isin(spells.person_id, referred)
+        order = np.lexsort((spells.start_day[keep], spells.person_id[keep]))
+        return {name: getattr(spells, name)[keep][order]
+                for name in ("person_id", "state", "benefit", "start_day", "end_day")}
+
+    a, b = lives(with_services), lives(without)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)

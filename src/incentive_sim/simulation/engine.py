@@ -50,7 +50,15 @@ from .policy import (
     expected_saving,
     policy_of,
 )
-from .population import People, inflow, initial_caseload, initial_employed, sample, stream
+from .population import (
+    People,
+    PersonStreams,
+    inflow,
+    initial_caseload,
+    initial_employed,
+    sample,
+    stream,
+)
 
 UNEMPLOYED = STATE_CODE["unemployed"]
 EMPLOYED = STATE_CODE["employed"]
@@ -159,7 +167,6 @@ class Engine:
         # (person, day, state, boost row or None, boost days).
         self._records: list[tuple[int, int, float, float, int, bool]] = []
         self._returns: list[tuple[int, float, int, FloatArray | None, float]] = []
-        self.rng_take_up = stream(seed, replication, "policy.take_up")
         self.rng_wait = stream(seed, replication, "services.waiting_exits")
         self.rng_duration = stream(seed, replication, "services.durations")
         self.rng_in_service = stream(seed, replication, "services.exits")
@@ -175,17 +182,17 @@ class Engine:
         self.rule_changes = np.array(sorted(ph.start_day for ph in self.rule.phases
                                             if 0 < ph.start_day < self.horizon), np.float64)
         # Per person: the next review (exact due time, and the day it is held on, -1 for
-        # none), the due time the current interval was counted from, how many review
-        # intervals were drawn (the position in the person's own stream), and the next moment
-        # to look at their counter under `threshold` (and its day).
+        # none), the due time the current interval was counted from, and the next moment to
+        # look at their counter under `threshold` (and its day). Review intervals and take-up
+        # are drawn from each person's own stream.
         n = len(self.people)
         self.review_due = np.full(n, np.inf)
         self.review_day = np.full(n, -1, np.int64)
         self.review_from = np.full(n, -np.inf)
-        self.review_count = np.zeros(n, np.int64)
         self.threshold_due = np.full(n, np.inf)
         self.threshold_day = np.full(n, -1, np.int64)
-        self.review_key = int(stream(seed, replication, "policy.reviews").integers(2**62))
+        self.review_draws = PersonStreams(seed, replication, "policy.reviews", n)
+        self.take_up_draws = PersonStreams(seed, replication, "policy.take_up", n)
         self._reviews_on: dict[int, list[IntArray]] = {}
         self._thresholds_on: dict[int, list[IntArray]] = {}
         self._days: list[int] = []              # heap of the days in either bucket
@@ -240,9 +247,7 @@ class Engine:
     def _uniform(self, who: IntArray) -> FloatArray:
         """The next draw of each person's own review stream: reproducible whoever else is
         reviewed on the same day."""
-        k = self.review_count[who]
-        self.review_count[who] = k + 1
-        return person_uniform(self.review_key, who, k)
+        return self.review_draws.uniform(who)
 
     def _next_review(self, who: IntArray, base: FloatArray, today: int) -> None:
         """Schedule one jittered review interval after `base` (held after `today`)."""
@@ -460,7 +465,7 @@ class Engine:
 
     def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
                pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray) -> None:
-        accept = self.rng_take_up.random(who.size) < self.take_up[muni]
+        accept = self.take_up_draws.uniform(who) < self.take_up[muni]
         self.stats[svc.name].declined += int((~accept).sum())
         self.refer(who[accept], counter[accept], svc, pool_index[accept], muni[accept],
                    t[accept])
@@ -624,14 +629,3 @@ def _service_time_stats(result: SimulationResult) -> None:
         stats.queue_days_total = float(spells.duration[mine & (spells.state == WAITING)].sum())
         stats.busy_place_days = float(spells.duration[mine & (spells.state == SERVICE)].sum())
 
-
-def person_uniform(key: int, person: IntArray, k: IntArray) -> FloatArray:
-    """Uniform draws in [0, 1) keyed by (key, person, k): the k-th draw of each person's own
-    stream (splitmix64 of the three), independent of which other people are drawn with it."""
-    with np.errstate(over="ignore"):
-        x = (np.asarray(person, np.uint64) << np.uint64(24)) ^ np.asarray(k, np.uint64)
-        z = x + np.uint64(key) + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return np.asarray((z >> np.uint64(11)).astype(np.float64) * 2.0**-53)

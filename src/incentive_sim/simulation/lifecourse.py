@@ -21,7 +21,7 @@ from ..funding.spells import COLUMNS, SpellTable
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
 from .hazards import CompetingRisks, Risks
-from .population import People, stream
+from .population import People, PersonStreams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -48,7 +48,9 @@ class LifeCourses:
         self.s = s
         self.people = people
         self.risks = Risks.of(s)
-        self.rng = stream(seed, replication, "lifecourse.exits")
+        # each person's own stream: their moves do not depend on how the event layer batches
+        # its look at them
+        self.draws = PersonStreams(seed, replication, "lifecourse.exits", len(people))
         self.horizon = float(s.horizon_days)
         self.rate = s.benefits.paid_days_per_week / 7.0
         # a job this long meets the employment condition again (benefits.employment_condition_days)
@@ -87,6 +89,10 @@ class LifeCourses:
         return np.asarray(self.people.frailty[idx, None]
                           * risks.group_multiplier[self.people.group[idx]])
 
+    def _draws(self, idx: IntArray) -> tuple[FloatArray, FloatArray]:
+        """An exponential and a uniform from each person's own stream."""
+        return self.draws.exponential(idx), self.draws.uniform(idx)
+
     def _sample(self, idx: IntArray) -> None:
         """Sample the end of the open segment of people `idx` (who start it at seg_start)."""
         unemployed = idx[self.state[idx] == UNEMPLOYED]
@@ -98,9 +104,9 @@ class LifeCourses:
             # time in the job so far: 0, but for a job already under way at t = 0
             d_from = np.maximum(-self.seg_start[employed], 0.0)
             until = self.horizon - self.seg_start[employed]
-            d, _ = self.risks.job_loss.sample(d_from, until,
-                                              self._multiplier(employed, self.risks.job_loss),
-                                              self.rng)
+            d, _ = self.risks.job_loss.sample_with(
+                d_from, until, self._multiplier(employed, self.risks.job_loss),
+                *self._draws(employed))
             self.seg_end[employed] = self.seg_start[employed] + d
             self.ends_by[employed] = np.where(np.isfinite(d), ENDS_BY_JOB_LOSS, ENDS_NEVER)
             self.next_state[employed] = UNEMPLOYED
@@ -113,15 +119,17 @@ class LifeCourses:
         d_from = start - origin
         until = self.horizon - origin
         base = self._multiplier(idx, self.risks.exits)
-        d, dest = self.risks.exits.sample(d_from, until, base, self.rng)
+        d, dest = self.risks.exits.sample_with(d_from, until, base, *self._draws(idx))
         boosted = np.flatnonzero(self.boost_until[idx] > start)
         if boosted.size:
             # exact in two pieces: boosted hazards until the after-effect ends, then the base
             b = idx[boosted]
             edge = np.minimum(self.boost_until[b] - origin[boosted], until[boosted])
-            d1, dest1 = self.risks.exits.sample(d_from[boosted], edge,
-                                                base[boosted] * self.boost[b], self.rng)
-            d2, dest2 = self.risks.exits.sample(edge, until[boosted], base[boosted], self.rng)
+            d1, dest1 = self.risks.exits.sample_with(d_from[boosted], edge,
+                                                     base[boosted] * self.boost[b],
+                                                     *self._draws(b))
+            d2, dest2 = self.risks.exits.sample_with(edge, until[boosted], base[boosted],
+                                                     *self._draws(b))
             first = np.isfinite(d1)
             d[boosted] = np.where(first, d1, d2)
             dest[boosted] = np.where(first, dest1, dest2)
