@@ -129,6 +129,28 @@ class SimulationResult:
     elapsed_days: FloatArray   # by person id: spell duration already elapsed on arrival
 
 
+class _Users(dict[Request, None]):
+    """The requests holding places, in arrival order, with O(1) removal (a national pool holds
+    thousands of places; SimPy's list makes each release scan them)."""
+
+    def append(self, request: Request) -> None:
+        self[request] = None
+
+    def remove(self, request: Request) -> None:
+        try:
+            del self[request]
+        except KeyError:
+            raise ValueError(request) from None
+
+
+class Places(simpy.Resource):
+    """A service pool's places: a SimPy resource whose releases do not scan its users."""
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        super().__init__(env, capacity)
+        self.users = _Users()     # type: ignore[assignment]
+
+
 def population(s: Scenario, seed: int, replication: int) -> People:
     """The initial caseload, the former jobseekers in work at the start, then the inflow
     (person ids are row numbers)."""
@@ -153,7 +175,7 @@ class Engine:
         self.rate = ppw / 7.0
         self.services = [CompiledService.compile(i, name, spec, s)
                          for i, (name, spec) in enumerate(s.services.items())]
-        self.pools = [[simpy.Resource(self.env, capacity=max(c, 1)) if c > 0 else None
+        self.pools = [[Places(self.env, capacity=max(c, 1)) if c > 0 else None
                        for c in svc.pool_capacity] for svc in self.services]
         self.has_places = [np.array([p is not None for p in pools] + [False])
                            for pools in self.pools]   # by pool index; [-1]: no pool
@@ -271,9 +293,9 @@ class Engine:
             return
         mine = self.strategy[self.people.municipality[who]] == THRESHOLD
         if self.rule_changes.size:        # a new rule's counter may be past the threshold
-            at = np.searchsorted(self.rule_changes, when, side="right")
-            later = np.append(self.rule_changes, np.inf)[at]
-            when = np.minimum(when, later)
+            at = int(np.searchsorted(self.rule_changes, today, side="right"))
+            if at < self.rule_changes.size:
+                when = np.minimum(when, self.rule_changes[at])
         who, when = who[mine], when[mine]
         day = np.maximum(np.floor(when), today).astype(np.int64)
         keep = when < self.horizon
