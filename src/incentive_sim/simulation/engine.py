@@ -297,8 +297,8 @@ class Engine:
             if at < self.rule_changes.size:
                 when = np.minimum(when, self.rule_changes[at])
         who, when = who[mine], when[mine]
-        day = np.maximum(np.floor(when), today).astype(np.int64)
         keep = when < self.horizon
+        day = np.maximum(np.floor(np.where(keep, when, today)), today).astype(np.int64)
         self.threshold_due[who] = np.where(keep, when, np.inf)
         self.threshold_day[who] = np.where(keep, day, -1)
         self._add(self._thresholds_on, who[keep], day[keep])
