@@ -165,13 +165,17 @@ def test_the_fit_recovers_the_true_parameters(region: Scenario, true_targets: Pa
 def test_every_evaluation_uses_the_same_random_numbers(region: Scenario,
                                                        true_targets: Path) -> None:
     """Common random numbers: the same vector gives the same figures in any evaluation, and a
-    small change of the inflow moves the figures a little, not by fresh noise."""
+    small change of the inflow moves the figures a little, not by fresh noise.
+
+    Three replications: a 1 % larger inflow renumbers the newcomers, whose own draws then
+    change, so one replication's move is itself noisy (0.2-3 % over seeds 11-16, as much before
+    per-person reviews as after); the mean of three stays within 1 %."""
     setup = Setup(region.model_dump(mode="json", by_alias=True),
-                  load_targets(true_targets, region), 11, 1)
+                  load_targets(true_targets, region), 11, 3)
     a = model_figures(setup, (1.0, 1.0, 400.0), 1.0)
     assert np.array_equal(a, model_figures(setup, (1.0, 1.0, 400.0), 1.0))
     b = model_figures(setup, (1.01, 1.0, 400.0), 1.0)
-    c = model_figures(Setup(setup.base, setup.spec, 12, 1), (1.0, 1.0, 400.0), 1.0)
+    c = model_figures(Setup(setup.base, setup.spec, 12, 3), (1.0, 1.0, 400.0), 1.0)
     stocks = [i for i, f in enumerate(FIGURES) if f["measure"] == "stock"
               and f.get("weight", 1) > 0]
     moved = np.abs(b - a)[stocks] / a[stocks]

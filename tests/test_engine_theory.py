@@ -15,6 +15,7 @@ from incentive_sim.scenario.vocabulary import STATE_CODE
 from incentive_sim.simulation.engine import Engine, simulate
 
 Z = 4.0
+REPLICATIONS = 10
 
 
 def scenario(**over: Any) -> Scenario:
@@ -51,16 +52,15 @@ def mmc_mean_wait(replication: int, arrival: float, horizon: float) -> float:
         "initial_paid_days": {"dist": "fixed", "value": 0}})
     engine = Engine(s, replication, seed=100)
     svc = engine.services[0]
-    pool = engine.pools[0][0]
-    assert pool is not None
     rng = np.random.default_rng(1000 + replication)
 
     def arrivals() -> Any:
         for person in range(n):
             yield engine.env.timeout(rng.exponential(1 / arrival))
             engine._flush()
-            engine.courses.advance_to(engine.env.now)
-            engine.refer(np.array([person]), np.zeros(1), svc, pool, 0, engine.env.now)
+            engine.courses.advance_people(np.array([person]), engine.env.now)
+            engine.refer(np.array([person]), np.zeros(1), svc, np.zeros(1, np.int64),
+                         np.zeros(1, np.int64), engine.env.now)
 
     engine.env.process(arrivals())
     result = engine.run()
@@ -118,3 +118,35 @@ def test_the_same_seed_gives_identical_histories_with_services() -> None:
     c = simulate(s, seed=99)
     assert len(c.spells) != len(a.spells) or not np.array_equal(c.spells.end_day,
                                                                 a.spells.end_day)
+
+
+def arrivals_referred_at_once(arrival: float, servers: int, mean_days: float, horizon: int,
+                              **over: Any) -> Scenario:
+    """Poisson newcomers referred the moment they arrive (`threshold` at 0 paid days) to an
+    exponential service with `servers` places, after which they leave for a job; nobody
+    leaves a queue. The reviews keep the scenario defaults."""
+    data: dict[str, Any] = {
+        "horizon_days": horizon,
+        "population": {"initial_stock": {"A": 0}, "inflow_per_year": {"A": arrival * 365.25},
+                       "initial_duration_days": {"dist": "fixed", "value": 0},
+                       "initial_paid_days": {"dist": "fixed", "value": 0}},
+        "services": {"coaching": {"capacity": {"A": servers},
+                                  "duration_days": {"dist": "exponential", "mean": mean_days},
+                                  "on_completion": {"employment": 1.0}}},
+        "policy": {"strategy": "threshold", "refer_at_paid_days": 0},
+    }
+    data.update(over)
+    return scenario(**data)
+
+
+def test_referral_at_arrival_gives_the_erlang_c_mean_wait() -> None:
+    arrival, mean_days, servers = 0.3, 10.0, 4          # rho = 0.75
+    s = arrivals_referred_at_once(arrival, servers, mean_days, horizon=6000)
+    waits = np.array([simulate(s, replication=r).services["coaching"].mean_wait_days()
+                      for r in range(REPLICATIONS)])
+    expected = erlang_c_wait(arrival, 1 / mean_days, servers)   # 5.09 days
+    # Each replication's mean wait over ~1800 customers is one sample; waits within a run are
+    # autocorrelated, so the replications (not customers) give the standard error. Starting
+    # empty biases the mean down by far less than one standard error over 6000 days.
+    se = waits.std(ddof=1) / np.sqrt(waits.size)
+    assert abs(waits.mean() - expected) < 3 * se, (waits.mean(), se, expected)

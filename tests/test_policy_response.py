@@ -1,5 +1,5 @@
 """Municipalities respond to the rule in force: under the two-step rule incentive-aware
-referrals crowd just past paid day 300; under the graduated rule that cliff is gone."""
+referrals start abruptly at paid day 300; under the graduated rule that cliff is gone."""
 
 from __future__ import annotations
 
@@ -27,22 +27,26 @@ def referral_counters(in_force: str) -> np.ndarray:
     return simulate(small).referrals.arrays()["counter"]
 
 
-def test_two_step_referrals_crowd_just_past_paid_day_300() -> None:
+def past_and_before_300(counters: np.ndarray) -> tuple[int, int]:
+    """Referrals at paid days 300-349 and at 250-299."""
+    return (int(np.sum((counters >= 300) & (counters < 350))),
+            int(np.sum((counters >= 250) & (counters < 300))))
+
+
+def test_two_step_referrals_start_just_past_paid_day_300() -> None:
     counters = referral_counters("fi_2015_two_step")
     assert counters.size > 500
-    # a 30-day review cycle is about 21 paid days: the first review past 300 lands by ~321
-    just_past = np.mean((counters >= 300) & (counters < 350))
-    just_before = np.mean((counters >= 250) & (counters < 300))
-    assert just_past > 0.10
+    # a review falls within 1.25 x 30 days (about 27 paid days) of crossing 300
+    just_past, just_before = past_and_before_300(counters)
+    assert just_past > 50
     assert just_past > 5 * just_before
     assert np.mean(counters < 200) == 0.0     # nothing to gain before billing starts
 
 
 def test_graduated_rule_removes_the_cliff_at_300() -> None:
-    two_step = referral_counters("fi_2015_two_step")
-    graduated = referral_counters("fi_2025_graduated")
-    share = lambda c: np.mean((c >= 300) & (c < 350))  # noqa: E731
-    assert share(graduated) < share(two_step) / 2
-    # referrals are spread over counters instead of piling up at one step
-    before = np.mean((graduated >= 250) & (graduated < 300))
-    assert share(graduated) < 3 * before
+    two_step = past_and_before_300(referral_counters("fi_2015_two_step"))
+    graduated = past_and_before_300(referral_counters("fi_2025_graduated"))
+    assert graduated[1] > 50
+    # referrals go on across 300 instead of starting there
+    assert graduated[0] < 3 * graduated[1]
+    assert two_step[0] > 5 * two_step[1]

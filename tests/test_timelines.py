@@ -225,8 +225,10 @@ def test_a_run_from_mid_2024_under_finland_shows_the_switch_in_its_monthly_costs
     for month in ("2024-07", "2024-12"):
         k = months.index(month)
         assert muni[finland, k] == pytest.approx(muni[two_step, k], rel=1e-9)
+    # after the switch the graduated rule bills clearly more; how much more in one month of
+    # one replication of this small run varies with the draws (1.34-1.69 over seeds 7-9)
     k = months.index("2025-03")
-    assert muni[finland, k] > 1.5 * muni[two_step, k]
+    assert muni[finland, k] > 1.3 * muni[two_step, k]
 
 
 def test_compare_and_sweep_take_a_timeline_wherever_they_take_a_rule(tmp_path: Path) -> None:

@@ -338,13 +338,25 @@ class RuleCounters:
                   for c in self.blocks]
         return self._pick(before, benefit)
 
+    def counting(self, state: npt.ArrayLike, benefit: npt.ArrayLike,
+                 benefit_paid: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Per person: whether the counter `now` reports grows (at paid_days_per_week / 7 a
+        day) in a segment of this state, benefit and payment."""
+        state = np.asarray(state)
+        benefit = np.asarray(benefit)
+        per_block = [np.asarray(c.block.counts[state] & c.block.benefits[benefit]
+                                & np.asarray(benefit_paid, bool), np.float64)
+                     for c in self.blocks]
+        return np.asarray(self._pick(per_block, benefit) > 0)
+
     def now(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
-            benefit_paid: npt.ArrayLike, segment_start: npt.ArrayLike, t: float) -> FloatArray:
+            benefit_paid: npt.ArrayLike, segment_start: npt.ArrayLike,
+            t: npt.ArrayLike) -> FloatArray:
         """The rule's counter at time t for people inside an open segment begun at
         `segment_start` (not yet advanced through)."""
         state = np.asarray(state)
         benefit = np.asarray(benefit)
-        elapsed = (t - np.asarray(segment_start, np.float64)) * self.rate
+        elapsed = (np.asarray(t, np.float64) - np.asarray(segment_start, np.float64)) * self.rate
         per_block = []
         for c in self.blocks:
             counted = c.block.counts[state] & c.block.benefits[benefit] & np.asarray(

@@ -403,9 +403,16 @@ class PolicyOverride(Strict):
 
 class Policy(Strict):
     strategy: Literal["none", "fifo", "threshold", "incentive_aware"] = "none"
-    review_every_days: AtLeastADay = 90.0
-    refer_at_paid_days: NonNegative = 0.0
-    take_up: Share = 1.0
+    review_every_days: AtLeastADay = Field(
+        90.0, description="Each jobseeker's own review interval, from their arrival in "
+        "unemployment, jittered uniformly by +-25 % per interval; held on the first whole day "
+        "at or after it. A review can offer a service again, after a service or a refusal.")
+    refer_at_paid_days: NonNegative = Field(
+        0.0, description="For strategy `threshold`: the referral is an event the moment the "
+        "person's in-force counter reaches this many paid days (0: at arrival), not a review; "
+        "later reviews refer again while the counter is past it.")
+    take_up: Share = Field(1.0, description="The chance that a person accepts an offer, drawn "
+                           "at each offer.")
     by_municipality: dict[Name, PolicyOverride] = {}
 
 

@@ -79,8 +79,13 @@ class CompetingRisks:
         always, so the stream of draws does not depend on the outcome.
         """
         n = d_from.size
-        e = rng.exponential(size=n)
-        u = rng.random(size=n)
+        return self.sample_with(d_from, d_until, multiplier, rng.exponential(size=n),
+                                rng.random(size=n))
+
+    def sample_with(self, d_from: FloatArray, d_until: FloatArray, multiplier: FloatArray,
+                    e: FloatArray, u: FloatArray) -> tuple[FloatArray, IntArray]:
+        """`sample` with the draws given: `e` standard exponential, `u` uniform, per person."""
+        n = d_from.size
         if n == 0:
             return np.zeros(0), np.zeros(0, np.int64)
         total = self.total_hazard(multiplier)                    # (n, bands)

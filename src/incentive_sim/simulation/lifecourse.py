@@ -6,8 +6,8 @@ moves on to the labour market subsidy (a new segment, same spell); a job can end
 and a new spell.
 Each person holds one open segment with a sampled end; `advance_to(T)` closes every segment
 ending before T and samples what follows, in rounds vectorised across people. The discrete-event
-layer (services, queues, municipal reviews) drives this with `advance_to(review time)` and
-takes people out of it while they are referred.
+layer (services, queues, municipal reviews) drives this with `advance_people(those it looks
+at, their times)` and takes people out of it while they are referred.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..funding.spells import COLUMNS, SpellTable
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
 from .hazards import CompetingRisks, Risks
-from .population import People, stream
+from .population import People, PersonStreams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -48,7 +48,9 @@ class LifeCourses:
         self.s = s
         self.people = people
         self.risks = Risks.of(s)
-        self.rng = stream(seed, replication, "lifecourse.exits")
+        # each person's own stream: their moves do not depend on how the event layer batches
+        # its look at them
+        self.draws = PersonStreams(seed, replication, "lifecourse.exits", len(people))
         self.horizon = float(s.horizon_days)
         self.rate = s.benefits.paid_days_per_week / 7.0
         # a job this long meets the employment condition again (benefits.employment_condition_days)
@@ -70,7 +72,6 @@ class LifeCourses:
         self.ends_by = np.full(n, ENDS_NEVER, np.int8)
         self.next_state = np.full(n, -1, np.int8)
         self.active = np.ones(n, bool)        # False while the event layer holds the person
-        self.offered = np.zeros(n, bool)      # offered a service in the current spell
         # a service's after-effect: exit multipliers until boost_until
         self.boost = np.ones((n, len(EXIT_DESTINATIONS)))
         self.boost_until = np.full(n, -np.inf)
@@ -90,6 +91,10 @@ class LifeCourses:
             m = m * self.people.local_exit[idx, None]
         return np.asarray(m)
 
+    def _draws(self, idx: IntArray) -> tuple[FloatArray, FloatArray]:
+        """An exponential and a uniform from each person's own stream."""
+        return self.draws.exponential(idx), self.draws.uniform(idx)
+
     def _sample(self, idx: IntArray) -> None:
         """Sample the end of the open segment of people `idx` (who start it at seg_start)."""
         unemployed = idx[self.state[idx] == UNEMPLOYED]
@@ -101,9 +106,9 @@ class LifeCourses:
             # time in the job so far: 0, but for a job already under way at t = 0
             d_from = np.maximum(-self.seg_start[employed], 0.0)
             until = self.horizon - self.seg_start[employed]
-            d, _ = self.risks.job_loss.sample(d_from, until,
-                                              self._multiplier(employed, self.risks.job_loss),
-                                              self.rng)
+            d, _ = self.risks.job_loss.sample_with(
+                d_from, until, self._multiplier(employed, self.risks.job_loss),
+                *self._draws(employed))
             self.seg_end[employed] = self.seg_start[employed] + d
             self.ends_by[employed] = np.where(np.isfinite(d), ENDS_BY_JOB_LOSS, ENDS_NEVER)
             self.next_state[employed] = UNEMPLOYED
@@ -116,15 +121,17 @@ class LifeCourses:
         d_from = start - origin
         until = self.horizon - origin
         base = self._multiplier(idx, self.risks.exits)
-        d, dest = self.risks.exits.sample(d_from, until, base, self.rng)
+        d, dest = self.risks.exits.sample_with(d_from, until, base, *self._draws(idx))
         boosted = np.flatnonzero(self.boost_until[idx] > start)
         if boosted.size:
             # exact in two pieces: boosted hazards until the after-effect ends, then the base
             b = idx[boosted]
             edge = np.minimum(self.boost_until[b] - origin[boosted], until[boosted])
-            d1, dest1 = self.risks.exits.sample(d_from[boosted], edge,
-                                                base[boosted] * self.boost[b], self.rng)
-            d2, dest2 = self.risks.exits.sample(edge, until[boosted], base[boosted], self.rng)
+            d1, dest1 = self.risks.exits.sample_with(d_from[boosted], edge,
+                                                     base[boosted] * self.boost[b],
+                                                     *self._draws(b))
+            d2, dest2 = self.risks.exits.sample_with(edge, until[boosted], base[boosted],
+                                                     *self._draws(b))
             first = np.isfinite(d1)
             d[boosted] = np.where(first, d1, d2)
             dest[boosted] = np.where(first, dest1, dest2)
@@ -207,17 +214,33 @@ class LifeCourses:
                                                       final=censored)
         self._records.append(record)
 
-    def counter_now(self, idx: IntArray, t: float) -> FloatArray:
-        """The counter at time t, of the rule in force at t, for people in an open segment
-        (0 before a timeline's first rule)."""
-        assert self.in_force is not None, "no rule in force given"
-        rule = self.in_force.at(t)
-        if rule.name not in self.counters:
+    def counter_now(self, idx: IntArray, t: npt.ArrayLike, day: float | None = None
+                    ) -> FloatArray:
+        """The counter at time(s) t, of the rule in force on `day` (default: t, a number),
+        for people in an open segment (0 before a timeline's first rule)."""
+        counters = self._counters_in_force(float(np.asarray(t)) if day is None else day)
+        if counters is None:
             return np.zeros(idx.size)
+        state, benefit, paid = self._paying(idx)
+        return counters.now(idx, state, benefit, paid, self.seg_start[idx], t)
+
+    def counter_grows(self, idx: IntArray, day: float) -> npt.NDArray[np.bool_]:
+        """Whether the in-force counter of people in an open segment grows in it (at
+        paid_days_per_week / 7 a day)."""
+        counters = self._counters_in_force(day)
+        if counters is None:
+            return np.zeros(idx.size, bool)
+        return counters.counting(*self._paying(idx))
+
+    def _counters_in_force(self, day: float) -> RuleCounters | None:
+        assert self.in_force is not None, "no rule in force given"
+        return self.counters.get(self.in_force.at(day).name)
+
+    def _paying(self, idx: IntArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """State, benefit and payment of people's open segments, as the counters see them."""
         state = self.state[idx]
         paid = (state == UNEMPLOYED) & (self.benefit[idx] != NO_BENEFIT)
-        benefit = np.where(paid, self.benefit[idx], NO_BENEFIT)
-        return self.counters[rule.name].now(idx, state, benefit, paid, self.seg_start[idx], t)
+        return state, np.where(paid, self.benefit[idx], NO_BENEFIT), paid
 
     def advance_to(self, t: float) -> None:
         """Close every open segment of active people that ends before `t`, and move on."""
@@ -225,20 +248,34 @@ class LifeCourses:
             idx = np.flatnonzero(self.active & (self.seg_end < t))
             if idx.size == 0:
                 return
-            end = self.seg_end[idx]
-            self.record(idx, self.state[idx], self.seg_start[idx], end)
-            lost = self.ends_by[idx] == ENDS_BY_JOB_LOSS
-            self._new_spell(idx[lost], end[lost], job_days=end[lost] - self.seg_start[idx[lost]])
-            self.state[idx] = self.next_state[idx]
-            self.seg_start[idx] = end
-            self._sample(idx)
+            self._move_on(idx)
+
+    def advance_people(self, idx: IntArray, t: npt.ArrayLike) -> None:
+        """As advance_to, for the people `idx` (distinct) only, each to their own time t:
+        work in proportion to them, not to the population."""
+        idx = np.asarray(idx, np.int64)
+        t = np.broadcast_to(np.asarray(t, np.float64), idx.shape)
+        while idx.size:
+            due = self.active[idx] & (self.seg_end[idx] < t)
+            idx, t = idx[due], t[due]
+            if idx.size:
+                self._move_on(idx)
+
+    def _move_on(self, idx: IntArray) -> None:
+        """Close the open segments of `idx` at their ends and sample what follows."""
+        end = self.seg_end[idx]
+        self.record(idx, self.state[idx], self.seg_start[idx], end)
+        lost = self.ends_by[idx] == ENDS_BY_JOB_LOSS
+        self._new_spell(idx[lost], end[lost], job_days=end[lost] - self.seg_start[idx[lost]])
+        self.state[idx] = self.next_state[idx]
+        self.seg_start[idx] = end
+        self._sample(idx)
 
     def _new_spell(self, idx: IntArray, t: FloatArray, job_days: FloatArray) -> None:
-        """A new unemployment spell after job loss: the duration clock restarts, a new offer
-        may come; a job long enough for the employment condition renews an earnings-related or
+        """A new unemployment spell after job loss: the duration clock restarts; a job long
+        enough for the employment condition renews an earnings-related or
         basic-allowance entitlement (the person's own benefit, amounts and maximum)."""
         self.spell_start[idx] = t
-        self.offered[idx] = False
         renewed = idx[(job_days >= self.condition_days)
                       & np.isfinite(self.people.max_paid_days[idx])]
         self.benefit[renewed] = self.people.benefit[renewed]
@@ -249,11 +286,13 @@ class LifeCourses:
 
     # ---------------------------------------------------------------- the event layer's door
 
-    def take(self, idx: IntArray, t: float) -> None:
-        """Hand people over to the event layer at time t: their open segment closes at t
+    def take(self, idx: IntArray, t: npt.ArrayLike) -> None:
+        """Hand people over to the event layer at time(s) t: their open segment closes at t
         (people who arrived at t itself have no segment to close)."""
-        begun = idx[self.seg_start[idx] < t]
-        self.record(begun, self.state[begun], self.seg_start[begun], t)
+        t = np.broadcast_to(np.asarray(t, np.float64), np.shape(idx))
+        begun = self.seg_start[idx] < t
+        who = idx[begun]
+        self.record(who, self.state[who], self.seg_start[who], t[begun])
         self.active[idx] = False
         self.seg_end[idx] = np.inf
 

@@ -1,9 +1,11 @@
-"""Municipal strategies: whom a municipality refers to a service at a review.
+"""Municipal strategies: whom a municipality refers to a service.
 
 - `none`: nobody.
-- `fifo`: eligible people in order of arrival in unemployment, while places are free.
-- `threshold`: everyone eligible whose in-force counter has reached `refer_at_paid_days`
-  (0: everyone); a queue forms when places run short.
+- `fifo`: at a review, eligible people in order of arrival in unemployment, while places are
+  free.
+- `threshold`: a referral the moment the person's in-force counter reaches
+  `refer_at_paid_days` (0: at arrival), and at each later review while it is past it (after a
+  service ended or an offer was declined); a queue forms when places run short.
 - `incentive_aware`: candidates ranked by the municipal cost a referral is expected to avoid,
   net of the municipality's own cost of the service, while places are free; only referrals
   that save the municipality money are made. The saving is derived from the rule in force,
@@ -24,8 +26,10 @@
   incentives) add the bonus times the extra chance of its transition that the service brings
   (its direct outcomes and its after-effect).
 
-Referrals happen at reviews, every `review_every_days` per municipality; set it to 1 for
-daily decisions.
+Reviews are per person, every `review_every_days` (jittered by +-25 %) from their arrival in
+unemployment (engine.py); set it to 1 for daily decisions. At a review, the places of a pool
+go to the people reviewed that day by their strategies' order, across the municipalities
+sharing the pool.
 """
 
 from __future__ import annotations
