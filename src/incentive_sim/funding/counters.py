@@ -163,21 +163,43 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
     if block.reset_states is None:
         return out
     last = np.append(pid[1:] != pid[:-1], True)
-    walk = np.zeros(firsts.size, bool)
-    walk[person[block.reset_states[state] & ~last]] = True
+    # ... and only those whose qualifying time before their last segment adds up to the
+    # condition: with less in all, no window holds enough
+    qualifying = block.reset_states[state] & ~last
+    total = np.bincount(person[qualifying], weights=(end - start)[qualifying],
+                        minlength=firsts.size)
+    walk = total >= block.reset_days
     if not walk.any():
         return out
-    rows = np.flatnonzero(walk[person])                 # whole people, in person order
-    who = np.cumsum(first[rows]) - 1                    # dense index among walked people
-    rank = rows - firsts[person[rows]]
+    # Before a person's first qualifying segment nothing can reset the counter (the running
+    # sum holds), and after the last one nothing can any more (the counter then runs on from
+    # where the walk leaves it): walk the rows in between only.
+    index = np.arange(n)
+    q_rows = np.flatnonzero(qualifying & walk[person])
+    q_first = np.full(firsts.size, n)
+    q_last = np.full(firsts.size, -1)
+    np.minimum.at(q_first, person[q_rows], q_rows)
+    np.maximum.at(q_last, person[q_rows], q_rows)
+    rows = np.flatnonzero(walk[person] & (index >= q_first[person])
+                          & (index <= q_last[person]))
+    who = np.cumsum(np.concatenate([[True], person[rows][1:] != person[rows][:-1]])) - 1
+    walked = np.flatnonzero(walk)                       # dense person index of each `who`
+    rank = rows - q_first[person[rows]]
     by_rank = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
-    counters = CounterState(block, initial[walk], spells.paid_days_per_week)
+    counters = CounterState(block, out[order[q_first[walked]]], spells.paid_days_per_week)
     for k in range(rank.max() + 1):
         at = by_rank[bounds[k]:bounds[k + 1]]
         r = rows[at]
         out[order[r]] = counters.advance(who[at], state[r], benefit[r], paid[r], start[r],
                                          end[r])
+    # the rows after the last qualifying one: on from the walk's final value
+    after = np.flatnonzero(walk[person] & (index > q_last[person]))
+    if after.size:
+        p = person[after]
+        dense = np.searchsorted(walked, p)
+        resume = q_last[p] + 1                          # the first row after the walk
+        out[order[after]] = counters.value[dense] + running[after] - running[resume]
     return out
 
 
