@@ -73,13 +73,19 @@ class CounterState:
         hs[stale] = np.nan
         he[stale] = np.nan
 
-        def qualified(t: FloatArray, rows: npt.NDArray[np.bool_] | slice) -> FloatArray:
+        def qualified(t: FloatArray, rows: npt.NDArray[np.bool_] | IntArray) -> FloatArray:
             """Qualifying days in (t - window, t] at times t (n, c) inside the segment."""
             lo = (t - window)[..., None]
             past = np.clip(he[rows][:, None, :] - np.maximum(hs[rows][:, None, :], lo), 0.0, None)
             return np.asarray(t - start[rows][:, None] + np.nansum(past, axis=2))
 
-        met = qualified(end[:, None], slice(None))[:, 0] >= need
+        # all the qualifying time there is, in or out of any window, bounds what a window
+        # holds: only where it reaches the condition is the window worth measuring
+        bound = (end - start) + np.nansum(he - hs, axis=1)
+        met = np.zeros(persons.size, bool)
+        maybe = np.flatnonzero(bound >= need)
+        if maybe.size:
+            met[maybe] = qualified(end[maybe, None], maybe)[:, 0] >= need
         if met.any():
             # qualified() is piecewise linear and non-decreasing in t, with kinks only where the
             # window's trailing edge t - window passes an edge of a past interval: evaluate it
