@@ -115,7 +115,35 @@ class Replication:
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
-           ledger: Ledger, bill: FloatArray | None = None) -> Replication:
+           ledger: Ledger, history: HistoryDigest | None = None) -> Replication:
+        h = HistoryDigest.of(plan, result) if history is None else history
+        assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
+        return cls(
+            result.spells.groups, result.spells.services, ledger.amounts, h.stock,
+            h.transitions, {rule: ledger.totals(rule) for rule in ledger.rules},
+            dict(ledger.transfers), h.services, h.outcomes, h.referral_counters,
+            h.referrals_by_service, h.indicators, h.services_by_month,
+            dict(ledger.paid_days_by_counter), h.bill,
+            yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()))
+
+
+@dataclass(frozen=True)
+class HistoryDigest:
+    """What a replication reports that does not depend on pricing: the stock, transitions,
+    services, outcomes, referrals, indicators and Kela's bill."""
+
+    stock: FloatArray
+    transitions: FloatArray
+    services: dict[str, dict[str, float]]
+    outcomes: dict[str, float]
+    referral_counters: FloatArray
+    referrals_by_service: FloatArray
+    indicators: FloatArray
+    services_by_month: FloatArray
+    bill: FloatArray
+
+    @classmethod
+    def of(cls, plan: Plan, result: SimulationResult) -> HistoryDigest:
         spells = result.spells
         horizon = result.horizon_days
         services: dict[str, dict[str, float]] = {}
@@ -127,18 +155,13 @@ class Replication:
             services[name] = row
         referrals = result.referrals.arrays()
         n_services = len(spells.services)
-        assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
         return cls(
-            spells.groups, spells.services, ledger.amounts,
-            stock_by_month(spells, plan.month_starts), transition_counts(spells),
-            {rule: ledger.totals(rule) for rule in ledger.rules}, dict(ledger.transfers),
-            services, outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
+            stock_by_month(spells, plan.month_starts), transition_counts(spells), services,
+            outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
-            services_by_month(spells, plan.month_starts), dict(ledger.paid_days_by_counter),
-            Bill.stacked(spells, plan) if bill is None else bill,
-            yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()))
+            services_by_month(spells, plan.month_starts), Bill.stacked(spells, plan))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -147,17 +170,18 @@ def replicate(scenario: Scenario, seed: int, replication: int,
     write its segments there. `transfers`: whether each rule gets its transfers."""
     plan = Plan.of(scenario, transfers=transfers)
     result = simulate(scenario, replication, seed)
-    # Kela's bill and the ledger read the same history and write nothing shared: the bill is
-    # drawn up in a second thread while the ledger prices (numpy releases the interpreter in
-    # the sorting, counting and arithmetic that dominate both), with identical results.
+    # The digest of the history (Kela's bill above all) and the ledger read the same history
+    # and write nothing shared: the digest is drawn up in a second thread while the ledger
+    # prices (numpy releases the interpreter in the sorting, counting and arithmetic that
+    # dominate both), with identical results.
     result.spells.person_order()                 # cached on the table, before both read it
     with ThreadPoolExecutor(max_workers=1) as pool:
-        bill = pool.submit(Bill.stacked, result.spells, plan)
+        digest = pool.submit(HistoryDigest.of, plan, result)
         ledger = Ledger.build(scenario, result.spells, plan)
-        stacked = bill.result()
+        history = digest.result()
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
-    return Replication.of(scenario, plan, result, ledger, stacked)
+    return Replication.of(scenario, plan, result, ledger, history)
 
 
 # ---------------------------------------------------------------- accumulating replications

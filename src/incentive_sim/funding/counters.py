@@ -120,10 +120,12 @@ class CounterState:
                 end: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Append [start, end) to the interval lists of `rows` (merging with an adjoining last
         interval); lists are compacted first and widened, for everyone, when one is full."""
-        order = np.argsort(np.where(np.isnan(hs), np.inf, hs), axis=1, kind="stable")
-        hs = np.take_along_axis(hs, order, axis=1)
-        he = np.take_along_axis(he, order, axis=1)
-        used = (~np.isnan(hs)).sum(axis=1)
+        empty = np.isnan(hs)
+        if (empty[:, :-1] & ~empty[:, 1:]).any():      # a gap before a used slot: compact
+            order = np.argsort(np.where(empty, np.inf, hs), axis=1, kind="stable")
+            hs = np.take_along_axis(hs, order, axis=1)
+            he = np.take_along_axis(he, order, axis=1)
+        used = (~empty).sum(axis=1)
         last = used[rows] - 1
         adjoins = (last >= 0) & (he[rows, np.maximum(last, 0)] == start[rows])
         merged = rows[adjoins]
