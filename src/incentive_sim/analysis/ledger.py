@@ -223,7 +223,8 @@ class Ledger:
 
     @classmethod
     def build(cls, scenario: Scenario, spells: SpellTable, plan: Plan | None = None,
-              chunk_rows: int = CHUNK_ROWS) -> Ledger:
+              chunk_rows: int = CHUNK_ROWS,
+              counters_given: Mapping[str, FloatArray] | None = None) -> Ledger:
         """Price `spells` under every rule the scenario reports (and the base rules of its
         transfers). The history is priced in chunks of whole people of about `chunk_rows`
         segments, so memory stays bounded however large the history."""
@@ -231,7 +232,8 @@ class Ledger:
         if spells.municipalities != plan.municipalities:
             raise ValueError("the history's municipalities are not the scenario's")
         simple = plan.simple_rules()
-        counters = {name: rule_counter(spells, rule) for name, rule in simple.items()}
+        counters = {name: rule_counter(spells, rule, counters_given)
+                    for name, rule in simple.items()}
         costs = service_costs(scenario, spells.services)
         n_months, n_munis = len(plan.months), len(plan.municipalities)
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
@@ -411,10 +413,11 @@ def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
     return np.split(order, cuts)
 
 
-def rule_counter(spells: SpellTable, rule: CompiledRule) -> FloatArray:
+def rule_counter(spells: SpellTable, rule: CompiledRule,
+                 given: Mapping[str, FloatArray] | None = None) -> FloatArray:
     """The rule's counter at every segment start (for a timeline: the counter of the rule in
-    force on the segment's first day): recorded by the engine, else computed."""
-    return counter_in_force(spells, rule, rule_counters(spells, rule))
+    force on the segment's first day): from `given`, recorded by the engine, else computed."""
+    return counter_in_force(spells, rule, rule_counters(spells, rule, given))
 
 
 def _book_pricing(pricing: Pricing, pieces: SpellTable, plan: Plan,

@@ -42,6 +42,7 @@ import numpy.typing as npt
 import yaml
 
 from .. import __version__
+from ..funding.counters import counters_for_rule
 from ..funding.money import cents
 from ..funding.spells import SpellTable
 from ..scenario import InputError, Problem
@@ -174,10 +175,19 @@ def replicate(scenario: Scenario, seed: int, replication: int,
     # and write nothing shared: the digest is drawn up in a second thread while the ledger
     # prices (numpy releases the interpreter in the sorting, counting and arithmetic that
     # dominate both), with identical results.
-    result.spells.person_order()                 # cached on the table, before both read it
+    # The counters of rules the engine did not keep are shared out between the two threads
+    # too, the second's first, so the ledger has them soon.
+    spells = result.spells
+    spells.person_order()                        # cached on the table, before both read it
+    simple = plan.simple_rules()
+    missing = [name for name in simple if name not in spells.counter_at_start]
     with ThreadPoolExecutor(max_workers=1) as pool:
+        later = {name: pool.submit(counters_for_rule, spells, simple[name])
+                 for name in missing[1::2]}
         digest = pool.submit(HistoryDigest.of, plan, result)
-        ledger = Ledger.build(scenario, result.spells, plan)
+        given = {name: counters_for_rule(spells, simple[name]) for name in missing[0::2]}
+        given.update({name: future.result() for name, future in later.items()})
+        ledger = Ledger.build(scenario, spells, plan, counters_given=given)
         history = digest.result()
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
