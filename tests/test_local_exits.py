@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from incentive_sim.cli import app
@@ -122,3 +123,33 @@ def test_a_missing_attribute_is_reported(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "transitions.exit_multiplier_by" in result.output
     assert "no attribute 'pace'" in result.output
+
+
+def test_the_fit_is_printed_for_anyone_to_rerun(capsys: pytest.CaptureFixture[str]) -> None:
+    from incentive_sim.data.dynamics import main
+
+    main()
+    out = capsys.readouterr().out
+    fit = exit_fit()
+    assert f"slope of log exit rate on log unemployment rate: {fit.slope:.3f}" in out
+    assert "seasonal factors January to December" in out
+    assert "Helsinki" in out
+
+
+def test_the_inflow_path_splits_into_its_trend_and_seasons() -> None:
+    from incentive_sim.data.dynamics import inflow_path
+
+    season = np.array([1.0, 1.1, 0.9, 0.8, 0.8, 1.3, 1.2, 0.6, 0.9, 1.0, 1.0, 1.4])
+    season = season / np.exp(np.log(season).mean())       # the product of the factors is 1
+    months = np.arange(24)
+    first = 2                                                # the path begins in February
+    path = 1.08 ** (months / 12) * season[(first - 1 + months) % 12]
+    got = inflow_path(path, first)
+    assert got.growth_per_year == pytest.approx(0.08, abs=1e-9)
+    assert np.allclose(got.seasonality, season / season.mean())
+    # the shipped data: unemployment grew through 2024, and June, July and December are the
+    # months of the year's largest inflow
+    fit = exit_fit()
+    shipped = inflow_path(fit.path, 2)
+    assert shipped.growth_per_year > 0
+    assert set(np.argsort(shipped.seasonality)[-3:]) == {5, 6, 11}
