@@ -110,12 +110,14 @@ def rules_list(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     table = Table(title="Funding-rule presets")
-    for column in ("name", "title", "valid", "currency", "timeline"):
-        table.add_column(column)
-    for name in preset_names():
+    names = preset_names()
+    table.add_column("name", no_wrap=True, min_width=max(map(len, names), default=4))
+    for column in ("title", "valid", "currency", "timeline"):     # these wrap to fit
+        table.add_column(column, overflow="fold")
+    for name in names:
         rule = preset(name)
         valid = f"{rule.valid_from or ''} - {rule.valid_to or ''}".strip()
-        timeline = ", ".join(f"{e.rule} from {e.from_}" for e in rule.timeline or [])
+        timeline = "\n".join(f"{e.rule} from {e.from_}" for e in rule.timeline or [])
         table.add_row(name, rule.title, valid, rule.currency, timeline)
     out.print(table)
 
