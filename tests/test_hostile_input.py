@@ -182,5 +182,5 @@ def test_a_sweep_setting_is_read_with_the_same_limits(tmp_path: Path, value: str
     result = runner.invoke(app, ["sweep", str(VALID), "--set", f"policy.take_up={value}",
                                  "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("--set: --set policy.take_up: cannot read value ")
+    assert result.stderr.startswith("--set policy.take_up: cannot read value ")
     assert message in result.stderr and not (tmp_path / "out").exists()

@@ -55,3 +55,72 @@ def test_every_image_loads_in_a_headless_browser(pages: dict[str, Path], kind: s
     assert marks, done.stderr[-2000:]
     loaded, total = map(int, marks[0])
     assert total == len(list((folder / "plots").glob("*.png"))) and loaded == total
+
+
+@pytest.mark.parametrize("kind", ["run", "compare"])
+def test_every_plot_has_a_caption_saying_what_to_look_at(pages: dict[str, Path],
+                                                        kind: str) -> None:
+    text = (pages[kind] / "report.html").read_text(encoding="utf-8")
+    figures = re.findall(r"<figure>.*?</figure>", text, flags=re.S)
+    assert len(figures) == len(list((pages[kind] / "plots").glob("*.png")))
+    for block in figures:
+        caption = re.search(r"<figcaption[^>]*>(.*?)</figcaption>", block, flags=re.S)
+        assert caption and caption.group(1).startswith("Look at"), block[-300:]
+
+
+def _column(text: str, section: str, head: str) -> list[str]:
+    """The cells of the column headed `head` in the first table after heading `section`."""
+    part = text[text.index(f"<h2>{section}"):]
+    part = part[:part.index("</table>")]
+    heads = re.findall(r"<th>(.*?)</th>", part)
+    rows = re.findall(r"<tr>(.*?)</tr>", part.split("<tbody>")[1])
+    j = heads.index(head)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row)[j] for row in rows]
+
+
+def test_shares_in_the_report_are_percentages(pages: dict[str, Path]) -> None:
+    text = (pages["run"] / "report.html").read_text(encoding="utf-8")
+    for head in ("activation rate", "long term share"):
+        cells = _column(text, "Monitoring indicators", head)
+        assert cells and all(re.fullmatch(r"\d+\.\d %", c) for c in cells), (head, cells)
+    utilisation = _column(text, "Services", "utilisation")
+    assert utilisation and all(re.fullmatch(r"\d+\.\d %", c) for c in utilisation)
+
+
+def test_a_partial_first_or_last_month_is_labelled_partial(pages: dict[str, Path]) -> None:
+    text = (pages["run"] / "report.html").read_text(encoding="utf-8")
+    months = _column(text, "Monitoring indicators", "month")
+    assert months[0] == "2025-03 (partial: from 10 Mar)"      # the fixture starts 2025-03-10
+    assert months[-1] == "2026-03 (partial: to 9 Mar)"
+
+
+def test_the_indicator_table_scrolls_in_its_own_box_under_a_sticky_header(
+        pages: dict[str, Path]) -> None:
+    text = (pages["run"] / "report.html").read_text(encoding="utf-8")
+    part = text[text.index("<h2>Monitoring indicators"):]
+    assert part.split("<table>")[0].endswith("<div class='scroll'>")
+    assert re.search(r"\.scroll th \{[^}]*position: sticky", text)
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_the_run_report_as_a_reader_sees_it(pages: dict[str, Path], width: int,
+                                            tmp_path: Path) -> None:
+    """A screenshot at a desktop and a narrow width; with INCENTIVE_SIM_SCREENSHOTS=DIR the
+    shots are kept there (docs/images holds the ones the docs show)."""
+    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
+    if browser is None:
+        reason = "no Chromium found (Debian package 'chromium'; .ci/run installs it)"
+        if os.environ.get("INCENTIVE_SIM_REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    shot = tmp_path / f"report_{width}.png"
+    done = subprocess.run(
+        [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--window-size={width},1400", f"--screenshot={shot}",
+         (pages["run"] / "report.html").as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    keep = os.environ.get("INCENTIVE_SIM_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(keep) / shot.name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from .analysis.tables import horizon_end, partial_period
 from .scenario import InputError, Scenario, json_schema, load_scenario
 from .scenario.places import municipality_named
 from .scenario.rules import preset, preset_names, preset_text, unknown_rule
@@ -35,11 +37,24 @@ app = typer.Typer(
 rules_app = typer.Typer(help="The funding-rule presets.", invoke_without_command=True)
 app.add_typer(rules_app, name="rules")
 
-# Off a terminal (pipes, CI logs) tables keep their rows on one line rather than wrapping at 80.
-# No emoji codes: `file.yaml:100:` must not print as a 💯.
+# Off a terminal (pipes, CI logs) tables keep their rows on one line rather than wrapping at 80,
+# unless COLUMNS says how wide to print. No emoji codes: `file.yaml:100:` must not print as a 💯.
 out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 T = TypeVar("T")
+
+
+def _fit_consoles() -> None:
+    """Print as wide as COLUMNS says (read when a command starts, not when imported), else
+    the terminal's width, else 160 columns off a terminal."""
+    columns = os.environ.get("COLUMNS", "")
+    for console in (out, err):
+        if columns.isdigit() and int(columns) > 0:
+            console.width = int(columns)
+        elif not console.file.isatty():
+            console.width = 160
+        else:
+            console.width = shutil.get_terminal_size().columns
 
 
 def _bad_input(exc: InputError) -> NoReturn:
@@ -68,6 +83,7 @@ def _main(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """incentive-sim command line."""
+    _fit_consoles()
 
 
 @app.command()
@@ -94,12 +110,14 @@ def rules_list(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     table = Table(title="Funding-rule presets")
-    for column in ("name", "title", "valid", "currency", "timeline"):
-        table.add_column(column)
-    for name in preset_names():
+    names = preset_names()
+    table.add_column("name", no_wrap=True, min_width=max(map(len, names), default=4))
+    for column in ("title", "valid", "currency", "timeline"):     # these wrap to fit
+        table.add_column(column, overflow="fold")
+    for name in names:
         rule = preset(name)
         valid = f"{rule.valid_from or ''} - {rule.valid_to or ''}".strip()
-        timeline = ", ".join(f"{e.rule} from {e.from_}" for e in rule.timeline or [])
+        timeline = "\n".join(f"{e.rule} from {e.from_}" for e in rule.timeline or [])
         table.add_row(name, rule.title, valid, rule.currency, timeline)
     out.print(table)
 
@@ -212,26 +230,42 @@ def run(
         command=command, workers=workers, scheduler=scheduler, force=force,
         transfers=transfers is OnOff.on))
     provenance = summary["provenance"]
-    table = Table(title=escape(
-        f"{s.name}: money over {s.horizon_days} days, millions {summary['currency']} (mean "
-        f"of {provenance['replications']} replications; transfers {transfers.value})"),
-        caption="gross benefits = fund + state share + benefit share; net municipal cost = "
-                "benefit share + services - transfer - bonuses (docs/glossary.md)",
-        box=box.SIMPLE_HEAD, show_edge=False)
-    columns = ("gross_benefits", "fund", "state_share", "municipal_share",
-               "municipal_services", "transfer", "bonus", "net")
-    table.add_column("rule")
-    for column in columns:
-        table.add_column(SHORT[column], justify="right")
-    for rule, entry in summary["rules"].items():
-        name = f"{rule} (in force)" if entry["in_force"] else rule
-        table.add_row(escape(name), *(_millions(entry["money"][c]) for c in columns))
-    out.print(table)
+    for table in _money_tables(s, summary, transfers.value):
+        out.print(table)
     if chosen is not None:
         _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, summary["currency"],
                        intervals=False)
     out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
-              highlight=False, soft_wrap=True)
+              highlight=False, soft_wrap=False)
+
+
+def _money_tables(s: Scenario, summary: dict[str, Any], transfers: str) -> list[Table]:
+    """`run`'s money per rule in two narrow tables rather than one too wide for 80 columns:
+    who pays the benefits (gross benefits and the three parts it adds up from), then the
+    municipality's net cost with the four parts it adds up from."""
+    rules = summary["rules"]
+    head = (f"{s.name}: over {s.horizon_days} days, millions {summary['currency']}, mean of "
+            f"{summary['provenance']['replications']} replications")
+    bands = (
+        (f"{head}. Benefits, by who pays them",
+         ("gross_benefits", "fund", "state_share", "municipal_share"),
+         "gross benefits = fund part + state share + benefit share"),
+        (f"The net municipal cost (transfers {transfers})",
+         ("municipal_share", "municipal_services", "transfer", "bonus", "net"),
+         "net (the net municipal cost) = benefit share + services - transfer - bonuses "
+         "(docs/glossary.md)"))
+    tables = []
+    for title, columns, caption in bands:
+        table = Table(title=escape(title), caption=caption, box=box.SIMPLE_HEAD,
+                      show_edge=False)
+        table.add_column("rule", overflow="fold", min_width=min(max(map(len, rules)), 24))
+        for column in columns:
+            table.add_column("net" if column == "net" else SHORT[column], justify="right")
+        for rule, entry in rules.items():
+            name = f"{rule}\n(in force)" if entry["in_force"] else rule
+            table.add_row(escape(name), *(_millions(entry["money"][c]) for c in columns))
+        tables.append(table)
+    return tables
 
 
 SHORT = {"gross_benefits": "gross benefits", "fund": "fund part", "state_share": "state share",
@@ -266,50 +300,55 @@ def _plus_minus(row: dict[str, str], column: str) -> str:
 def _yearly_tables(path: Path, s: Scenario, municipality: str, currency: str,
                    intervals: bool) -> None:
     """One municipality's rows of municipalities_yearly.csv, a table per rule, narrow enough
-    for 80 columns: thousands, and in a comparison each mean ± the half-width of its 95 %
-    interval, and for every rule but the first the paired differences from the first."""
+    for 80 columns: thousands; in a comparison each mean ± the half-width of its 95 %
+    interval, and for every rule but the first a `diff` row under each year with the paired
+    differences from the first, so that every net shows the parts it adds up from. A year
+    the horizon covers only in part is marked `*` and said so under the table."""
     with path.open(encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["municipality"] == municipality]
     code = s.municipalities[municipality].code
     where = f"{municipality} ({code})" if code else municipality
+    start, end = s.start_date, horizon_end(s.start_date, s.horizon_days)
+    partial = {r["year"]: part for r in rows
+               if (part := partial_period(r["year"], start, end)) is not None}
+    parts = ("municipal_share_eur", "municipal_services_eur", "transfer_eur", "bonus_eur",
+             "net_eur")
     rules = list(dict.fromkeys(r["rule"] for r in rows))
     for i, rule in enumerate(rules):
         compared = intervals and i > 0
         note = ("; ± half the 95 % interval" if intervals else "") + (
             f"; diff: paired difference from {rules[0]}" if compared else "")
+        caption = ["net = benefit share + services - transfer - bonuses"]
+        caption += [f"{year}*: partial year ({part})" for year, part in partial.items()]
         table = Table(title=escape(f"{where} under {rule}, thousands {currency} by year of "
                                    f"payment{note}"),
-                      caption="net = benefit share + services - transfer - bonuses",
-                      box=box.SIMPLE_HEAD, show_edge=False)
+                      caption=escape("; ".join(caption)), box=box.SIMPLE_HEAD,
+                      show_edge=False)
 
-        def cell(column: str) -> Callable[[dict[str, str]], str]:
-            return (lambda row: _plus_minus(row, column)) if intervals else (
+        def cell(column: str, spread: bool = intervals and not compared
+                 ) -> Callable[[dict[str, str]], str]:
+            return (lambda row: _plus_minus(row, column)) if spread else (
                 lambda row: _thousands(row[column]))
-
-        def diff(column: str) -> Callable[[dict[str, str]], str]:
-            return lambda row: _plus_minus(row, f"{column}_diff")
 
         heads: list[tuple[str, Callable[[dict[str, str]], str]]] = []
         if not intervals:
             heads += [("people", lambda row: _count(row["recipients"])),
                       ("gross benefits", cell("gross_eur"))]
-        if compared:   # the means' intervals are in the first rule's table and the file
-            heads += [("benefit share", lambda row: _thousands(row["municipal_share_eur"])),
-                      ("transfer", lambda row: _thousands(row["transfer_eur"])),
-                      ("net", cell("net_eur")),
-                      ("benefit share diff", diff("municipal_share_eur")),
-                      ("net diff", diff("net_eur"))]
-        else:
-            heads += [("benefit share", cell("municipal_share_eur")),
-                      ("services", cell("municipal_services_eur")),
-                      ("transfer", cell("transfer_eur")), ("bonuses", cell("bonus_eur")),
-                      ("net", cell("net_eur"))]
+        heads += [("benefit share", cell("municipal_share_eur")),
+                  ("services", cell("municipal_services_eur")),
+                  ("transfer", cell("transfer_eur")), ("bonuses", cell("bonus_eur")),
+                  ("net", cell("net_eur"))]
         table.add_column("year")
         for head, _ in heads:
             table.add_column(head, justify="right")
         for r in rows:
-            if r["rule"] == rule:
-                table.add_row(r["year"], *(f(r) for _, f in heads))
+            if r["rule"] != rule:
+                continue
+            year = r["year"] + ("*" if r["year"] in partial else "")
+            table.add_row(year, *(f(r) for _, f in heads))
+            if compared:   # the means' intervals are in the first rule's table and the file
+                table.add_row("diff", *(_plus_minus(r, f"{c}_diff") for c in parts),
+                              end_section=True)
         out.print(table)
 
 
@@ -384,7 +423,7 @@ def compare(
                        intervals=True)
     out.print(f"Outputs in {target} (comparison.csv, outcomes.csv, winners_losers.csv, "
               f"municipalities_yearly.csv; {headline['provenance']['wall_time_s']:.1f} s)",
-              markup=False, highlight=False, soft_wrap=True)
+              markup=False, highlight=False, soft_wrap=False)
 
 
 @app.command()
@@ -415,7 +454,7 @@ def sweep(
         transfers=transfers is OnOff.on))
     failed = [i for i, r in enumerate(results) if r["error"] is not None]
     out.print(f"{len(results)} points, {len(failed)} failed; table in {target / 'sweep.csv'}",
-              markup=False, highlight=False, soft_wrap=True)
+              markup=False, highlight=False, soft_wrap=False)
     for i in failed:
         error = results[i]["error"]
         err.print(f"point {i} {results[i]['settings']}: {error['type']}: {error['message']}",
@@ -523,7 +562,7 @@ def calibrate(
     out.print(f"Objective {objective['start_sample']:.5g} at the start, "
               f"{objective['best_sample']:.5g} fitted{full}. Outputs in {target} "
               f"(fit.csv, scenario.fitted.yaml; {record['provenance']['wall_time_s']:.1f} s)",
-              markup=False, highlight=False, soft_wrap=True)
+              markup=False, highlight=False, soft_wrap=False)
 
 
 def main() -> None:

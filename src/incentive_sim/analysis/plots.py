@@ -26,8 +26,11 @@ from ..funding.rules import NO_RULE, CompiledRule
 from ..scenario.vocabulary import ITEMS, PAYERS
 from .ledger import COUNTER_DAY_BINS, Plan
 from .outcomes import DURATION_CLASSES, INDICATORS
+from .tables import horizon_end, partial_period, percent
 
 PAYER_COLOURS = {"state": "#1f77b4", "municipality": "#d62728", "fund": "#2ca02c"}
+"""Each payer's colour in every plot; no other series uses these three."""
+PAYS_LESS, PAYS_MORE = "#5e3c99", "#e66101"
 DPI = 110
 
 
@@ -72,7 +75,8 @@ def _suptitle(fig: Any, text: str) -> None:
 def _save(fig: Any, path: Path) -> None:
     try:
         fig.tight_layout()
-        fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
+        fig.savefig(path, dpi=DPI, bbox_inches="tight",      # the legends outside the axes too
+                    metadata={"Software": None})   # no version stamp: same bytes
     except OSError as exc:
         if exc.filename is None:          # say which file could not be written
             exc.filename = str(path)
@@ -81,10 +85,12 @@ def _save(fig: Any, path: Path) -> None:
         _pyplot().close(fig)
 
 
-def _legend(ax: Any, **options: Any) -> None:
-    """A legend, if anything on the axes has a label."""
+def _legend(ax: Any, right_of: float = 1.01, **options: Any) -> None:
+    """A legend, if anything on the axes has a label: outside the axes on their right, never
+    over the data."""
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(**options)
+        ax.legend(loc="upper left", bbox_to_anchor=(right_of, 1.0), borderaxespad=0.0,
+                  **options)
 
 
 def _month_axis(ax: Any, months: tuple[str, ...]) -> None:
@@ -99,12 +105,17 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
     mean = acc.amounts / acc.count               # (rule, month, municipality, payer, item)
     currency = plan.scenario.benefits.currency
     n = len(plan.priced)
-    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, squeeze=False)
+    # One scale for every rule, so the same height is the same money in each panel.
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, sharey=True,
+                             squeeze=False)
+    partial = _partial_months(plan)
     without_transfers = [i for i, item in enumerate(ITEMS) if item != "transfer"]
+    top = 0.0
     for r, rule in enumerate(plan.priced):
         ax = axes[r, 0]
         for p, payer in enumerate(PAYERS):
             monthly = mean[r][:, :, p][:, :, without_transfers].sum(axis=(1, 2)) / 1e6
+            top = max(top, float(np.max(monthly, initial=0.0)))
             ax.plot(range(len(plan.months)), monthly, label=payer, color=PAYER_COLOURS[payer])
         ax.set_title(f"{rule}{' (in force)' if rule == plan.in_force else ''}", fontsize=10)
         for day, simple in _switches(plan, rule)[1:]:
@@ -112,10 +123,16 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
             ax.axvline(k, color="0.3", linestyle="--", linewidth=0.8)
             ax.annotate(f"{simple.name} from here", (k, 1), xycoords=("data", "axes fraction"),
                         xytext=(3, -10), textcoords="offset points", fontsize=7, color="0.3")
+        for k, part in partial:
+            ax.axvspan(k - 0.5, k + 0.5, color="0.92", zorder=0)
+            if r == 0:
+                ax.annotate(f"partial month ({part})", (k, 0.02), xycoords=("data",
+                            "axes fraction"), fontsize=7, color="0.4", rotation=90,
+                            ha="center", va="bottom")
         ax.set_ylabel(f"million {currency} a month")
-        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        _legend(ax, fontsize=8, loc="upper right")
+        _legend(ax, fontsize=8, title="payer", title_fontsize=8)
+    axes[0, 0].set_ylim(0, top * 1.05 if top > 0 else 1.0)
     _month_axis(axes[-1, 0], plan.months)
     _suptitle(fig, f"{plan.scenario.name}: monthly cost by payer, before transfers "
                    f"(mean of {acc.count} replications)")
@@ -128,15 +145,17 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, squeeze=False)
     edges = COUNTER_DAY_BINS
     x = np.linspace(0.0, edges[-1], 2001)
+    shares = {rule: days / days.sum() * 100 for rule in plan.priced
+              if (days := acc.paid_days_by_counter.get(rule)) is not None and days.sum() > 0}
+    highest = max((float(v.max()) for v in shares.values()), default=1.0) * 1.05
     for r, rule in enumerate(plan.priced):
         ax = axes[r, 0]
-        days = acc.paid_days_by_counter.get(rule)
         twin = ax.twinx()
-        if days is not None and days.sum() > 0:
-            share_of_days = days / days.sum() * 100
-            twin.bar(edges[:-1], share_of_days, width=np.diff(edges), align="edge",
+        if rule in shares:
+            twin.bar(edges[:-1], shares[rule], width=np.diff(edges), align="edge",
                      color="0.8", label="benefit days paid")
             twin.set_ylabel("% of the covered paid days", fontsize=8, color="0.4")
+        twin.set_ylim(0, highest)          # one scale for every rule
         twin.tick_params(labelsize=8, colors="0.4")
         ax.set_zorder(twin.get_zorder() + 1)
         ax.patch.set_visible(False)
@@ -158,14 +177,14 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
         ax.set_ylim(0, 100)
         ax.set_title(rule, fontsize=10)
         ax.grid(alpha=0.3)
-        _legend(ax, fontsize=8, loc="upper left")
+        _legend(ax, right_of=1.12, fontsize=8)
     axes[-1, 0].set_xlabel("paid days accrued on the rule's counter")
     _suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
                    f"where the caseload's benefit days fall")
     _save(fig, path)
 
 
-STEP_COLOURS = ("#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b")
+STEP_COLOURS = (PAYER_COLOURS["municipality"], "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 
 
 def _switches(plan: Plan, rule: str) -> list[tuple[float, CompiledRule]]:
@@ -190,7 +209,7 @@ def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
                  colors=["#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     ax.set_ylabel("jobseekers, thousands")
     _month_axis(ax, plan.months)
-    _legend(ax, fontsize=8, loc="upper right", title="unemployed for", title_fontsize=8)
+    _legend(ax, fontsize=8, title="unemployed for", title_fontsize=8)
     ax.grid(alpha=0.3)
     _suptitle(fig, f"{plan.scenario.name}: jobseekers by duration of unemployment "
                    f"(first day of each month)")
@@ -207,19 +226,33 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
     for i, name in enumerate(names):
         ax = axes[i, 0]
         places = sum(plan.scenario.services[name].capacity.values())
-        ax.plot(months, values[:, i, 1], label="in the service", color="#1f77b4")
+        ax.plot(months, values[:, i, 1], label="in the service", color="#17becf")
         ax.plot(months, values[:, i, 0], label="waiting", color="#ff7f0e")
         ax.axhline(places, color="0.3", linestyle="--", linewidth=1, label="places")
         ax.set_ylabel("clients")
         ax.set_ylim(bottom=0)
-        busy = values[:, i, 1].mean() / places * 100 if places else 0.0
-        ax.set_title(f"{name}: {places:,} places, {busy:.0f} % in use on average",
+        ax.set_title(f"{name}: {places:,} places, utilisation {utilisation(acc, name)}",
                      fontsize=10)
         ax.grid(alpha=0.3)
-        _legend(ax, fontsize=8, loc="upper right")
+        _legend(ax, fontsize=8)
     _month_axis(axes[-1, 0], plan.months)
     _suptitle(fig, f"{plan.scenario.name}: service clients on the first day of each month")
     _save(fig, path)
+
+
+def utilisation(acc: Any, service: str) -> str:
+    """A service's utilisation as the report and summary.json have it (place-days in use over
+    place-days available over the horizon), as a percentage."""
+    row = acc.services.get(service, {})
+    return percent(row.get("utilisation", 0.0) / max(acc.count, 1))
+
+
+def _partial_months(plan: Plan) -> list[tuple[int, str]]:
+    """(index, the part covered) of each month the horizon covers only in part."""
+    start = plan.scenario.start_date
+    end = horizon_end(start, plan.scenario.horizon_days)
+    return [(k, part) for k, month in enumerate(plan.months)
+            if (part := partial_period(month, start, end)) is not None]
 
 
 def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[str, ...],
@@ -246,8 +279,8 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
         mean = summary["diff_mean"][r] / 1e6
         low, high = summary["diff_ci_low"][r] / 1e6, summary["diff_ci_high"][r] / 1e6
         known = ~np.isnan(low)
-        colour = np.where(~known, "0.5", np.where(high < 0, "#2ca02c",
-                                                  np.where(low > 0, "#d62728", "0.5")))
+        colour = np.where(~known, "0.5", np.where(high < 0, PAYS_LESS,
+                                                  np.where(low > 0, PAYS_MORE, "0.5")))
         ax.barh(y, mean, color=colour, alpha=0.7)
         err = np.vstack([np.where(known, mean - low, 0), np.where(known, high - mean, 0)])
         ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
@@ -256,8 +289,8 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
         ax.set_yticklabels(municipalities)
         ax.set_xlabel(f"change in net municipal cost, million {currency} "
                       + ("(95 % interval)" if known.any() else "(one replication: no interval)"))
-        ax.set_title(f"{rules[r]} against {rules[0]}\ngreen: pays less, red: pays more",
-                     fontsize=9)
+        ax.set_title(f"{rules[r]} against {rules[0]}\npurple: pays less, orange: pays "
+                     f"more, grey: no clear change", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     if not others:
         axes[0, 0].set_axis_off()

@@ -19,6 +19,7 @@ from typing import Any
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
 from .money import LABELS
+from .tables import horizon_end, percent, period_label
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -31,6 +32,11 @@ th { background: #f3f3f3; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 .wide { overflow-x: auto; }
+.scroll { overflow: auto; max-height: 32em; border: 1px solid #ddd; }
+.scroll table { margin: 0; font-size: 0.85em; }
+.scroll th { position: sticky; top: 0; z-index: 1; box-shadow: 0 1px 0 #ccc; }
+.scroll td:first-child { white-space: nowrap; }
+th { white-space: normal; }
 .note { color: #555; font-size: 0.9em; } code { background: #f5f5f5; padding: 0 0.2em; }
 """
 SCRIPT = """
@@ -46,17 +52,21 @@ def e(text: Any) -> str:
     return html.escape(str(text))
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 1) -> str:
-    """An HTML table; cells from column `numeric_from` on are right-aligned."""
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 1,
+          box: str = "wide") -> str:
+    """An HTML table; cells from column `numeric_from` on are right-aligned. In a `box` of
+    class `wide` it scrolls sideways inside its box; `scroll` also scrolls down under a
+    header that stays in view."""
     head = "".join(f"<th>{e(h.replace('_', ' '))}</th>" for h in header)
     body = "".join(
         "<tr>" + "".join(f"<td class='n'>{e(c)}</td>" if j >= numeric_from else f"<td>{e(c)}</td>"
                          for j, c in enumerate(row)) + "</tr>" for row in rows)
-    return (f"<div class='wide'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+    return (f"<div class='{box}'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table></div>")
 
 
 def figure(path: Path, caption: str) -> str:
+    """A plot with its caption: one sentence on what to look at."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{data}'>"
             f"<figcaption class='note'>{e(caption)}</figcaption></figure>")
@@ -100,6 +110,52 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
             f"<body><h1>{e(title)}</h1>{body}<script>{SCRIPT}</script></body></html>\n")
 
 
+CAPTIONS = {
+    "costs_monthly.png": "Look at the red line: the municipalities' monthly cost under each "
+                         "rule, on one scale with the state's (blue) and the funds' (green), "
+                         "before transfers; a grey band marks a partial month.",
+    "staircase.png": "Look at where the grey bars (the caseload's benefit days) stand under "
+                     "the red steps: that is the municipal share most of the money is paid "
+                     "at.",
+    "stock_by_duration.png": "Look at the darker bands: the jobseekers unemployed for a year "
+                             "or more, month by month.",
+    "services.png": "Look at the gap between the clients in each service (teal) and its "
+                    "places (dashed), and at the queue (orange) it leaves.",
+    "transitions.png": "Look at the darkest cells: the commonest moves from a state or a "
+                       "service (with its provider) to the next state.",
+    "comparison_by_municipality.png": "Look at the coloured bars: the municipalities whose "
+                                      "net cost clearly falls (purple) or rises (orange) "
+                                      "under each rule, with its 95 % interval.",
+}
+"""One sentence per plot on what to look at in it."""
+
+
+def caption(plot: Path) -> str:
+    """What to look at in a plot (`plots/NAME.png`)."""
+    return CAPTIONS.get(plot.name, f"{plot.stem.replace('_', ' ').capitalize()}.")
+
+
+INDICATOR_SHARES = ("activation_rate", "long_term_share")
+"""Indicator columns that are shares, shown as percentages."""
+
+
+def indicator_rows(scenario: Scenario, indicators_csv: str
+                   ) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows for all municipalities of indicators_monthly.csv, first month
+    then one a year: shares as percentages, a partial month labelled as partial."""
+    header, *lines = _csv_rows(indicators_csv)
+    all_rows = [row for row in lines if len(row) > 1 and row[1] == "ALL"]
+    picked = [all_rows[0], *all_rows[12::12]] if all_rows else []
+    start = scenario.start_date
+    end = horizon_end(start, scenario.horizon_days)
+    shares = {header.index(c) for c in INDICATOR_SHARES if c in header}
+    rows = [[period_label(row[0], start, end),
+             *(percent(v) if j in shares else v for j, v in enumerate(row) if j >= 2)]
+            for row in picked]
+    names = [h.replace("_", " ") for j, h in enumerate(header) if j != 1]
+    return names, rows
+
+
 def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path],
                indicators_csv: str) -> str:
     """The page of a run (`summary` as in summary.json)."""
@@ -114,20 +170,10 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
     outcomes = summary["outcomes"]
     outcome_rows = [(k.replace("_", " "), f"{v:,.1f}") for k, v in outcomes.items()]
     services = [(name, *(f"{row[k]:,.2f}" for k in ("starts", "completions", "mean_wait_days",
-                                                      "mean_queue_length", "utilisation")))
+                                                      "mean_queue_length")),
+                 percent(row["utilisation"]))
                 for name, row in summary["services"].items()]
-    header, *lines = _csv_rows(indicators_csv)
-    all_rows = [row for row in lines if row[1] == "ALL"]
-    picked = [all_rows[0], *all_rows[12::12]] if all_rows else []
-    captions = {
-        "costs_monthly.png": "Monthly cost by payer under each rule, before transfers.",
-        "staircase.png": "Each rule's municipal share by accrued paid days; shaded, where the "
-                         "caseload's paid days fall on that staircase.",
-        "stock_by_duration.png": "Jobseekers by how long they have been unemployed.",
-        "services.png": "Clients in each service and waiting for it, against its places.",
-        "transitions.png": "Where people go: moves from each state and each service (with its "
-                           "provider) to the next state.",
-    }
+    header, picked = indicator_rows(scenario, indicators_csv)
     sections = [
         ("Scenario", f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
                      f"{len(scenario.municipalities)} municipalities, horizon "
@@ -141,14 +187,18 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
            "- state transfer - bonuses (see the glossary).</p>"),
         ("Outcomes", table(("outcome", "mean"), outcome_rows)),
         ("Monitoring indicators, all municipalities (first month, then yearly)",
-         table(header[:1] + header[2:], [r[:1] + r[2:] for r in picked])),
+         table(header, picked, box="scroll")
+         + "<p class='note'>Stocks on the first day of the month; exits during it. A month "
+           "the horizon covers only in part is marked partial.</p>"),
     ]
     if services:
         sections.append(("Services", table(("service", "starts", "completions",
                                             "mean wait (days)", "mean queue",
-                                            "utilisation"), services)))
-    sections.append(("Pictures", "".join(figure(p, captions.get(p.name, p.stem))
-                                         for p in plots)))
+                                            "utilisation"), services)
+                         + "<p class='note'>Utilisation: place-days in use over place-days "
+                           "available over the horizon (the same figure as the services "
+                           "plot and summary.json).</p>"))
+    sections.append(("Pictures", "".join(figure(p, caption(p)) for p in plots)))
     sections.append(("Assumptions: the funding rules", assumptions(
         scenario, list(summary["rules"]))))
     sections.append(("Provenance", provenance_table(summary["provenance"])))
@@ -185,8 +235,7 @@ def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: st
         (f"Winners and losers: net municipal cost (millions {currency})",
          table(("rule", "municipality", "difference", "95 % interval", "verdict"), winners,
                numeric_from=2)),
-        ("Pictures", "".join(figure(p, "Each municipality's change in net cost, with its "
-                                       "95 % interval.") for p in plots)),
+        ("Pictures", "".join(figure(p, caption(p)) for p in plots)),
         ("Assumptions: the funding rules", assumptions(scenario, list(headline["rules"]))),
         ("Provenance", provenance_table(headline["provenance"])),
     ]

@@ -1,8 +1,10 @@
-"""Writing tables: CSV bytes with one line ending, and counts without trailing zeros."""
+"""Writing tables: CSV bytes with one line ending, counts without trailing zeros, shares as
+percentages, and months and years the horizon covers only in part labelled as partial."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -20,3 +22,44 @@ def format_count(x: float) -> str:
     """A mean count: an integer when it is one, else up to 4 decimals."""
     text = f"{x:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def horizon_end(start: dt.date, horizon_days: int) -> dt.date:
+    """The last day the horizon covers (day `horizon_days - 1` counted from `start`)."""
+    return start + dt.timedelta(days=max(horizon_days, 1) - 1)
+
+
+def partial_period(period: str, start: dt.date, end: dt.date) -> str | None:
+    """What part of a calendar month (`YYYY-MM`) or year (`YYYY`) the horizon from `start` to
+    `end` (both included) covers, when it is not the whole period: `from 10 Mar`, `to 9 Mar`,
+    `10 Mar-20 Mar`; None for a whole period."""
+    if len(period) == 4:
+        first, last = dt.date(int(period), 1, 1), dt.date(int(period), 12, 31)
+    else:
+        year, month = int(period[:4]), int(period[5:7])
+        first = dt.date(year, month, 1)
+        last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1))
+    cut_start, cut_end = start > first, end < last
+    if not (cut_start or cut_end):
+        return None
+    if cut_start and cut_end:
+        return f"{_day(start)}-{_day(end)}"
+    return f"from {_day(start)}" if cut_start else f"to {_day(end)}"
+
+
+def _day(d: dt.date) -> str:
+    return f"{d.day} {d.strftime('%b')}"
+
+
+def period_label(period: str, start: dt.date, end: dt.date) -> str:
+    """A month or year as a reader should see it: `2025 (partial: from 10 Mar)` when the
+    horizon covers only part of it, never as if it were whole."""
+    part = partial_period(period, start, end)
+    return period if part is None else f"{period} (partial: {part})"
+
+
+def percent(fraction: float | str | None, decimals: int = 1) -> str:
+    """A share as a percentage (`0.1234` -> `12.3 %`); empty for a missing value."""
+    if fraction is None or fraction == "":
+        return ""
+    return f"{float(fraction) * 100 + 0.0:.{decimals}f} %"

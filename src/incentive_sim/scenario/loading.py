@@ -48,6 +48,10 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
+        if self.line is None and self.field and (
+                self.field == self.file or self.field.startswith(self.file + " ")):
+            # A command-line option (`--set key`) is its own place: say it once.
+            return f"{self.field}: {self.message}"
         where = self.file
         if self.line is not None:
             where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
