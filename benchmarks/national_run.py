@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from incentive_sim.analysis.ledger import Ledger
-from incentive_sim.analysis.outcomes import JOBSEEKER_STATES
+from incentive_sim.accounting.ledger import Ledger
+from incentive_sim.accounting.outcomes import JOBSEEKER_STATES
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.schema import Scenario

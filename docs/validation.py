@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from incentive_sim.analysis.kela import Bill
-from incentive_sim.analysis.ledger import Plan
+from incentive_sim.accounting.kela import Bill
+from incentive_sim.accounting.ledger import Plan
 from incentive_sim.calibration.fit import relative_differences
 from incentive_sim.calibration.moments import measure
 from incentive_sim.calibration.targets import load_targets

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from incentive_sim.analysis.kela import Bill
-from incentive_sim.analysis.ledger import Plan
+from incentive_sim.accounting.kela import Bill
+from incentive_sim.accounting.ledger import Plan
 from incentive_sim.calibration.moments import measure
 from incentive_sim.calibration.targets import Spec, apply, load_targets
 from incentive_sim.funding.spells import SpellTable

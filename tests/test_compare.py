@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis.compare import compare
 from incentive_sim.cli import app
+from incentive_sim.experiments.compare import compare
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

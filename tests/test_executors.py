@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from incentive_sim.analysis import executors
-from incentive_sim.analysis.executors import run_jobs
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.experiments import executors
+from incentive_sim.experiments.executors import run_jobs
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis.explain import explain, explain_person, load_run
-from incentive_sim.analysis.ledger import Plan, rule_counter, service_costs
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.accounting.explain import explain_person
+from incentive_sim.accounting.ledger import Plan, rule_counter, service_costs
 from incentive_sim.cli import app
+from incentive_sim.experiments.explain import explain, load_run
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.funding.pricing import price
 from incentive_sim.scenario import InputError, load_scenario
 from incentive_sim.scenario.vocabulary import PAYERS

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis.run import run_scenario
 from incentive_sim.cli import app
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 from mutants import CASES, SCENARIOS, Mutant, mutants, unlocated
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,8 +63,8 @@ def test_indicators_agree_with_the_outcomes_and_the_stock(run_dir: Path) -> None
 
 
 def test_service_clients_by_month_add_up_to_the_stock_in_services() -> None:
-    from incentive_sim.analysis.ledger import Plan
-    from incentive_sim.analysis.outcomes import services_by_month, stock_by_month
+    from incentive_sim.accounting.ledger import Plan
+    from incentive_sim.accounting.outcomes import services_by_month, stock_by_month
     from incentive_sim.scenario.vocabulary import STATE_CODE
     from incentive_sim.simulation.engine import simulate
 

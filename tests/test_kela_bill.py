@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from incentive_sim.analysis.kela import Bill, band_labels
-from incentive_sim.analysis.ledger import Plan
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.accounting.kela import Bill, band_labels
+from incentive_sim.accounting.ledger import Plan
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.scenario import Scenario, load_scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, BENEFITS, STATE_CODE

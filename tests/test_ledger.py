@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from incentive_sim.analysis.ledger import (
+from incentive_sim.accounting.ledger import (
     ITEM_INDEX,
     PAYER_INDEX,
     Ledger,
@@ -302,7 +302,7 @@ def test_pricing_in_chunks_of_people_gives_the_same_ledger() -> None:
 
 
 def test_paid_days_spread_over_the_counter_range_they_were_paid_in() -> None:
-    from incentive_sim.analysis.ledger import COUNTER_DAY_BINS, paid_days_by_counter
+    from incentive_sim.accounting.ledger import COUNTER_DAY_BINS, paid_days_by_counter
 
     lms = BENEFIT_CODE["labour_market_subsidy"]
     unemployed, service = STATE_CODE["unemployed"], STATE_CODE["service"]

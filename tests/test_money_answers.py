@@ -13,9 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from incentive_sim import cli
-from incentive_sim.analysis.compare import compare
-from incentive_sim.analysis.money import YEARLY_COLUMNS, YEARLY_MEASURES, yearly_columns
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.accounting.money import YEARLY_COLUMNS, YEARLY_MEASURES, yearly_columns
+from incentive_sim.experiments.compare import compare
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

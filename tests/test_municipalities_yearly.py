@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from incentive_sim.analysis.ledger import Ledger, Plan
-from incentive_sim.analysis.run import YEARLY_COLUMNS, run_scenario
+from incentive_sim.accounting.ledger import Ledger, Plan
+from incentive_sim.experiments.run import YEARLY_COLUMNS, run_scenario
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis.ledger import Plan
+from incentive_sim.accounting.ledger import Plan
 from incentive_sim.calibration.moments import measure
 from incentive_sim.calibration.targets import load_targets
 from incentive_sim.cli import app

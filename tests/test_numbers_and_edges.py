@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis import plots
-from incentive_sim.analysis.run import run_scenario
 from incentive_sim.cli import app
+from incentive_sim.experiments.run import run_scenario
+from incentive_sim.report import plots
 from incentive_sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

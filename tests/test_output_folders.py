@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 import incentive_sim as isim
-from incentive_sim.analysis.run import MANIFEST
 from incentive_sim.cli import app
+from incentive_sim.experiments.run import MANIFEST
 from incentive_sim.scenario import InputError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import incentive_sim.analysis.run as run_module
-import incentive_sim.analysis.sweep as sweep_module
+import incentive_sim.experiments.run as run_module
+import incentive_sim.experiments.sweep as sweep_module
 from incentive_sim.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,8 +32,8 @@ runner = CliRunner()
 # reaches the stage given as the first argument, or when the sweep has half-written point N.
 KILLER = """
 import os, signal, sys
-import incentive_sim.analysis.run as run_module
-import incentive_sim.analysis.sweep as sweep_module
+import incentive_sim.experiments.run as run_module
+import incentive_sim.experiments.sweep as sweep_module
 from incentive_sim.cli import app
 
 stage = sys.argv[1]

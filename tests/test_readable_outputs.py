@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from incentive_sim import cli
-from incentive_sim.analysis.tables import partial_period, percent, period_label
+from incentive_sim.report.tables import partial_period, percent, period_label
 from incentive_sim.scenario.loading import Problem
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from incentive_sim.analysis.compare import compare
-from incentive_sim.analysis.run import run_scenario
+from incentive_sim.experiments.compare import compare
+from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

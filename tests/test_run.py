@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import incentive_sim.analysis.run as run_module
-from incentive_sim.analysis.ledger import service_costs
-from incentive_sim.analysis.run import default_scenario, run_scenario
+import incentive_sim.experiments.run as run_module
+from incentive_sim.accounting.ledger import service_costs
 from incentive_sim.cli import app
+from incentive_sim.experiments.run import default_scenario, run_scenario
 from incentive_sim.funding.counters import counters_for_rule
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule

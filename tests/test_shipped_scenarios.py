@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from incentive_sim.analysis.ledger import Ledger
+from incentive_sim.accounting.ledger import Ledger
 from incentive_sim.scenario import Scenario, load_scenario
 from incentive_sim.simulation.engine import simulate
 
@@ -52,7 +52,7 @@ def test_comparison_invariants_hold_on_each_shipped_scenario(path: Path, tmp_pat
     the cent, and the payers' differences cancel."""
     import csv
 
-    from incentive_sim.analysis.compare import compare
+    from incentive_sim.experiments.compare import compare
 
     s = load_scenario(path)
     pop = s.population

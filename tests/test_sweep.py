@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import incentive_sim.analysis.sweep as sweep_module
-from incentive_sim.analysis.sweep import parse_set, split_values, sweep, with_setting
+import incentive_sim.experiments.sweep as sweep_module
 from incentive_sim.cli import app
+from incentive_sim.experiments.sweep import parse_set, split_values, sweep, with_setting
 from incentive_sim.scenario import InputError, Scenario, load_scenario
 
 REPO = Path(__file__).resolve().parents[1]

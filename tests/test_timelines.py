@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from incentive_sim.analysis.ledger import Ledger, Plan
+from incentive_sim.accounting.ledger import Ledger, Plan
 from incentive_sim.cli import app
 from incentive_sim.funding.cases import Case, case_history, price_case
 from incentive_sim.funding.pricing import price
@@ -237,8 +237,8 @@ def test_compare_and_sweep_take_a_timeline_wherever_they_take_a_rule(tmp_path: P
     rule to the cent over a history that ends before 1.1.2025."""
     import csv
 
-    from incentive_sim.analysis.compare import compare
-    from incentive_sim.analysis.sweep import sweep
+    from incentive_sim.experiments.compare import compare
+    from incentive_sim.experiments.sweep import sweep
 
     s = load_scenario(FIXTURE)
     before_2025 = s.model_copy(update={"start_date": dt.date(2024, 1, 1), "horizon_days": 366,

@@ -19,7 +19,7 @@ PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from incentive_sim.scenario import load_scenario, rules
-from incentive_sim.analysis.run import default_scenario
+from incentive_sim.experiments.run import default_scenario
 rule = rules.preset("fi_2015_two_step")
 with default_scenario() as path:
     scenario = load_scenario(path)

@@ -81,7 +81,7 @@ def run(scenario: Scenario | Path | str, out: Path | str | None = None, *,
         transfers: bool = True) -> Result:
     """Simulate and price a scenario (`incentive-sim run`); `transfers=False` is
     `--transfers off` (no rule gets the scenario's transfers)."""
-    from .analysis.run import run_scenario
+    from .experiments.run import run_scenario
 
     s = _scenario(scenario)
     with _folder(out) as folder:
@@ -99,7 +99,7 @@ def compare(scenario: Scenario | Path | str, rules: Sequence[str] | None = None,
     """Compare funding rules (`incentive-sim compare`); differences against `rules[0]`.
     `rules` defaults to the scenario's (the rule in force, then its `compare` list);
     `transfers=False` is `--transfers off`."""
-    from .analysis.compare import compare as compare_rules
+    from .experiments.compare import compare as compare_rules
 
     s = _scenario(scenario)
     with _folder(out) as folder:
@@ -115,7 +115,7 @@ def sweep(scenario: Scenario | Path | str, sets: Sequence[str],
           resume: bool = False, force: bool = False, transfers: bool = True) -> Result:
     """The full factorial of `sets` (`incentive-sim sweep`); `summary["points"]` holds each
     point's result."""
-    from .analysis.sweep import sweep as run_sweep
+    from .experiments.sweep import sweep as run_sweep
 
     s = _scenario(scenario)
     with _folder(out) as folder:

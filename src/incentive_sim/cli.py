@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .analysis.tables import horizon_end, partial_period
+from .report.tables import horizon_end, partial_period
 from .scenario import InputError, Scenario, json_schema, load_scenario
 from .scenario.places import municipality_named
 from .scenario.rules import preset, preset_names, preset_text, unknown_rule
@@ -211,7 +211,7 @@ def run(
     force: Force = False,
 ) -> None:
     """Simulate a scenario and price it under every rule; write the outputs to --out."""
-    from .analysis.run import MUNICIPALITIES_YEARLY, default_scenario, run_scenario
+    from .experiments.run import MUNICIPALITIES_YEARLY, default_scenario, run_scenario
 
     with default_scenario() as default:
         path = scenario if scenario is not None else default
@@ -380,8 +380,8 @@ def compare(
 ) -> None:
     """Compare funding rules: money measures, differences and 95 % intervals, per
     municipality and year."""
-    from .analysis.compare import compare as run_compare
-    from .analysis.run import MUNICIPALITIES_YEARLY
+    from .experiments.compare import compare as run_compare
+    from .experiments.run import MUNICIPALITIES_YEARLY
 
     s = _guarded(lambda: load_scenario(scenario))
     chosen = _guarded(lambda: _municipality(s, municipality))
@@ -444,7 +444,7 @@ def sweep(
     force: Force = False,
 ) -> None:
     """Run the full factorial of --set values; one folder per point, sweep.csv for all."""
-    from .analysis.sweep import sweep as run_sweep
+    from .experiments.sweep import sweep as run_sweep
 
     s = _guarded(lambda: load_scenario(scenario))
     target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-sweep"
@@ -471,7 +471,7 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every cost line of one person, with the rule step behind it and euros per payer."""
-    from .analysis.explain import explain as explain_person
+    from .experiments.explain import explain as explain_person
 
     ex = _guarded(lambda: explain_person(out_dir, person, rule))
     if as_json:

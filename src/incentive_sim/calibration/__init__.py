@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..analysis.run import check_output_folder
+from ..experiments.run import check_output_folder
 from ..scenario import Scenario
 from .fit import Calibration, Evaluation, Method, fit
 from .outputs import write_outputs

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import pydantic
 
-from ..analysis.ledger import Plan
+from ..accounting.ledger import Plan
 from ..scenario import InputError, Problem, Scenario
 from ..scenario.places import largest_remainder
 from ..simulation.engine import simulate

@@ -1,6 +1,6 @@
 """The model's side of each target, measured on one simulated history (pure, no randomness).
 
-- `municipal_share`: Kela's bill of the rule in force (analysis/kela.py): the co-financed days
+- `municipal_share`: Kela's bill of the rule in force (accounting/kela.py): the co-financed days
   paid in the period's payment months, optionally of one benefit and day class, as euros, paid
   days or distinct recipients (people with such a day in the period: counted over the whole
   period, not added up over months or classes).
@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..analysis.kela import co_financed
-from ..analysis.ledger import Plan
-from ..analysis.outcomes import JOBSEEKER_STATES, LONG_TERM_DAYS, Runs
+from ..accounting.kela import co_financed
+from ..accounting.ledger import Plan
+from ..accounting.outcomes import JOBSEEKER_STATES, LONG_TERM_DAYS, Runs
 from ..funding.spells import SpellTable
 from ..scenario.vocabulary import STATE_CODE
 from ..simulation.engine import SimulationResult

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..analysis.run import output_folder, publish, resolved_yaml, scenario_hash
-from ..analysis.tables import csv_bytes as _csv
+from ..experiments.run import output_folder, publish, resolved_yaml, scenario_hash
+from ..report.tables import csv_bytes as _csv
 from ..scenario import Scenario
 from .fit import Calibration, relative_differences
 from .plots import write_calibration_plots

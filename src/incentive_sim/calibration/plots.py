@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.plots import _pyplot, _save, _suptitle
+from ..report.plots import _pyplot, _save, _suptitle
 from ..scenario.vocabulary import BENEFITS
 from .fit import Calibration, relative_differences
 from .targets import Target

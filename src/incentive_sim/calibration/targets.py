@@ -43,8 +43,8 @@ import numpy as np
 import pydantic
 from pydantic import AfterValidator, Field, model_validator
 
-from ..analysis.kela import band_labels
-from ..analysis.ledger import Plan
+from ..accounting.kela import band_labels
+from ..accounting.ledger import Plan
 from ..scenario import InputError, Problem, Scenario
 from ..scenario.checks import cross_reference_problems
 from ..scenario.loading import Located, dotted, read_yaml

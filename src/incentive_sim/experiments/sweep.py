@@ -27,12 +27,12 @@ import numpy as np
 import pydantic
 
 from .. import __version__
+from ..accounting.ledger import Plan
 from ..scenario import InputError, Problem
 from ..scenario.loading import parse_yaml
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import PAYERS
 from .executors import run_jobs
-from .ledger import Plan
 from .run import (
     MANIFEST,
     Accumulator,

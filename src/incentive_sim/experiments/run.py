@@ -42,19 +42,11 @@ import numpy.typing as npt
 import yaml
 
 from .. import __version__
-from ..funding.counters import counters_for_rule
-from ..funding.money import cents
-from ..funding.spells import SpellTable
-from ..scenario import InputError, Problem
-from ..scenario.schema import Scenario
-from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
-from ..simulation.engine import SimulationResult, simulate
-from .executors import run_jobs
-from .kela import Bill, band_labels
-from .ledger import Ledger, Plan, year_starts
-from .money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
-from .money import measures_dict, yearly_csv, yearly_values
-from .outcomes import (
+from ..accounting.kela import Bill, band_labels
+from ..accounting.ledger import Ledger, Plan, year_starts
+from ..accounting.money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
+from ..accounting.money import measures_dict, yearly_values
+from ..accounting.outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
     JOBSEEKER_STATES,
@@ -65,10 +57,18 @@ from .outcomes import (
     stock_by_month,
     transition_counts,
 )
-from .plots import write_run_plots
-from .report import run_report
-from .tables import csv_bytes as _csv
-from .tables import format_count
+from ..funding.counters import counters_for_rule
+from ..funding.money import cents
+from ..funding.spells import SpellTable
+from ..report.html import run_report
+from ..report.plots import write_run_plots
+from ..report.tables import csv_bytes as _csv
+from ..report.tables import format_count, yearly_csv
+from ..scenario import InputError, Problem
+from ..scenario.schema import Scenario
+from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
+from ..simulation.engine import SimulationResult, simulate
+from .executors import run_jobs
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -17,15 +17,12 @@ words a finance director uses, each with one sign:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
 from ..funding.money import cents
 from ..scenario.vocabulary import ITEMS, PAYERS
-from .tables import csv_bytes, format_count
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -134,32 +131,3 @@ def yearly_summary(per_replication: FloatArray) -> dict[str, FloatArray]:
     d_mean, d_low, d_high = interval(per_replication - per_replication[:, :1])
     return {"": mean, "ci_low": low, "ci_high": high, "diff": d_mean, "diff_ci_low": d_low,
             "diff_ci_high": d_high}
-
-
-def _cell(measure: str, x: float) -> str:
-    if np.isnan(x):
-        return ""
-    if measure == "recipients":
-        return format_count(x)
-    if measure == "benefit_days":
-        return f"{x + 0.0:.4f}"
-    return f"{cents(x):.2f}"
-
-
-def yearly_csv(rules: Sequence[str], municipalities: Sequence[str], codes: Mapping[str, str],
-               years: Sequence[int], per_replication: FloatArray,
-               with_intervals: bool) -> bytes:
-    """municipalities_yearly.csv from `(replication, rule, year, municipality, measure)`
-    values: means over replications, and with `with_intervals` the 95 % interval of each and
-    the paired difference from the first rule with its interval. `run` and `compare` both
-    write it here, so their means are the same to the bit for the same histories."""
-    s = yearly_summary(per_replication)
-    shown = ("", *YEARLY_STATISTICS) if with_intervals else ("",)
-    rows = []
-    for r, rule in enumerate(rules):
-        for k, name in enumerate(municipalities):
-            for y, year in enumerate(years):
-                cells = [_cell(m, s[stat][r, y, k, j]) for j, m in enumerate(YEARLY_MEASURES)
-                         for stat in shown]
-                rows.append((rule, codes.get(name) or name, name, year, *cells))
-    return csv_bytes(yearly_columns(with_intervals), rows)

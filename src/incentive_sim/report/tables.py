@@ -6,8 +6,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..accounting.money import YEARLY_MEASURES, YEARLY_STATISTICS, yearly_columns, yearly_summary
+from ..funding.money import cents
 
 
 def csv_bytes(header: Sequence[str], rows: Any) -> bytes:
@@ -63,3 +69,32 @@ def percent(fraction: float | str | None, decimals: int = 1) -> str:
     if fraction is None or fraction == "":
         return ""
     return f"{float(fraction) * 100 + 0.0:.{decimals}f} %"
+
+
+def _cell(measure: str, x: float) -> str:
+    if np.isnan(x):
+        return ""
+    if measure == "recipients":
+        return format_count(x)
+    if measure == "benefit_days":
+        return f"{x + 0.0:.4f}"
+    return f"{cents(x):.2f}"
+
+
+def yearly_csv(rules: Sequence[str], municipalities: Sequence[str], codes: Mapping[str, str],
+               years: Sequence[int], per_replication: npt.NDArray[np.float64],
+               with_intervals: bool) -> bytes:
+    """municipalities_yearly.csv from `(replication, rule, year, municipality, measure)`
+    values: means over replications, and with `with_intervals` the 95 % interval of each and
+    the paired difference from the first rule with its interval. `run` and `compare` both
+    write it here, so their means are the same to the bit for the same histories."""
+    s = yearly_summary(per_replication)
+    shown = ("", *YEARLY_STATISTICS) if with_intervals else ("",)
+    rows = []
+    for r, rule in enumerate(rules):
+        for k, name in enumerate(municipalities):
+            for y, year in enumerate(years):
+                cells = [_cell(m, s[stat][r, y, k, j]) for j, m in enumerate(YEARLY_MEASURES)
+                         for stat in shown]
+                rows.append((rule, codes.get(name) or name, name, year, *cells))
+    return csv_bytes(yearly_columns(with_intervals), rows)

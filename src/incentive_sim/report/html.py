@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..accounting.money import LABELS
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
-from .money import LABELS
 from .tables import horizon_end, percent, period_label
 
 STYLE = """

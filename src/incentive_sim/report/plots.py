@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ..accounting.ledger import COUNTER_DAY_BINS, Plan
+from ..accounting.outcomes import DURATION_CLASSES, INDICATORS
 from ..funding.rules import NO_RULE, CompiledRule
 from ..scenario.vocabulary import ITEMS, PAYERS
-from .ledger import COUNTER_DAY_BINS, Plan
-from .outcomes import DURATION_CLASSES, INDICATORS
 from .tables import horizon_end, partial_period, percent
 
 PAYER_COLOURS = {"state": "#1f77b4", "municipality": "#d62728", "fund": "#2ca02c"}

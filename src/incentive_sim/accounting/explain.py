@@ -15,9 +15,7 @@ not to people, so they are not part of any person's lines.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,12 +25,10 @@ from ..funding.counters import counted_mask, counters_for_rule, rule_counters, s
 from ..funding.pricing import price
 from ..funding.rules import NO_RULE, CompiledRule, ShareSchedule
 from ..funding.spells import SpellTable
-from ..scenario import InputError, Problem, load_scenario
+from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, PAYERS, STATES
-from ..simulation.engine import simulate
 from .ledger import Plan, service_costs
-from .run import RESOLVED, SUMMARY
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -72,24 +68,6 @@ class Explanation:
                 "rules": {rule: {"lines": [line.__dict__ for line in lines],
                                  "totals": self.totals(rule)}
                           for rule, lines in self.rules.items()}}
-
-
-def load_run(out_dir: Path) -> tuple[Scenario, int]:
-    """The scenario and seed of a run's outputs."""
-    resolved, summary = out_dir / RESOLVED, out_dir / SUMMARY
-    if not resolved.is_file() or not summary.is_file():
-        raise InputError([Problem(str(out_dir), None, "DIR",
-                                  "not the output folder of a finished run (needs "
-                                  f"{RESOLVED} and {SUMMARY})")])
-    seed = json.loads(summary.read_text(encoding="utf-8"))["provenance"]["seed"]
-    return load_scenario(resolved), int(seed)
-
-
-def explain(out_dir: Path | str, person: int, rule: str | None = None) -> Explanation:
-    """Explain one person of replication 0 of the run in `out_dir`."""
-    scenario, seed = load_run(Path(out_dir))
-    spells = simulate(scenario, 0, seed).spells
-    return explain_person(scenario, spells, person, rule)
 
 
 def explain_person(scenario: Scenario, spells: SpellTable, person: int,

@@ -30,19 +30,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..accounting.ledger import Ledger, Plan, year_starts
+from ..accounting.money import MEASURES, measures, yearly_values
+from ..accounting.money import interval as interval
+from ..accounting.outcomes import outcomes
 from ..funding.money import cents
+from ..report.html import compare_report
+from ..report.plots import write_comparison_plot
+from ..report.tables import csv_bytes as _csv
+from ..report.tables import yearly_csv
 from ..scenario import InputError, Problem, scenario_rules
 from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
 from ..simulation.engine import simulate
 from .executors import run_jobs
-from .ledger import Ledger, Plan, year_starts
-from .money import MEASURES, measures, yearly_csv, yearly_values
-from .money import interval as interval
-from .outcomes import outcomes
-from .plots import write_comparison_plot
-from .report import compare_report
 from .run import (
     MUNICIPALITIES_YEARLY,
     RESOLVED,
@@ -53,7 +55,6 @@ from .run import (
     resolved_yaml,
     write_output,
 )
-from .tables import csv_bytes as _csv
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -1,0 +1,1 @@
+"""Accounting: from simulated spells to euros per payer, municipality, month and person."""

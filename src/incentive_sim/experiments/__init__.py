@@ -1,0 +1,1 @@
+"""Experiments: run, compare and sweep scenarios, in local processes or on a Dask cluster."""
