@@ -416,11 +416,11 @@ class Policy(Strict):
     take_up: Share = Field(1.0, description="The chance that a person accepts an offer, drawn "
                            "at each offer.")
     response_strength: NonNegative = Field(
-        0.0, description="For strategy `incentive_aware`: how strongly the places a pool buys "
-        "follow the saving a place is expected to bring against its cost. Each year the places "
-        "are multiplied by 1 + response_strength x (G - C) / (|G| + C), G the mean saving "
-        "before the service's cost and C the mean cost to the municipality of the referrals "
-        "the pool's incentive-aware municipalities made in the past year, within "
+        0.0, description="For strategy `incentive_aware`: each year a pool with an "
+        "incentive-aware member aims to buy a place for each distinct candidate of theirs it "
+        "turned away whose referral would have saved more than it costs, and to give one up "
+        "for each of their referrals that saved less (a place serving 365 / mean duration "
+        "clients a year); this is the share of that change made in a year, within "
         "`places_range`. 0 (the default) keeps each service's starting `capacity`.")
     planning_horizon_days: AtLeastADay = Field(
         365.0, description="For strategy `incentive_aware`: how many days ahead the "

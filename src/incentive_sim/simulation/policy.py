@@ -29,10 +29,10 @@
   chance of its transition that the service brings (its direct outcomes and its after-effect).
 
   Above the places a service has at the start (`capacity`), the municipality buys more or
-  fewer places each year (engine.py): with `response_strength` s, a pool's places are
-  multiplied by 1 + s x (G - C) / (|G| + C), G the mean saving before the service's cost and
-  C the mean cost of the referrals its incentive-aware municipalities made in the past year,
-  within `places_range` times the starting places. 0 keeps the places fixed.
+  fewer places each year (engine.py): a place for each distinct candidate it turned away
+  whose referral would have saved more than it costs, one fewer for each referral that saved
+  less, `response_strength` of that change a year, within `places_range` times the starting
+  places. 0 keeps the places fixed.
 
 Reviews are per person, every `review_every_days` (jittered by +-25 %) from their arrival in
 unemployment (engine.py); set it to 1 for daily decisions. At a review, the places of a pool
