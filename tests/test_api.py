@@ -38,7 +38,7 @@ def test_compare_and_sweep_from_python() -> None:
     cmp = isim.compare(FIXTURE, ["fi_2015_two_step", "fi_2015_two_step"], replications=2)
     assert cmp.summary["mode"] == "static"
     assert set(cmp.tables) == {"comparison", "outcomes", "winners_losers",
-                               "municipalities_yearly"}
+                               "municipalities_yearly", "referrals"}
     assert not np.any(cmp.table("comparison")["diff_mean"])
     points = isim.sweep(FIXTURE, ["policy.take_up=0.5,1"], replications=1)
     assert len(points.summary["points"]) == 2

@@ -1,52 +1,59 @@
-"""Municipalities respond to the rule in force: under the two-step rule incentive-aware
-referrals start abruptly at paid day 300; under the graduated rule that cliff is gone."""
+"""Municipalities respond to the rule in force, on the shipped default scenario (Tampere
+incentive-aware, Nokia first come first served, one pool of coaching places): compared
+behaviourally, every rule gets its own referrals; under the two-step rule Tampere's referrals
+step up at paid day 300, where it starts paying and service days are exempt, and under the
+graduated rule the step shrinks; Tampere refers people under every rule."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
 
 import numpy as np
+import pytest
 
+from incentive_sim.experiments.run import default_scenario
 from incentive_sim.scenario import load_scenario
-from incentive_sim.scenario.schema import Scenario
 from incentive_sim.simulation.engine import simulate
 
-PIRKANMAA = Path(__file__).resolve().parents[1] / "scenarios" / "pirkanmaa_2017_activation.yaml"
+RULES = ("fi_2015_two_step", "fi_2025_graduated", "dk_2016_refusion")
 
 
-def referral_counters(in_force: str) -> np.ndarray:
-    s = load_scenario(PIRKANMAA)
-    small = s.model_copy(update={
-        "horizon_days": 730,
-        "population": s.population.model_copy(update={
-            "initial_stock": {m: n // 2 for m, n in s.population.initial_stock.items()},
-            "inflow_per_year": {m: n / 2 for m, n in s.population.inflow_per_year.items()}}),
-        "funding": s.funding.model_copy(update={"in_force": in_force}),
-    })
-    assert isinstance(small, Scenario)
-    return simulate(small).referrals.arrays()["counter"]
+@functools.cache
+def referrals(in_force: str) -> dict[str, np.ndarray]:
+    """Replication 0 of the default scenario simulated with `in_force` in force, as
+    `compare --behavioural` does for each rule."""
+    with default_scenario() as path:
+        s = load_scenario(path)
+    s = s.model_copy(update={"funding": s.funding.model_copy(update={"in_force": in_force})})
+    return simulate(s, 0).referrals.arrays()
 
 
-def past_and_before_300(counters: np.ndarray) -> tuple[int, int]:
-    """Referrals at paid days 300-349 and at 250-299."""
-    return (int(np.sum((counters >= 300) & (counters < 350))),
-            int(np.sum((counters >= 250) & (counters < 300))))
+def tampere_counters(in_force: str) -> np.ndarray:
+    r = referrals(in_force)
+    return r["counter"][r["municipality"] == 0]
 
 
-def test_two_step_referrals_start_just_past_paid_day_300() -> None:
-    counters = referral_counters("fi_2015_two_step")
-    assert counters.size > 500
-    # a review falls within 1.25 x 30 days (about 27 paid days) of crossing 300
-    just_past, just_before = past_and_before_300(counters)
-    assert just_past > 50
-    assert just_past > 5 * just_before
-    assert np.mean(counters < 200) == 0.0     # nothing to gain before billing starts
+def step_at_300(counters: np.ndarray) -> float:
+    """Referrals per 20-day bin at counters 300-399 over those at 160-259 (five bins each)."""
+    past = np.sum((counters >= 300) & (counters < 400))
+    before = np.sum((counters >= 160) & (counters < 260))
+    return float(past / before)
 
 
-def test_graduated_rule_removes_the_cliff_at_300() -> None:
-    two_step = past_and_before_300(referral_counters("fi_2015_two_step"))
-    graduated = past_and_before_300(referral_counters("fi_2025_graduated"))
-    assert graduated[1] > 50
-    # referrals go on across 300 instead of starting there
-    assert graduated[0] < 3 * graduated[1]
-    assert two_step[0] > 5 * two_step[1]
+@pytest.mark.parametrize("rule", RULES)
+def test_the_incentive_aware_municipality_refers_people_under_every_rule(rule: str) -> None:
+    assert tampere_counters(rule).size > 500
+
+
+def test_each_rule_gets_its_own_referrals() -> None:
+    sizes = [referrals(rule)["counter"].size for rule in RULES]
+    assert len(set(sizes)) == len(RULES)
+    tampere = [tampere_counters(rule).size for rule in RULES]
+    assert len(set(tampere)) == len(RULES)
+
+
+def test_the_two_step_rule_steps_referrals_up_at_day_300_twice_as_much_as_graduated() -> None:
+    two_step = step_at_300(tampere_counters("fi_2015_two_step"))
+    graduated = step_at_300(tampere_counters("fi_2025_graduated"))
+    assert two_step > 2.0
+    assert two_step >= 2 * graduated

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests/fixtures/small_run.yaml"
 CONTRACT_FILES = ("summary.json", "costs_monthly.csv", "municipal_share_monthly.csv",
                   "municipalities_yearly.csv",
-                  "stock_monthly.csv", "transitions.csv",
+                  "stock_monthly.csv", "transitions.csv", "referrals.csv",
                   "indicators_monthly.csv", "scenario.resolved.yaml", "report.html")
 PAYERS = ("state", "municipality", "fund", "gross")
 SERVICE_KEYS = ("starts", "completions", "referrals", "declined", "left_queue",

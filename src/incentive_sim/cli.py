@@ -358,7 +358,9 @@ def _count(x: str) -> str:
 
 @app.command()
 def compare(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[Path | None, typer.Argument(
+        help="Scenario YAML file; without one, the default scenario shipped with the package.",
+        show_default=False)] = None,
     funding: Annotated[str | None, typer.Option(
         help="Rules to compare, comma-separated; differences are against the first "
              "(default: the scenario's rule in force, then its `compare` list).",
@@ -381,14 +383,17 @@ def compare(
     """Compare funding rules: money measures, differences and 95 % intervals, per
     municipality and year."""
     from .experiments.compare import compare as run_compare
-    from .experiments.run import MUNICIPALITIES_YEARLY
+    from .experiments.run import MUNICIPALITIES_YEARLY, default_scenario
 
-    s = _guarded(lambda: load_scenario(scenario))
+    with default_scenario() as default:
+        path = scenario if scenario is not None else default
+        s = _guarded(lambda: load_scenario(path))
     chosen = _guarded(lambda: _municipality(s, municipality))
     rules = ([r.strip() for r in funding.split(",") if r.strip()] if funding is not None
              else s.rule_names())
-    target = out_dir if out_dir is not None else Path("runs") / f"{scenario.stem}-compare"
-    command = ["incentive-sim", "compare", str(scenario), "--funding", ",".join(rules),
+    target = out_dir if out_dir is not None else Path("runs") / f"{path.stem}-compare"
+    command = ["incentive-sim", "compare", *([str(scenario)] if scenario is not None else []),
+               "--funding", ",".join(rules),
                "--out", str(target), *(["--behavioural"] if behavioural else []),
                *(["--transfers", "off"] if transfers is OnOff.off else []),
                *(["--municipality", municipality] if municipality is not None else []),
@@ -421,8 +426,9 @@ def compare(
     if chosen is not None:
         _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, headline["currency"],
                        intervals=True)
+    wall = headline["provenance"]["wall_time_s"]
     out.print(f"Outputs in {target} (comparison.csv, outcomes.csv, winners_losers.csv, "
-              f"municipalities_yearly.csv; {headline['provenance']['wall_time_s']:.1f} s)",
+              f"municipalities_yearly.csv, referrals.csv; {wall:.1f} s)",
               markup=False, highlight=False, soft_wrap=False)
 
 

@@ -9,6 +9,7 @@ one person (a registered jobseeker, activated or not); it ends with a move to an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -160,6 +161,39 @@ def transition_counts(spells: SpellTable) -> FloatArray:
     slot = np.where(with_service & (service[pair] >= 0), service[pair] + 1, 0)
     key = (frm * n_states + to) * n_slots + slot
     return np.bincount(key, minlength=size).reshape(n_states, n_states, n_slots).astype(float)
+
+
+REFERRAL_BIN_DAYS = 20.0        # referrals.csv: bins of 20 paid days...
+REFERRAL_BINS = 100             # ...from 0 up to 2000, the last one open ("2000-")
+
+
+def referral_table(referrals: dict[str, npt.NDArray[Any]], municipalities: int, services: int
+                   ) -> FloatArray:
+    """Accepted referrals by municipality, service and 20-paid-day bin of the in-force counter
+    at referral: (municipality, service, REFERRAL_BINS + 1), the last bin open above 2000."""
+    bins = np.minimum(np.floor(np.maximum(referrals["counter"], 0.0) / REFERRAL_BIN_DAYS),
+                      REFERRAL_BINS).astype(np.int64)
+    cell = (referrals["municipality"] * services + referrals["service"]) * (REFERRAL_BINS + 1)
+    size = municipalities * services * (REFERRAL_BINS + 1)
+    return np.bincount(cell + bins, minlength=size)[:size].astype(np.float64).reshape(
+        municipalities, services, REFERRAL_BINS + 1)
+
+
+def referral_bin_label(k: int) -> str:
+    lo = int(k * REFERRAL_BIN_DAYS)
+    return f"{lo}-" if k == REFERRAL_BINS else f"{lo}-{lo + int(REFERRAL_BIN_DAYS) - 1}"
+
+
+def referrals_rows(rule: str, municipalities: Any, services: Any, table: FloatArray,
+                   count: Any) -> list[list[str]]:
+    """referrals.csv rows of one rule: the non-empty cells of a table (mean over replications
+    already taken), `count` formatting each mean."""
+    rows = []
+    for m, muni in enumerate(municipalities):
+        for s, svc in enumerate(services):
+            for k in np.flatnonzero(table[m, s]).tolist():
+                rows.append([rule, muni, svc, referral_bin_label(k), count(table[m, s, k])])
+    return rows
 
 
 def counter_histogram(counter: npt.ArrayLike) -> tuple[FloatArray, float]:

@@ -33,12 +33,12 @@ import numpy.typing as npt
 from ..accounting.ledger import Ledger, Plan, year_starts
 from ..accounting.money import MEASURES, measures, yearly_values
 from ..accounting.money import interval as interval
-from ..accounting.outcomes import outcomes
+from ..accounting.outcomes import outcomes, referral_table, referrals_rows
 from ..funding.money import cents
 from ..report.html import compare_report
 from ..report.plots import write_comparison_plot
 from ..report.tables import csv_bytes as _csv
-from ..report.tables import yearly_csv
+from ..report.tables import format_count, yearly_csv
 from ..scenario import InputError, Problem, scenario_rules
 from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
@@ -47,6 +47,8 @@ from ..simulation.engine import simulate
 from .executors import run_jobs
 from .run import (
     MUNICIPALITIES_YEARLY,
+    REFERRAL_COLUMNS,
+    REFERRALS,
     RESOLVED,
     _progress_bar,
     output_folder,
@@ -85,6 +87,7 @@ class ComparedRun:
     amounts: FloatArray
     outcomes: FloatArray
     yearly: FloatArray
+    referrals: FloatArray      # outcomes.referral_table of the history simulated
 
 
 def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replication: int,
@@ -111,7 +114,9 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
     outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
     assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
     yearly = yearly_values(ledger.yearly.amounts[order], ledger.yearly.stacked_people())
-    return ComparedRun(rules, amounts, outcome, yearly)
+    table = referral_table(result.referrals.arrays(), len(scenario.municipalities),
+                           len(scenario.services))
+    return ComparedRun(rules, amounts, outcome, yearly, table)
 
 
 def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: int | None
@@ -190,6 +195,8 @@ def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str
         write_output(staging / COMPARISON, _comparison_csv(result))
         write_output(staging / OUTCOMES, _outcomes_csv(result))
         write_output(staging / WINNERS, _winners_csv(result))
+        write_output(staging / REFERRALS, _referrals_csv(scenario, rules, runs, reps,
+                                                         behavioural))
         write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
         (staging / PLOTS).mkdir()
         write_comparison_plot(
@@ -205,10 +212,26 @@ def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str
         write_output(staging / REPORT, compare_report(
             scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
             [staging / PLOTS / COMPARISON_PLOT]))
-        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, MUNICIPALITIES_YEARLY, RESOLVED,
+        publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, MUNICIPALITIES_YEARLY, REFERRALS,
+                               RESOLVED,
                                REPORT, PLOTS],
                 HEADLINE, command="compare", force=force)
         return headline
+
+
+def _referrals_csv(scenario: Scenario, rules: tuple[str, ...], runs: list[ComparedRun],
+                   reps: int, behavioural: bool) -> bytes:
+    """referrals.csv: one block per rule from its own behavioural run; a static comparison
+    has one history, simulated under the rule in force, and one block for it."""
+    blocks = (list(enumerate(rules)) if behavioural
+              else [(0, scenario.funding.in_force)])
+    per_rep = len(rules) if behavioural else 1
+    rows = []
+    for k, rule in blocks:
+        mean = np.mean([runs[r * per_rep + k].referrals for r in range(reps)], axis=0)
+        rows += referrals_rows(str(rule), scenario.municipalities, scenario.services, mean,
+                               format_count)
+    return _csv(list(REFERRAL_COLUMNS), rows)
 
 
 def _fmt(x: float) -> str:

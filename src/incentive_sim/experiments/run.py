@@ -53,6 +53,8 @@ from ..accounting.outcomes import (
     counter_histogram,
     monthly_indicators,
     outcomes,
+    referral_table,
+    referrals_rows,
     services_by_month,
     stock_by_month,
     transition_counts,
@@ -78,6 +80,7 @@ MUNICIPAL_SHARE = "municipal_share_monthly.csv"
 MUNICIPALITIES_YEARLY = "municipalities_yearly.csv"
 STOCK = "stock_monthly.csv"
 INDICATORS_FILE = "indicators_monthly.csv"
+REFERRALS = "referrals.csv"
 PLOTS = "plots"
 REPORT = "report.html"
 TRANSITIONS = "transitions.csv"
@@ -113,6 +116,7 @@ class Replication:
     paid_days_by_counter: dict[str, FloatArray]
     bill: FloatArray                           # Bill: recipients, paid days, euros stacked
     yearly: FloatArray                         # money.yearly_values (rule, year, muni, measure)
+    referral_table: FloatArray                 # outcomes.referral_table
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -125,7 +129,8 @@ class Replication:
             dict(ledger.transfers), h.services, h.outcomes, h.referral_counters,
             h.referrals_by_service, h.indicators, h.services_by_month,
             dict(ledger.paid_days_by_counter), h.bill,
-            yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()))
+            yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()),
+            h.referral_table)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class HistoryDigest:
     indicators: FloatArray
     services_by_month: FloatArray
     bill: FloatArray
+    referral_table: FloatArray
 
     @classmethod
     def of(cls, plan: Plan, result: SimulationResult) -> HistoryDigest:
@@ -162,7 +168,8 @@ class HistoryDigest:
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
-            services_by_month(spells, plan.month_starts), Bill.stacked(spells, plan))
+            services_by_month(spells, plan.month_starts), Bill.stacked(spells, plan),
+            referral_table(referrals, len(plan.municipalities), n_services))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -219,6 +226,7 @@ class Accumulator:
     outcomes: dict[str, float] = field(default_factory=dict)
     referrals: float = 0.0
     referrals_by_service: FloatArray | None = None
+    referral_table: FloatArray | None = None
     histogram: FloatArray = field(default_factory=lambda: np.zeros(len(COUNTER_BIN_EDGES) - 1))
     above_histogram: float = 0.0
 
@@ -250,6 +258,7 @@ class Accumulator:
             self.outcomes[key] = self.outcomes.get(key, 0.0) + value
         self.referrals += float(rep.referral_counters.size)
         self.referrals_by_service = _plus(self.referrals_by_service, rep.referrals_by_service)
+        self.referral_table = _plus(self.referral_table, rep.referral_table)
         counts, above = counter_histogram(rep.referral_counters)
         self.histogram = self.histogram + counts
         self.above_histogram += above
@@ -352,6 +361,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         write_output(staging / STOCK, _stock_csv(acc, plan))
         write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
         write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
+        write_output(staging / REFERRALS, _referrals_csv(acc, plan))
         write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
         summary["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
         write_output(staging / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -361,7 +371,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         write_output(staging / REPORT, run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))
         files = [COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE,
-                 TRANSITIONS, RESOLVED, REPORT, PLOTS,
+                 TRANSITIONS, REFERRALS, RESOLVED, REPORT, PLOTS,
                  *([SPELLS] if write_spells else [])]
         publish(staging, out, files, SUMMARY, command="run", force=force)
         return summary
@@ -403,8 +413,9 @@ MANIFEST = "manifest.json"
 its size and sha256 (see `manifest`)."""
 OUTPUTS: dict[str, frozenset[str]] = {
     "run": frozenset({SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK,
-                      INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS, RESOLVED}),
-    "compare": frozenset({"comparison.csv", "outcomes.csv", "winners_losers.csv",
+                      INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS, RESOLVED,
+                      REFERRALS}),
+    "compare": frozenset({"comparison.csv", "outcomes.csv", "winners_losers.csv", REFERRALS,
                           MUNICIPALITIES_YEARLY, "comparison.json", RESOLVED, REPORT, PLOTS}),
     "calibrate": frozenset({"scenario.fitted.yaml", "fit.csv", "parameters.csv",
                             "evaluations.csv", "calibration.json", PLOTS}),
@@ -807,6 +818,18 @@ def _municipalities_yearly_csv(acc: Accumulator, plan: Plan) -> bytes:
     codes = {name: m.code or name for name, m in plan.scenario.municipalities.items()}
     return yearly_csv(plan.priced, plan.municipalities, codes, years, np.stack(acc.yearly),
                       with_intervals=False)
+
+
+REFERRAL_COLUMNS = ("rule", "municipality", "service", "counter_at_referral", "count")
+
+
+def _referrals_csv(acc: Accumulator, plan: Plan) -> bytes:
+    """Referrals by the in-force rule's counter at referral (20-day bins), means over
+    replications: the history is simulated under the rule in force."""
+    assert acc.referral_table is not None
+    return _csv(list(REFERRAL_COLUMNS), referrals_rows(
+        plan.in_force, plan.municipalities, acc.services_names, acc.referral_table / acc.count,
+        format_count))
 
 
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:

@@ -399,6 +399,8 @@ class PolicyOverride(Strict):
     review_every_days: AtLeastADay | None = None
     refer_at_paid_days: NonNegative | None = None
     take_up: Share | None = None
+    response_strength: NonNegative | None = None
+    planning_horizon_days: AtLeastADay | None = None
 
 
 class Policy(Strict):
@@ -413,7 +415,29 @@ class Policy(Strict):
         "later reviews refer again while the counter is past it.")
     take_up: Share = Field(1.0, description="The chance that a person accepts an offer, drawn "
                            "at each offer.")
+    response_strength: NonNegative = Field(
+        0.0, description="For strategy `incentive_aware`: each year a pool with an "
+        "incentive-aware member aims to buy a place for each distinct candidate of theirs it "
+        "turned away whose referral would have saved more than it costs, and to give one up "
+        "for each of their referrals that saved less (a place serving 365 / mean duration "
+        "clients a year); this is the share of that change made in a year, within "
+        "`places_range`. 0 (the default) keeps each service's starting `capacity`.")
+    planning_horizon_days: AtLeastADay = Field(
+        365.0, description="For strategy `incentive_aware`: how many days ahead the "
+        "municipality counts what a referral saves it (expected benefit days at the share the "
+        "rule in force bills them, at the person's current exit rates).")
+    places_range: tuple[NonNegative, NonNegative] = Field(
+        (0.5, 4.0), description="For `response_strength` > 0: the fewest and most places a "
+        "pool may have, as multiples of its starting `capacity` (model choice).")
     by_municipality: dict[Name, PolicyOverride] = {}
+
+    @model_validator(mode="after")
+    def _range_holds_the_start(self) -> Policy:
+        low, high = self.places_range
+        if not low <= 1.0 <= high:
+            raise ValueError("places_range must hold 1 (the starting capacity): "
+                             f"[{low:g}, {high:g}]")
+        return self
 
 
 # ---------------------------------------------------------------- funding rules

@@ -47,8 +47,8 @@ from .policy import (
     CompiledService,
     current_exit_rates,
     eligible,
-    expected_saving,
     policy_of,
+    referral_value,
 )
 from .population import (
     People,
@@ -81,7 +81,9 @@ IntArray = npt.NDArray[np.int64]
 class ServiceStats:
     """What one service did in one replication."""
 
-    capacity: int = 0                  # places over all pools
+    capacity: int = 0                  # places over all pools at the start
+    place_days: float = 0.0            # integral of places over time (they may change yearly)
+    places_end: int = 0                # places over all pools at the horizon
     starts: int = 0
     completions: int = 0
     referrals: int = 0                 # accepted referrals (joined the queue)
@@ -98,7 +100,7 @@ class ServiceStats:
         return self.queue_days_total / horizon_days
 
     def utilisation(self, horizon_days: float) -> float:
-        total = self.capacity * horizon_days
+        total = self.place_days or self.capacity * horizon_days
         return self.busy_place_days / total if total else 0.0
 
 
@@ -201,6 +203,19 @@ class Engine:
         self.interval = np.array([p.review_every_days for p in pols], np.float64)
         self.refer_at = np.array([p.refer_at_paid_days for p in pols], np.float64)
         self.take_up = np.array([p.take_up for p in pols], np.float64)
+        self.planning = np.array([p.planning_horizon_days for p in pols], np.float64)
+        self.response = np.array([p.response_strength for p in pols], np.float64)
+        # The places each pool has now (they start at `capacity` and may change yearly); with
+        # a response, since the last change: by pool, the incentive-aware referrals that
+        # did not pay and the distinct candidates turned away whose referral would have (a
+        # person's mark is the year they were last counted in, + 1).
+        self.places = [list(svc.pool_capacity) for svc in self.services]
+        self.places_since = 0.0
+        self.responds = bool((self.response[self.strategy == INCENTIVE_AWARE] > 0).any())
+        self.margin = [np.zeros((len(svc.pool_capacity), 2)) for svc in self.services]
+        self.year = 0
+        self.turned_away = [np.zeros(len(self.people) if self.responds else 0, np.int32)
+                            for _ in self.services]
         self.rule_changes = np.array(sorted(ph.start_day for ph in self.rule.phases
                                             if 0 < ph.start_day < self.horizon), np.float64)
         # Per person: the next review (exact due time, and the day it is held on, -1 for
@@ -224,10 +239,13 @@ class Engine:
         if self.services and (self.strategy != NONE).any():
             self._first_decisions()
             self.env.process(self._decision_days())
+            if self.responds:
+                self.env.process(self._buy_places())
             self.env.run(until=self.horizon)
         elif self.services:
             self.env.run(until=self.horizon)
         self._flush()
+        self._count_place_days(self.horizon)
         # clients still in a queue or a service at the horizon, by state and service
         still: dict[tuple[int, int], list[tuple[int, float]]] = {}
         for person, (state, start, service) in sorted(self.open.items()):
@@ -466,24 +484,97 @@ class Engine:
         pos = np.flatnonzero(ok)
         if code == FIFO:
             rank_key = courses.spell_start[who[pos]]
-        else:       # incentive_aware: worthwhile referrals, largest saving first
-            person = who[pos]
-            multiplier = courses._multiplier(person, courses.risks.exits)
-            rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[person],
-                                       multiplier)
-            saving = expected_saving(self.rule.at(t), svc, counter[pos], courses.basic[person],
-                                     courses.benefit[person], rates,
-                                     self.s.benefits.paid_days_per_week)
-            pos, rank_key = pos[saving > 0], -saving[saving > 0]
+        else:       # incentive_aware: the largest saving net of the service's cost first
+            gross, cost = self._referral_value(svc, who[pos], counter[pos], t)
+            rank_key = cost - gross
         # while places are free, pool by pool
         pools = self.pools[svc.index]
-        free = np.array([svc.pool_capacity[i] - p.count - len(p.queue) if p is not None else 0
+        places = self.places[svc.index]
+        free = np.array([places[i] - p.count - len(p.queue) if p is not None else 0
                          for i, p in enumerate(pools)] + [0])
         order = np.lexsort((rank_key, pool_index[pos]))
         pos = pos[order]
         pool = pool_index[pos]
         rank = np.arange(pos.size) - np.searchsorted(pool, pool, side="left")
-        return pos[rank < free[pool]]
+        chosen = rank < free[pool]
+        if code == INCENTIVE_AWARE and self.responds:
+            pays = rank_key[order] < 0
+            margin = self.margin[svc.index]
+            np.add.at(margin[:, 0], pool[chosen & ~pays], 1.0)
+            mark = self.turned_away[svc.index]
+            person = who[pos]
+            new = ~chosen & pays & (mark[person] != self.year + 1)
+            mark[person[new]] = self.year + 1
+            np.add.at(margin[:, 1], pool[new], 1.0)
+        return pos[chosen]
+
+    def _referral_value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
+                        t: float) -> tuple[FloatArray, FloatArray]:
+        """(saving before the service's cost, that cost) of referring each person now, over
+        their municipality's planning horizon."""
+        courses = self.courses
+        multiplier = courses._multiplier(person, courses.risks.exits)
+        rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[person],
+                                   multiplier)
+        horizon = self.planning[self.people.municipality[person]]
+        gross, cost = np.zeros(person.size), np.zeros(person.size)
+        rule = self.rule.at(t)
+        for h in np.unique(horizon).tolist():
+            mine = horizon == h
+            gross[mine], cost[mine] = referral_value(
+                rule, svc, counter[mine], courses.basic[person[mine]],
+                courses.benefit[person[mine]], rates[mine],
+                self.s.benefits.paid_days_per_week, h)
+        return gross, cost
+
+    # ---------------------------------------------------------------- places
+
+    def _buy_places(self) -> Generator[simpy.Event, Any, None]:
+        """Each year, every pool with an incentive-aware member buys a place for each distinct
+        candidate of theirs it turned away whose referral would have saved more than it
+        costs, and gives one up for each of their referrals that saved less: a place is worth
+        what its marginal client saves against its cost. `response_strength` is the share of
+        that change made in a year, within `places_range` times the starting places."""
+        low, high = self.s.policy.places_range
+        year = 365.0
+        while self.env.now + year < self.horizon:
+            yield self.env.timeout(year)
+            self._count_place_days(self.env.now)
+            for svc in self.services:
+                margin = self.margin[svc.index]
+                for i, pool in enumerate(self.pools[svc.index]):
+                    members = np.flatnonzero((svc.pool_of == i)
+                                             & (self.strategy == INCENTIVE_AWARE))
+                    if pool is None or members.size == 0:
+                        continue
+                    losing, missed = margin[i].tolist()
+                    strength = float(self.response[members].mean())
+                    # a place serves 365 / mean_days clients a year
+                    change = strength * (missed - losing) * svc.mean_days / year
+                    start = svc.pool_capacity[i]
+                    places = int(np.clip(np.rint(self.places[svc.index][i] + change),
+                                         np.ceil(low * start), np.floor(high * start)))
+                    self._set_places(pool, places)
+                    self.places[svc.index][i] = places
+                margin[:] = 0.0
+            self.year += 1
+
+    @staticmethod
+    def _set_places(pool: Places, places: int) -> None:
+        """Change a pool's places: new places go to the queue at once; with fewer, clients
+        in a service keep theirs and nobody starts until they are under the new number."""
+        pool._capacity = places
+        pool._trigger_put(None)
+
+    def _count_place_days(self, until: float) -> None:
+        """Add the place-days since the last change of places to each service's total."""
+        for svc in self.services:
+            stats = self.stats[svc.name]
+            places = sum(p for p, pool in zip(self.places[svc.index], self.pools[svc.index],
+                                              strict=True) if pool is not None)
+            stats.place_days += places * (until - self.places_since)
+            stats.places_end = places
+        self.places_since = until
 
     def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
                pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray) -> None:

@@ -6,25 +6,33 @@
 - `threshold`: a referral the moment the person's in-force counter reaches
   `refer_at_paid_days` (0: at arrival), and at each later review while it is past it (after a
   service ended or an offer was declined); a queue forms when places run short.
-- `incentive_aware`: candidates ranked by the municipal cost a referral is expected to avoid,
-  net of the municipality's own cost of the service, while places are free; only referrals
-  that save the municipality money are made. The saving is derived from the rule in force,
-  through its share schedule and the states it counts and charges, never per preset:
+- `incentive_aware`: the places the municipality has go to the candidates whose referral is
+  expected to save it most, net of the service's own cost to it. The saving is derived from
+  the rule in force, through its share schedule and the states it counts and charges, never
+  per preset, and counted over the municipality's `planning_horizon_days`:
 
-      saving = benefit cost of the service period if the person stayed unemployed
-             - benefit cost of the service period in the service
-             + after-effect: expected unemployment days avoided x share after the service
+      saving = expected benefit cost to the municipality within the horizon if the person
+               stays unemployed
+             - the same if referred now: the service period (charged only if the rule
+               charges service days, the counter moving only if it counts them), then back
+               in unemployment with the after-effect, unless a direct outcome took them out
+             + the rule's bonuses the service is expected to bring
              - the municipality's net cost of the service
 
-  The municipality prices a period at the share it is billed for the person now (the paying
-  agency bills it monthly by accrued-day class): it acts on the people on its bill, and is
-  myopic about the counter's future. Under the two-step rule, service days are neither counted
-  nor charged, so referring someone whose counter is past paid day 300 avoids half their
-  benefit for the service period while nothing is saved below 300: referrals crowd just past
-  day 300. Under the graduated rule service days are charged as well, the first two terms
-  cancel, and only services with a real after-effect pay off. A rule's bonuses (progress
-  incentives) add the bonus times the extra chance of its transition that the service brings
-  (its direct outcomes and its after-effect).
+  Both paths are expected values at the person's current exit rates, so a saving far in the
+  future weighs less (the person may well have found work by then). Under the two-step rule
+  service days are neither counted nor charged: a referral past paid day 300 avoids half the
+  benefit of the service period at once, while below 300 it only postpones the crossing, which
+  is worth less the further away it is; referrals step up at day 300. Under the graduated rule
+  service days are counted and charged, and only the after-effect (against the lock-in) moves
+  the municipality's bill, so the step is gone. A rule's bonuses add the bonus times the extra
+  chance of its transition that the service brings (its direct outcomes and its after-effect).
+
+  Above the places a service has at the start (`capacity`), the municipality buys more or
+  fewer places each year (engine.py): a place for each distinct candidate it turned away
+  whose referral would have saved more than it costs, one fewer for each referral that saved
+  less, `response_strength` of that change a year, within `places_range` times the starting
+  places. 0 keeps the places fixed.
 
 Reviews are per person, every `review_every_days` (jittered by +-25 %) from their arrival in
 unemployment (engine.py); set it to 1 for daily decisions. At a review, the places of a pool
@@ -52,6 +60,7 @@ IntArray = npt.NDArray[np.int64]
 
 UNEMPLOYED = STATE_CODE["unemployed"]
 SERVICE = STATE_CODE["service"]
+PLANNING_HORIZON_DAYS = 365.0     # the default look-ahead of an incentive-aware municipality
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,8 @@ class MunicipalPolicy:
     review_every_days: float
     refer_at_paid_days: float
     take_up: float
+    response_strength: float
+    planning_horizon_days: float
 
 
 def policy_of(policy: Policy, municipality: str) -> MunicipalPolicy:
@@ -71,7 +82,9 @@ def policy_of(policy: Policy, municipality: str) -> MunicipalPolicy:
         return value if value is not None else getattr(policy, name)  # type: ignore[no-any-return]
 
     return MunicipalPolicy(str(pick("strategy")), float(pick("review_every_days")),
-                           float(pick("refer_at_paid_days")), float(pick("take_up")))
+                           float(pick("refer_at_paid_days")), float(pick("take_up")),
+                           float(pick("response_strength")),
+                           float(pick("planning_horizon_days")))
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,37 +145,68 @@ def eligible(service: CompiledService, group: npt.NDArray[np.integer[Any]], coun
 
 def expected_saving(rule: CompiledRule, service: CompiledService, counter: FloatArray,
                     amount: FloatArray, benefit: npt.ArrayLike, exit_rates: FloatArray,
-                    paid_days_per_week: int) -> FloatArray:
-    """What referring each candidate is expected to save the municipality (see module doc).
+                    paid_days_per_week: int, horizon_days: float = PLANNING_HORIZON_DAYS
+                    ) -> FloatArray:
+    """What referring each candidate is expected to save the municipality within
+    `horizon_days`, net of the service's own cost to it (see the module doc).
 
     `amount` is the co-financeable benefit per paid day (the basic part), `exit_rates` the
     candidates' current exit hazards by destination (n, 3)."""
+    gross, cost = referral_value(rule, service, counter, amount, benefit, exit_rates,
+                                 paid_days_per_week, horizon_days)
+    return gross - cost
+
+
+def referral_value(rule: CompiledRule, service: CompiledService, counter: FloatArray,
+                   amount: FloatArray, benefit: npt.ArrayLike, exit_rates: FloatArray,
+                   paid_days_per_week: int, horizon_days: float = PLANNING_HORIZON_DAYS
+                   ) -> tuple[FloatArray, FloatArray]:
+    """(benefit cost avoided plus bonuses, the service's expected cost to the municipality)
+    of referring each candidate now, counted over the next `horizon_days`.
+
+    Both paths are expected values at constant current exit rates: without the referral the
+    person stays unemployed until they exit; with it they spend the service's mean length in
+    the service (exits locked in by `hazard_during`), leave it for its direct outcomes with
+    their probabilities, and are otherwise unemployed again with the after-effect for its
+    days. Each path's paid days are priced by the rule's share schedule at the counter they
+    reach, which advances only in the states the rule counts; days in states it does not
+    charge cost the municipality nothing."""
     r = paid_days_per_week / 7.0
-    length = service.mean_days
-    paid_in_service = length * r if service.spec.benefit_paid else 0.0
+    horizon = float(horizon_days)
+    length = min(service.mean_days, horizon)
+    paid = 1.0 if service.spec.benefit_paid else 0.0
     benefit = np.asarray(benefit)
-    stay = np.zeros(counter.size)
-    serve = np.zeros(counter.size)
-    share_after = np.zeros(counter.size)
+    n = counter.size
+    base = exit_rates.sum(axis=1)
+    during = (exit_rates * service.during).sum(axis=1)
+    boosted = (exit_rates * service.after).sum(axis=1)
+    window = min(service.spec.hazard_after.days, horizon - length)
+    stays = float(1.0 - service.outcome_probability.sum())    # no direct outcome
+    in_service = _survival_integral(during, np.zeros(n), length)   # expected service days
+    kept = stays * np.exp(-during * length)      # unemployed again when the service ends
+    without = np.zeros(n)
+    served = np.zeros(n)
     for i, block in enumerate(rule.blocks):
         mine = rule.block_of_benefit[benefit] == i
         if not mine.any():
             continue
-        c = counter[mine]
-        sched = block.schedule
-        stay[mine] = _period_cost(bool(block.charged[UNEMPLOYED]), sched, c, length * r)
-        serve[mine] = _period_cost(bool(block.charged[SERVICE]), sched, c, paid_in_service)
-        after_counter = c + (paid_in_service if block.counts[SERVICE] else 0.0)
-        share_after[mine] = np.where(block.charged[UNEMPLOYED],
-                                     sched.share_at(after_counter), 0.0)
-    base = exit_rates.sum(axis=1)
-    boosted = (exit_rates * service.after).sum(axis=1)
-    window = service.spec.hazard_after.days
-    days_saved = _expected_days(base, window) - _expected_days(boosted, window)
-    after_effect = days_saved * r * share_after
-    return np.asarray(amount * (stay - serve + after_effect)
-                      - service.municipal_cost_per_day * length
-                      + _bonus_gain(rule, service, counter, exit_rates))
+        c, sched = counter[mine], block.schedule
+        speed_u = r if block.counts[UNEMPLOYED] else 0.0
+        speed_s = r * paid if block.counts[SERVICE] else 0.0
+        charged_u = float(block.charged[UNEMPLOYED])
+        without[mine] = charged_u * _shared_days(sched, c, speed_u, base[mine], horizon)
+        cost = paid * float(block.charged[SERVICE]) * _shared_days(
+            sched, c, speed_s, during[mine], length)
+        # back in unemployment: the after-effect's window, then the usual rates
+        c1 = c + speed_s * length
+        cost += kept[mine] * charged_u * _shared_days(sched, c1, speed_u, boosted[mine], window)
+        c2 = c1 + speed_u * window
+        later = kept[mine] * np.exp(-boosted[mine] * window)
+        cost += later * charged_u * _shared_days(sched, c2, speed_u, base[mine],
+                                                 horizon - length - window)
+        served[mine] = cost
+    gross = amount * r * (without - served) + _bonus_gain(rule, service, counter, exit_rates)
+    return np.asarray(gross), np.asarray(service.municipal_cost_per_day * in_service)
 
 
 def _bonus_gain(rule: CompiledRule, service: CompiledService, counter: FloatArray,
@@ -197,19 +241,34 @@ def _bonus_gain(rule: CompiledRule, service: CompiledService, counter: FloatArra
     return gain
 
 
-def _period_cost(charged: bool, sched: ShareSchedule, c: FloatArray, paid_days: float
-                 ) -> FloatArray:
-    """Share-weighted paid days of a period of `paid_days`, at the share billed at counter c."""
-    if not charged:
-        return np.zeros(c.size)
-    return np.asarray(sched.share_at(c) * paid_days)
+def _survival_integral(rate: FloatArray, start: FloatArray, end: float | FloatArray
+                       ) -> FloatArray:
+    """The integral of exp(-rate u) from u = start to end (days, clipped at 0 from below)."""
+    a = np.maximum(start, 0.0)
+    b = np.maximum(end, a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        days = (np.exp(-rate * a) * -np.expm1(-rate * (b - a))) / rate
+    return np.asarray(np.where(rate > 0, days, b - a))
 
 
-def _expected_days(rate: FloatArray, window: float) -> FloatArray:
-    """Expected days still unemployed within `window` days at a constant exit rate."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        days = -np.expm1(-rate * window) / rate
-    return np.asarray(np.where(rate > 0, days, window))
+def _shared_days(sched: ShareSchedule, c: FloatArray, speed: float, rate: FloatArray,
+                 days: float | FloatArray) -> FloatArray:
+    """Expected share-weighted calendar days of a period of `days` that a person spends
+    unemployed at a constant exit `rate`, with their counter starting at c and growing
+    `speed` paid days a calendar day: the integral of exp(-rate u) share(c + speed u) over
+    the period, exact band by band of the schedule."""
+    days = np.broadcast_to(np.maximum(np.asarray(days, np.float64), 0.0), c.shape)
+    if speed == 0.0:
+        return np.asarray(sched.share_at(c) * _survival_integral(rate, np.zeros(c.size), days))
+    total = np.zeros(c.size)
+    edges = np.append(sched.thresholds, np.inf)
+    for k, share in enumerate(sched.shares.tolist()):
+        if share == 0.0:
+            continue
+        lo = np.minimum((edges[k] - c) / speed, days)        # when the band is reached
+        hi = np.minimum((edges[k + 1] - c) / speed, days)    # and left
+        total += share * _survival_integral(rate, lo, np.maximum(hi, np.maximum(lo, 0.0)))
+    return total
 
 
 def current_exit_rates(risks: CompetingRisks, duration: FloatArray, multiplier: FloatArray
