@@ -73,9 +73,16 @@ def test_bad_person_rule_or_folder_exit_2(run_dir: Path, tmp_path: Path) -> None
 
 
 def test_the_command_prints_lines_and_totals(run_dir: Path) -> None:
-    result = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5"])
+    result = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5"],
+                                env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "total" in result.output and "municipality" in result.output
+    # it fits an 80-column terminal, and the totals are shown whole, payer by payer
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    ex = explain(run_dir, 5)
+    for rule in ex.rules:
+        for payer, amount in ex.totals(rule).items():
+            assert f"{payer} {amount:,.2f}" in result.output
     as_json = CliRunner().invoke(app, ["explain", str(run_dir), "--person", "5", "--json"])
     assert as_json.exit_code == 0 and '"totals"' in as_json.output
 

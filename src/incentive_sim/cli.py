@@ -484,27 +484,31 @@ def explain(
         out.print_json(json.dumps(ex.as_dict()))
         return
     for name, lines in ex.rules.items():
+        # three columns, each cell stacked on lines of its own, so that the table fits an
+        # 80-column terminal without cutting anything off
         table = Table(title=escape(f"person {ex.person} ({ex.municipality}, {ex.group}) "
-                                   f"under {name}"))
-        for column in ("dates", "segment", "rule in force", "paid days", "a day",
-                       "paid-day counter", "share steps", *PAYERS):
-            table.add_column(column, justify="right" if column in PAYERS else "left")
+                                   f"under {name}"), show_lines=True)
+        table.add_column("dates")
+        table.add_column("what was paid, and why")
+        table.add_column("euros by payer", justify="right")
         for line in lines:
-            counter = (f"{line.counter_from:,.1f} -> {line.counter_to:,.1f}"
-                       if line.segment >= 0 else "")
-            what = "\n".join([line.what, *line.events])
-            a_day = ""
+            what = [line.what, *line.events]
+            if line.rule_in_force:
+                what.append(f"rule in force: {line.rule_in_force}")
             if line.paid_days:
                 a_day = f"{line.daily_amount:,.2f}"
                 if line.basic_part != line.daily_amount:
-                    a_day += f" (basic {line.basic_part:,.2f})"
-            table.add_row(f"{line.start_date} - {line.end_date}", escape(what),
-                          escape(line.rule_in_force),
-                          f"{line.paid_days:,.1f}" if line.paid_days else "",
-                          a_day, counter, escape(line.steps),
-                          *(f"{line.amounts[p]:,.2f}" for p in PAYERS))
+                    a_day += f" (basic part {line.basic_part:,.2f})"
+                what.append(f"{line.paid_days:,.1f} paid days at {a_day} a day")
+            if line.segment >= 0:
+                what.append(f"paid-day counter {line.counter_from:,.1f} -> "
+                            f"{line.counter_to:,.1f}")
+            if line.steps:
+                what.append(f"share steps: {line.steps}")
+            table.add_row(f"{line.start_date}\n{line.end_date}", escape("\n".join(what)),
+                          "\n".join(f"{p} {line.amounts[p]:,.2f}" for p in PAYERS))
         totals = ex.totals(name)
-        table.add_row("", "total", "", "", "", "", "", *(f"{totals[p]:,.2f}" for p in PAYERS))
+        table.add_row("", "total", "\n".join(f"{p} {totals[p]:,.2f}" for p in PAYERS))
         out.print(table)
 
 
