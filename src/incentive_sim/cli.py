@@ -235,6 +235,8 @@ def run(
     if chosen is not None:
         _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, summary["currency"],
                        intervals=False)
+    for warning in summary.get("warnings", []):
+        err.print(f"warning: {warning}", markup=False, highlight=False)
     out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
               highlight=False, soft_wrap=False)
 

@@ -302,6 +302,7 @@ class Accumulator:
             "currency": plan.scenario.benefits.currency,   # of every amount in the outputs
             "rules": rules,
             "services": services,
+            "warnings": unstarted_services(services),
             "outcomes": {k: number(v / n) for k, v in self.outcomes.items()},
             "referrals": {
                 "count": number(self.referrals / n),
@@ -314,6 +315,13 @@ class Accumulator:
                 },
             },
         }
+
+
+def unstarted_services(services: dict[str, dict[str, float]]) -> list[str]:
+    """A warning for each service nobody started in any replication of the run."""
+    return [f"service {name!r} was started by nobody: no one referred to it took up a "
+            "place (check its capacity, eligibility and the municipalities' policy)"
+            for name, row in services.items() if row.get("starts", 0.0) == 0.0]
 
 
 def _plus(total: FloatArray | None, value: FloatArray) -> FloatArray:

@@ -174,8 +174,11 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
                  percent(row["utilisation"]))
                 for name, row in summary["services"].items()]
     header, picked = indicator_rows(scenario, indicators_csv)
+    warnings = "".join(f"<p class='warning'>Warning: {e(w)}</p>"
+                       for w in summary.get("warnings", []))
     sections = [
-        ("Scenario", f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
+        ("Scenario", f"{warnings}<p>{e(scenario.description or scenario.name)}</p>"
+                     "<p class='note'>"
                      f"{len(scenario.municipalities)} municipalities, horizon "
                      f"{scenario.horizon_days} days from {scenario.start_date}, rule in force "
                      f"<code>{e(scenario.funding.in_force)}</code>; figures are means of "
