@@ -248,6 +248,7 @@ class Ledger:
         bounds = np.union1d(plan.month_starts, np.append(first_days[1:] - lag,
                                                          scenario.horizon_days - lag))
         bounds = bounds[bounds >= 0]
+        people = int(spells.person_id.max()) + 1 if len(spells) else 1   # (cell, person) keys
         for rows in person_chunks(spells, chunk_rows):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
@@ -284,7 +285,6 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            people = int(spells.person_id.max()) + 1 if len(spells) else 1
             cells = np.unique(year_cell[paid] * people + pieces.person_id[paid]) // people
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,6 +266,15 @@ def _use_entitlement(attrs: dict[str, np.ndarray], used: FloatArray) -> FloatArr
     return np.where(np.isfinite(attrs["max_paid_days"]), used, 0.0)
 
 
+def _counted(s: Scenario, counts: Mapping[str, int], name: str, seed: int, replication: int
+             ) -> tuple[np.random.Generator, dict[str, np.ndarray]]:
+    """The stream `name` and the attributes of people counted per municipality at t = 0."""
+    rng = stream(seed, replication, name)
+    municipality = np.repeat(np.arange(len(s.municipalities)),
+                             [counts.get(m, 0) for m in s.municipalities])
+    return rng, _attributes(s, municipality, rng, name, seed, replication)
+
+
 def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     """The people unemployed at t = 0: elapsed durations and accrued counters as the scenario
     gives them. Counters are at least the paid days of the elapsed spell. An earnings-related
@@ -274,12 +284,9 @@ def initial_caseload(s: Scenario, seed: int, replication: int) -> People:
     recipient is above class 401-700. Those whose entitlement is used up by the elapsed spell
     are on the labour market subsidy already. Frailty is drawn given the elapsed spell
     (`frailty_given_survival`); groups keep the shares the scenario gives."""
-    rng = stream(seed, replication, "population.initial")
-    names = list(s.municipalities)
-    counts = [s.population.initial_stock.get(m, 0) for m in names]
-    municipality = np.repeat(np.arange(len(names)), counts)
-    attrs = _attributes(s, municipality, rng, "population.initial", seed, replication)
-    n = municipality.size
+    rng, attrs = _counted(s, s.population.initial_stock, "population.initial", seed,
+                          replication)
+    n = attrs["municipality"].size
     # where exits are faster by a factor k, a stock has spells and counters shorter by 1 / k
     local = attrs["local_exit"]
     elapsed = sample(s.population.initial_duration_days, n, rng) / local
@@ -305,12 +312,9 @@ def initial_employed(s: Scenario, seed: int, replication: int) -> People:
     the last spell used up to its maximum is gone (the subsidy follows), and a job as long as
     the employment condition earns it again. Their job began before t = 0, so their first
     segment does: the funding counters see the work that can reset them."""
-    rng = stream(seed, replication, "population.employed")
-    names = list(s.municipalities)
-    counts = [s.population.initial_employed.get(m, 0) for m in names]
-    municipality = np.repeat(np.arange(len(names)), counts)
-    attrs = _attributes(s, municipality, rng, "population.employed", seed, replication)
-    n = municipality.size
+    rng, attrs = _counted(s, s.population.initial_employed, "population.employed", seed,
+                          replication)
+    n = attrs["municipality"].size
     worked = sample(s.population.initial_employed_days, n, rng)
     prior = sample(s.population.initial_employed_paid_days, n, rng)
     used = _use_entitlement(attrs, prior)
