@@ -5,6 +5,12 @@ a SimPy environment runs what does interact: municipal decisions that refer peop
 service places shared by a municipality or a cooperation area, queues that people may leave
 for a job, and the return of clients to open unemployment with a service's after-effect.
 
+A pool's places are not a SimPy resource (`Pool`): its clients' ends wait in a heap and are
+read, in time order, whenever the engine next looks at the pool (a day's decisions, a
+request, a change of places, the horizon); a place freed at time t goes at t to the first
+client in the queue who has not left it. A pool without a queue so costs a heap push and pop
+per client, and the services that ended are applied to the life courses in one batch a day.
+
 Decisions are per person. Each jobseeker of an acting municipality has a periodic review, the
 first one interval after their arrival (anywhere within one interval for the caseload already
 under way at the start), each interval `review_every_days` times a uniform factor in
@@ -24,7 +30,7 @@ places free then; threshold referrals take effect at their exact moment.
 
 from __future__ import annotations
 
-import bisect
+import collections
 import dataclasses
 import functools
 import heapq
@@ -35,7 +41,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import simpy
-from simpy.resources.resource import Request
 
 from ..funding.rules import compile_rule
 from ..funding.spells import SpellTable
@@ -72,6 +77,7 @@ NONE, THRESHOLD, FIFO, INCENTIVE_AWARE = range(len(STRATEGIES))
 REVIEW_JITTER = 0.25        # review intervals are uniform within +-25 % of review_every_days
 COUNTER_TOLERANCE = 1e-6    # paid days: a counter this close to the threshold has reached it
 NUDGE = 1e-6                # days: a check never falls again at the moment it was made
+PREFETCH_DAYS = 30          # life courses move on to the reviews this many days ahead at once
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -131,26 +137,23 @@ class SimulationResult:
     elapsed_days: FloatArray   # by person id: spell duration already elapsed on arrival
 
 
-class _Users(dict[Request, None]):
-    """The requests holding places, in arrival order, with O(1) removal (a national pool holds
-    thousands of places; SimPy's list makes each release scan them)."""
+@dataclass(eq=False)
+class Pool:
+    """A service pool's places, shared by a municipality or a cooperation area: the clients in
+    the service by the time their service ends, and the queue in order of arrival.
 
-    def append(self, request: Request) -> None:
-        self[request] = None
+    No SimPy resource: a place is freed at its client's end, which the engine reads when it
+    next looks at the pool (`Engine._advance`), in time order; a freed place goes at that
+    moment to the first client in the queue who has not left it. Work goes with the clients
+    concerned, and a pool nobody queues for costs a heap push and pop per client."""
 
-    def remove(self, request: Request) -> None:
-        try:
-            del self[request]
-        except KeyError:
-            raise ValueError(request) from None
-
-
-class Places(simpy.Resource):
-    """A service pool's places: a SimPy resource whose releases do not scan its users."""
-
-    def __init__(self, env: simpy.Environment, capacity: int) -> None:
-        super().__init__(env, capacity)
-        self.users = _Users()     # type: ignore[assignment]
+    places: int
+    busy: int = 0
+    # heap of (end, sequence number, person, start, state left to early or -1)
+    ends: list[tuple[float, int, int, float, int]] = field(default_factory=list)
+    # (person, in the queue since, leaves it at, for destination index)
+    queue: collections.deque[tuple[int, float, float, int]] = field(
+        default_factory=collections.deque)
 
 
 def population(s: Scenario, seed: int, replication: int) -> People:
@@ -177,20 +180,24 @@ class Engine:
         self.rate = ppw / 7.0
         self.services = [CompiledService.compile(i, name, spec, s)
                          for i, (name, spec) in enumerate(s.services.items())]
-        self.pools = [[Places(self.env, capacity=max(c, 1)) if c > 0 else None
-                       for c in svc.pool_capacity] for svc in self.services]
+        self.pools = [[Pool(c) if c > 0 else None for c in svc.pool_capacity]
+                      for svc in self.services]
         self.has_places = [np.array([p is not None for p in pools] + [False])
                            for pools in self.pools]   # by pool index; [-1]: no pool
         self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
                       for svc in self.services}
         self.referrals = Referrals()
-        self.open: dict[int, tuple[int, float, int]] = {}   # person -> (state, start, service)
+        self._sequence = 0          # of service starts: ties in a pool's ends in start order
+        # clients whose service outlasts the horizon: (person, start, service)
+        self._past_horizon: list[tuple[int, float, int]] = []
         # Clients' closed segments and returns, applied to the life courses in batches before
         # anything reads them (at each day's decisions and at the end): exact, and far cheaper
         # than one person at a time. Each row: (person, state, start, end, service, paid) and
-        # (person, day, state, boost row or None, boost days).
+        # (person, day, state, boost row or None, boost days); the services ended since the
+        # last batch: (service, pool's end entry).
         self._records: list[tuple[int, int, float, float, int, bool]] = []
         self._returns: list[tuple[int, float, int, FloatArray | None, float]] = []
+        self._ended: list[tuple[int, tuple[float, int, int, float, int]]] = []
         self.rng_wait = stream(seed, replication, "services.waiting_exits")
         self.rng_duration = stream(seed, replication, "services.durations")
         self.rng_in_service = stream(seed, replication, "services.exits")
@@ -234,6 +241,7 @@ class Engine:
         self._thresholds_on: dict[int, list[IntArray]] = {}
         self._days: list[int] = []              # heap of the days in either bucket
         self._day_set: set[int] = set()
+        self._prefetched_until = 0
 
     def run(self) -> SimulationResult:
         if self.services and (self.strategy != NONE).any():
@@ -244,12 +252,19 @@ class Engine:
             self.env.run(until=self.horizon)
         elif self.services:
             self.env.run(until=self.horizon)
+        self._advance_pools(self.horizon)
         self._flush()
         self._count_place_days(self.horizon)
         # clients still in a queue or a service at the horizon, by state and service
         still: dict[tuple[int, int], list[tuple[int, float]]] = {}
-        for person, (state, start, service) in sorted(self.open.items()):
-            still.setdefault((state, service), []).append((person, start))
+        for person, start, service in self._past_horizon:
+            still.setdefault((SERVICE, service), []).append((person, start))
+        for svc in self.services:
+            for pool in self.pools[svc.index]:
+                for person, since, _, _ in pool.queue if pool is not None else ():
+                    still.setdefault((WAITING, svc.index), []).append((person, since))
+        for rows in still.values():
+            rows.sort()
         for (state, service), rows in sorted(still.items()):
             paid = state == WAITING or self.services[service].spec.benefit_paid
             self.courses.record(np.array([r[0] for r in rows], np.int64), state,
@@ -352,7 +367,9 @@ class Engine:
                 return
             if day > self.env.now:
                 yield self.env.timeout(day - self.env.now)
+            self._advance_pools(float(day))
             self._flush()
+            self._prefetch(day)
             who = self._due(self._reviews_on, day, self.review_day)
             if who.size:
                 self._reviews(who, day)
@@ -362,21 +379,44 @@ class Engine:
                     break
                 self._crossings(who, day)
 
+    def _prefetch(self, day: int) -> None:
+        """Every PREFETCH_DAYS days: the life courses of the people to be reviewed in the
+        next PREFETCH_DAYS days move on to their review days in one vectorised call, not day
+        by day. Only their own review can take them out of the life courses before then
+        (people under `threshold` are left out: a crossing may come first), and each person's
+        moves are drawn from their own stream, so this changes no draw, only batch sizes."""
+        if day < self._prefetched_until:
+            return
+        end = day + PREFETCH_DAYS
+        parts = [part for d in range(day, end) for part in self._reviews_on.get(d, ())]
+        self._prefetched_until = end
+        if not parts:
+            return
+        who = np.unique(np.concatenate(parts))
+        on = self.review_day[who]
+        keep = (on >= day) & (on < end) & (self.strategy[self.people.municipality[who]]
+                                           != THRESHOLD)
+        self.courses.advance_people(who[keep], on[keep].astype(np.float64))
+
     def _flush(self) -> None:
-        """Apply the clients' pending segments, then their returns, to the life courses."""
+        """Apply the clients' pending segments, then their returns, to the life courses: the
+        services ended since the last batch first become a service segment and a return each."""
+        self._services_ended()
         records, self._records = self._records, []
-        chunk: list[tuple[int, int, float, float, int, bool]] = []
-        seen: set[int] = set()
-        for row in [*records, None]:
-            if row is None or row[0] in seen:   # a person's second segment: next chunk
-                if chunk:
-                    person, state, start, end, service, paid = (np.array(c) for c in zip(
-                        *chunk, strict=True))
-                    self.courses.record(person, state, start, end, service=service, paid=paid)
-                chunk, seen = [], set()
-            if row is not None:
-                chunk.append(row)
-                seen.add(row[0])
+        if records:
+            person, state, start, end, service, paid = (np.array(c) for c in zip(
+                *records, strict=True))
+            # a person's segments in time order: their first of this batch in one call, their
+            # second in the next, ...
+            order = np.argsort(person, kind="stable")
+            first = np.r_[True, person[order][1:] != person[order][:-1]]
+            run_start = np.maximum.accumulate(np.where(first, np.arange(person.size), 0))
+            rank = np.empty(person.size, np.int64)
+            rank[order] = np.arange(person.size) - run_start
+            for r in range(int(rank.max()) + 1):
+                rows = np.flatnonzero(rank == r)
+                self.courses.record(person[rows], state[rows], start[rows], end[rows],
+                                    service=service[rows], paid=paid[rows])
         returns, self._returns = self._returns, []
         if returns:
             dims = self.courses.boost.shape[1]
@@ -386,6 +426,39 @@ class Engine:
             boost = np.array([r[3] if r[3] is not None else np.ones(dims) for r in returns])
             days = np.array([r[4] for r in returns])
             self.courses.rejoin(person, day, state, boost=boost, boost_days=days)
+
+    def _services_ended(self) -> None:
+        """The services ended since the last batch, in the order their pools freed the
+        places: a segment each, and a return to what the client left for, to a direct outcome
+        of the service, or to unemployment with its after-effect."""
+        ended, self._ended = self._ended, []
+        if not ended:
+            return
+        for svc in self.services:
+            rows = [entry for code, entry in ended if code == svc.index]
+            if not rows:
+                continue
+            end, _, person, start, left_to = (np.array(c) for c in zip(*rows, strict=True))
+            paid = svc.spec.benefit_paid
+            self._records.extend(zip(person.tolist(), [SERVICE] * person.size, start.tolist(),
+                                     end.tolist(), [svc.index] * person.size,
+                                     [paid] * person.size, strict=True))
+            completed = left_to < 0
+            self.stats[svc.name].completions += int(completed.sum())
+            hit = np.searchsorted(svc.outcome_cumulative,
+                                  self.rng_outcome.random(int(completed.sum())), side="right")
+            outcome = np.full(person.size, -1, np.int64)
+            outcome[completed] = np.where(hit < len(svc.outcome_cumulative),
+                                          svc.outcome_states[np.minimum(
+                                              hit, len(svc.outcome_cumulative) - 1)]
+                                          if len(svc.outcome_cumulative) else -1, -1)
+            state = np.where(completed, np.where(outcome >= 0, outcome, UNEMPLOYED), left_to)
+            boosted = completed & (outcome < 0)
+            after, days = svc.after, float(svc.spec.hazard_after.days)
+            self._returns.extend(
+                (p, e, st, after if b else None, days if b else 0.0)
+                for p, e, st, b in zip(person.tolist(), end.tolist(), state.tolist(),
+                                       boosted.tolist(), strict=True))
 
     # ---------------------------------------------------------------- decisions
 
@@ -490,7 +563,7 @@ class Engine:
         # while places are free, pool by pool
         pools = self.pools[svc.index]
         places = self.places[svc.index]
-        free = np.array([places[i] - p.count - len(p.queue) if p is not None else 0
+        free = np.array([places[i] - p.busy - len(p.queue) if p is not None else 0
                          for i, p in enumerate(pools)] + [0])
         order = np.lexsort((rank_key, pool_index[pos]))
         pos = pos[order]
@@ -539,7 +612,9 @@ class Engine:
         year = 365.0
         while self.env.now + year < self.horizon:
             yield self.env.timeout(year)
-            self._count_place_days(self.env.now)
+            now = self.env.now
+            self._advance_pools(now)
+            self._count_place_days(now)
             for svc in self.services:
                 margin = self.margin[svc.index]
                 for i, pool in enumerate(self.pools[svc.index]):
@@ -554,17 +629,11 @@ class Engine:
                     start = svc.pool_capacity[i]
                     places = int(np.clip(np.rint(self.places[svc.index][i] + change),
                                          np.ceil(low * start), np.floor(high * start)))
-                    self._set_places(pool, places)
+                    pool.places = places
                     self.places[svc.index][i] = places
+                    self._serve_queue(svc, pool, now)
                 margin[:] = 0.0
             self.year += 1
-
-    @staticmethod
-    def _set_places(pool: Places, places: int) -> None:
-        """Change a pool's places: new places go to the queue at once; with fewer, clients
-        in a service keep theirs and nobody starts until they are under the new number."""
-        pool._capacity = places
-        pool._trigger_put(None)
 
     def _count_place_days(self, until: float) -> None:
         """Add the place-days since the last change of places to each service's total."""
@@ -617,24 +686,82 @@ class Engine:
 
     def _request(self, who: IntArray, svc: CompiledService, pool_index: IntArray, t: float
                  ) -> None:
-        """Requests are made now, in referral order: those granted at once start the service
-        now; the others wait in their pool's queue, from which they may leave for a job."""
+        """Requests made at t, in referral order: a pool's free places go at once to its
+        first requests while nobody queues for it; the others queue, and may leave the queue
+        for a job."""
         if who.size == 0:
             return
         pools = self.pools[svc.index]
-        mine = [pools[i] for i in pool_index.tolist()]
-        requests = [p.request() for p in mine if p is not None]
-        placed = np.fromiter((r.triggered for r in requests), bool, who.size)
-        at_once = np.flatnonzero(placed)
-        self._start(who[placed], svc, [mine[i] for i in at_once],
-                    [requests[i] for i in at_once], t)
+        present = np.unique(pool_index).tolist()
+        free = np.zeros(len(pools), np.int64)
+        for i in present:
+            pool = pools[i]
+            assert pool is not None, "referred to a pool without places"
+            self._advance(svc, pool, t)
+            free[i] = 0 if pool.queue else max(pool.places - pool.busy, 0)
+        order = np.argsort(pool_index, kind="stable")
+        sorted_pool = pool_index[order]
+        rank = np.empty(who.size, np.int64)
+        rank[order] = np.arange(who.size) - np.searchsorted(sorted_pool, sorted_pool,
+                                                            side="left")
+        placed = rank < free[pool_index]
+        self._start(who[placed], svc, pool_index[placed], t)
         queued = np.flatnonzero(~placed)
         if queued.size:
-            exit_at, dest = self._exit_draws(who[queued], t, self.horizon, None, self.rng_wait)
-            for i, leave_at, where in zip(queued.tolist(), exit_at.tolist(), dest.tolist(),
-                                          strict=True):
-                self._wait(int(who[i]), svc, mine[i], requests[i], t,
-                           leave_at, where)
+            leave_at, dest = self._exit_draws(who[queued], t, self.horizon, None, self.rng_wait)
+            for person, i, at, where in zip(who[queued].tolist(), pool_index[queued].tolist(),
+                                            leave_at.tolist(), dest.tolist(), strict=True):
+                pools[i].queue.append((person, t, at, where))
+
+    # ---------------------------------------------------------------- pools
+
+    def _advance_pools(self, t: float) -> None:
+        """Every pool up to time t (see `_advance`)."""
+        for svc in self.services:
+            for pool in self.pools[svc.index]:
+                if pool is not None and (pool.queue or (pool.ends and pool.ends[0][0] <= t)):
+                    self._advance(svc, pool, t)
+
+    def _advance(self, svc: CompiledService, pool: Pool, t: float) -> None:
+        """A pool's services that end by t, in time order: each frees a place, which goes at
+        once to the first client in the queue who has not left it by then; a client who
+        starts may end by t too. Then the clients who left the queue by t."""
+        ends, ended = pool.ends, self._ended
+        while ends and ends[0][0] <= t:
+            entry = heapq.heappop(ends)
+            pool.busy -= 1
+            ended.append((svc.index, entry))
+            if pool.queue:
+                self._serve_queue(svc, pool, entry[0])
+        if pool.queue and min(w[2] for w in pool.queue) <= t:
+            stay: collections.deque[tuple[int, float, float, int]] = collections.deque()
+            for waiter in pool.queue:
+                if waiter[2] <= t:
+                    self._leave_queue(svc, waiter)
+                else:
+                    stay.append(waiter)
+            pool.queue = stay
+
+    def _serve_queue(self, svc: CompiledService, pool: Pool, t: float) -> None:
+        """Free places at t go to the queue in order; who left it before t is gone."""
+        queue = pool.queue
+        while queue and pool.busy < pool.places:
+            person, since, leave_at, dest = queue.popleft()
+            if leave_at <= t:
+                self._leave_queue(svc, (person, since, leave_at, dest))
+                continue
+            if t > since:
+                self._records.append((person, WAITING, since, t, svc.index, True))
+            self.stats[svc.name].wait_days_total += t - since
+            self._start(np.array([person]), svc, None, t, pool=pool)
+
+    def _leave_queue(self, svc: CompiledService, waiter: tuple[int, float, float, int]
+                     ) -> None:
+        """A client left the queue for a job, education or inactivity before a place came."""
+        person, since, leave_at, dest = waiter
+        self.stats[svc.name].left_queue += 1
+        self._records.append((person, WAITING, since, leave_at, svc.index, True))
+        self._returns.append((person, leave_at, int(DESTINATION_STATE[dest]), None, 0.0))
 
     # ---------------------------------------------------------------- clients
 
@@ -658,37 +785,11 @@ class Engine:
         d_, dest_ = exits.sample(t_from - origin, until - origin, multiplier, rng)
         return origin + d_, dest_
 
-    def _wait(self, person: int, svc: CompiledService, pool: simpy.Resource,
-              request: Request, t0: float, exit_at: float, dest: int) -> None:
-        """A client in the queue: a place comes free, or they leave first."""
-        env = self.env
-        stats = self.stats[svc.name]
-        self.open[person] = (WAITING, t0, svc.index)
-
-        def granted(_: simpy.Event) -> None:
-            t1 = env.now
-            if t1 > t0:
-                self._records.append((person, WAITING, t0, t1, svc.index, True))
-            stats.wait_days_total += t1 - t0
-            self._start(np.array([person]), svc, [pool], [request], t1)
-
-        def leave(_: simpy.Event) -> None:
-            if request.triggered:       # a place came first
-                return
-            request.cancel()           # left for a job, education or inactivity
-            stats.left_queue += 1
-            del self.open[person]
-            self._records.append((person, WAITING, t0, env.now, svc.index, True))
-            self._returns.append((person, env.now, int(DESTINATION_STATE[dest]), None, 0.0))
-
-        request.callbacks.append(granted)
-        if exit_at < self.horizon:
-            env.timeout(exit_at - t0).callbacks.append(leave)
-
-    def _start(self, who: IntArray, svc: CompiledService, pools: list[simpy.Resource],
-               requests: list[Request], t1: float) -> None:
-        """Clients who got a place at t1: the service's length and the exits it locks in are
-        drawn for all of them at once; the end of each is an event."""
+    def _start(self, who: IntArray, svc: CompiledService, pool_index: IntArray | None,
+               t1: float, pool: Pool | None = None) -> None:
+        """Clients who got a place at t1 (in the pools of `pool_index`, or all in `pool`):
+        the service's length and the exits it locks in are drawn for all of them at once;
+        each holds the place until the service ends."""
         if who.size == 0:
             return
         stats = self.stats[svc.name]
@@ -697,34 +798,20 @@ class Engine:
         exit_at, dest = self._exit_draws(who, t1, np.minimum(planned_end, self.horizon),
                                          svc.during, self.rng_in_service)
         end = np.minimum(exit_at, planned_end)
-        exited = exit_at <= planned_end
-        for person, pool, request, e, out, where in zip(who.tolist(), pools, requests,
-                                                        end.tolist(), exited.tolist(),
-                                                        dest.tolist(), strict=True):
-            self.open[person] = (SERVICE, t1, svc.index)
-            if e < self.horizon:        # else still in the service at the horizon: censored
-                self.env.timeout(e - t1).callbacks.append(
-                    functools.partial(self._end, person, svc, pool, request, t1,
-                                      int(DESTINATION_STATE[where]) if out else -1))
-
-    def _end(self, person: int, svc: CompiledService, pool: simpy.Resource,
-             request: Request, t1: float, left_to: int, _: simpy.Event) -> None:
-        """A client's service ends: left early for `left_to` (a state), or completed (-1)."""
-        end = self.env.now
-        pool.release(request)
-        del self.open[person]
-        self._records.append((person, SERVICE, t1, end, svc.index, svc.spec.benefit_paid))
-        if left_to >= 0:
-            self._returns.append((person, end, left_to, None, 0.0))
-            return
-        stats = self.stats[svc.name]
-        stats.completions += 1
-        hit = bisect.bisect_right(svc.outcome_cumulative, self.rng_outcome.random())
-        if hit < len(svc.outcome_cumulative):
-            self._returns.append((person, end, int(svc.outcome_states[hit]), None, 0.0))
-        else:
-            self._returns.append((person, end, UNEMPLOYED, svc.after,
-                                  svc.spec.hazard_after.days))
+        left_to = np.where(exit_at <= planned_end, DESTINATION_STATE[np.maximum(dest, 0)], -1)
+        pools = self.pools[svc.index]
+        seq = self._sequence
+        self._sequence += int(who.size)
+        places = [pool] * who.size if pool_index is None else [pools[i]
+                                                               for i in pool_index.tolist()]
+        for k, (person, e, out, place) in enumerate(zip(
+                who.tolist(), end.tolist(), left_to.tolist(), places, strict=True)):
+            place.busy += 1                                  # type: ignore[union-attr]
+            if e < self.horizon:
+                heapq.heappush(place.ends,                   # type: ignore[union-attr]
+                               (e, seq + k, person, t1, out))
+            else:                       # still in the service at the horizon: censored
+                self._past_horizon.append((person, t1, svc.index))
 
 
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
