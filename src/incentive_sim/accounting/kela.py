@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..funding.counters import rule_counters, split_by_phase
 from ..funding.pricing import co_financeable
 from ..funding.rules import CompiledRule
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, distinct
 from ..scenario.vocabulary import BENEFITS
 from .ledger import Plan, month_index, person_chunks
 
@@ -144,7 +144,7 @@ class Bill:
                 euros += np.bincount(cell, part.euros, minlength=size)
                 pairs.append(cell * people + part.person)
             if pairs:
-                distinct = np.unique(np.concatenate(pairs)) // people
-                recipients += np.bincount(distinct, minlength=size)
+                cells = distinct(np.concatenate(pairs)) // people
+                recipients += np.bincount(cells, minlength=size)
         return cls(labels, recipients.reshape(shape), paid_days.reshape(shape),
                    euros.reshape(shape))

@@ -39,7 +39,7 @@ from ..funding.counters import (
 )
 from ..funding.pricing import Pricing, ServiceCosts, price
 from ..funding.rules import CompiledRule, compile_rule
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, distinct
 from ..funding.transfers import transfer_amounts
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario, Transfers
@@ -285,7 +285,7 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            cells = np.unique(year_cell[paid] * people + pieces.person_id[paid]) // people
+            cells = distinct(year_cell[paid] * people + pieces.person_id[paid]) // people
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)
             in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
@@ -406,7 +406,7 @@ def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
         return [order]
     pid = spells.person_id[order]
     starts = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))   # person starts
-    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
+    cuts = distinct(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
                                                                           chunk_rows)),
                                        starts.size - 1)])
     cuts = cuts[cuts > 0]

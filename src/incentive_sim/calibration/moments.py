@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ..accounting.kela import co_financed
 from ..accounting.ledger import Plan
 from ..accounting.outcomes import JOBSEEKER_STATES, LONG_TERM_DAYS, Runs
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, distinct
 from ..scenario.vocabulary import STATE_CODE
 from ..simulation.engine import SimulationResult
 from .targets import DAYS_PER_MONTH, Spec, Target, Window
@@ -58,7 +58,7 @@ def measure(spec: Spec, plan: Plan, result: SimulationResult) -> FloatArray:
             hi = np.minimum(spells.end_day, w.end_day - lag)
             overlap = np.where(paid, np.clip(hi - lo, 0.0, None), 0.0)
             if t.measure == "recipients":
-                out[i] = float(np.unique(spells.person_id[overlap > 0]).size)
+                out[i] = float(distinct(spells.person_id[overlap > 0]).size)
             else:
                 out[i] = float(np.sum(spells.daily_amount * overlap)
                                * spells.paid_days_per_week / 7.0)
@@ -134,4 +134,4 @@ def _billed(spec: Spec, plan: Plan, result: SimulationResult, which: list[int],
             elif quantity == "paid_days":
                 out[i] += float(paid_days[mask].sum())
             else:
-                out[i] += float(np.unique(person[mask]).size)
+                out[i] += float(distinct(person[mask]).size)

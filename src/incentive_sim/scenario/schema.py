@@ -426,6 +426,11 @@ class Policy(Strict):
         365.0, description="For strategy `incentive_aware`: how many days ahead the "
         "municipality counts what a referral saves it (expected benefit days at the share the "
         "rule in force bills them, at the person's current exit rates).")
+    places_taken_at_start: bool = Field(
+        False, description="The services are running when the scenario starts: on day 0 "
+        "every municipality not under `threshold` offers its free places to its caseload as "
+        "at a review, so that the activation rate does not start from zero (people already "
+        "in a service start a new one of the service's length: model choice).")
     places_range: tuple[NonNegative, NonNegative] = Field(
         (0.5, 4.0), description="For `response_strength` > 0: the fewest and most places a "
         "pool may have, as multiples of its starting `capacity` (model choice).")

@@ -43,7 +43,7 @@ import numpy.typing as npt
 import simpy
 
 from ..funding.rules import compile_rule
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, distinct
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import STATE_CODE
@@ -193,11 +193,12 @@ class Engine:
         # Clients' closed segments and returns, applied to the life courses in batches before
         # anything reads them (at each day's decisions and at the end): exact, and far cheaper
         # than one person at a time. Each row: (person, state, start, end, service, paid) and
-        # (person, day, state, boost row or None, boost days); the services ended since the
-        # last batch: (service, pool's end entry).
+        # (person, day, state) of those who left a queue; the services ended since the last
+        # batch, by service: their pool's end entries.
         self._records: list[tuple[int, int, float, float, int, bool]] = []
-        self._returns: list[tuple[int, float, int, FloatArray | None, float]] = []
-        self._ended: list[tuple[int, tuple[float, int, int, float, int]]] = []
+        self._returns: list[tuple[int, float, int]] = []
+        self._ended: list[list[tuple[float, int, int, float, int]]] = [
+            [] for _ in s.services]
         self.rng_wait = stream(seed, replication, "services.waiting_exits")
         self.rng_duration = stream(seed, replication, "services.durations")
         self.rng_in_service = stream(seed, replication, "services.exits")
@@ -298,6 +299,13 @@ class Engine:
         self.review_from[seeker] = arrival
         self._schedule_review(seeker, arrival + step, 0)
         self._due_threshold(seeker, arrival, 0)
+        if self.s.policy.places_taken_at_start:
+            # the caseload under way is offered the places there are, as at a review on day 0
+            first = seeker[under_way & (arrival <= 0)]
+            strategy = self.strategy[people.municipality[first]]
+            first = first[strategy != THRESHOLD]
+            self._decide(first, np.zeros(first.size), courses.counter_now(first, 0.0),
+                         self.strategy[people.municipality[first]], 0.0)
 
     def _uniform(self, who: IntArray) -> FloatArray:
         """The next draw of each person's own review stream: reproducible whoever else is
@@ -392,7 +400,7 @@ class Engine:
         self._prefetched_until = end
         if not parts:
             return
-        who = np.unique(np.concatenate(parts))
+        who = distinct(np.concatenate(parts))
         on = self.review_day[who]
         keep = (on >= day) & (on < end) & (self.strategy[self.people.municipality[who]]
                                            != THRESHOLD)
@@ -400,12 +408,14 @@ class Engine:
 
     def _flush(self) -> None:
         """Apply the clients' pending segments, then their returns, to the life courses: the
-        services ended since the last batch first become a service segment and a return each."""
-        self._services_ended()
-        records, self._records = self._records, []
-        if records:
-            person, state, start, end, service, paid = (np.array(c) for c in zip(
-                *records, strict=True))
+        services ended since the last batch become a service segment and a return each."""
+        ended = self._services_ended()
+        rows, self._records = self._records, []
+        parts = [tuple(np.array(c) for c in zip(*rows, strict=True))] if rows else []
+        parts += [e[:6] for e in ended]
+        if parts:
+            person, state, start, end, service, paid = (
+                np.concatenate([p[k] for p in parts]) for k in range(6))
             # a person's segments in time order: their first of this batch in one call, their
             # second in the next, ...
             order = np.argsort(person, kind="stable")
@@ -414,51 +424,51 @@ class Engine:
             rank = np.empty(person.size, np.int64)
             rank[order] = np.arange(person.size) - run_start
             for r in range(int(rank.max()) + 1):
-                rows = np.flatnonzero(rank == r)
-                self.courses.record(person[rows], state[rows], start[rows], end[rows],
-                                    service=service[rows], paid=paid[rows])
+                at = np.flatnonzero(rank == r)
+                self.courses.record(person[at], state[at], start[at], end[at],
+                                    service=service[at], paid=paid[at])
+        dims = self.courses.boost.shape[1]
         returns, self._returns = self._returns, []
+        back: list[tuple[np.ndarray, ...]] = []
         if returns:
-            dims = self.courses.boost.shape[1]
-            person = np.array([r[0] for r in returns])
-            day = np.array([r[1] for r in returns])
-            state = np.array([r[2] for r in returns])
-            boost = np.array([r[3] if r[3] is not None else np.ones(dims) for r in returns])
-            days = np.array([r[4] for r in returns])
+            person, day, state = (np.array(c) for c in zip(*returns, strict=True))
+            back.append((person, day, state, np.ones((len(returns), dims)),
+                         np.zeros(len(returns))))
+        back += [e[6:] for e in ended]
+        if back:
+            person, day, state, boost, days = (np.concatenate([b[k] for b in back])
+                                               for k in range(5))
             self.courses.rejoin(person, day, state, boost=boost, boost_days=days)
 
-    def _services_ended(self) -> None:
+    def _services_ended(self) -> list[tuple[np.ndarray, ...]]:
         """The services ended since the last batch, in the order their pools freed the
-        places: a segment each, and a return to what the client left for, to a direct outcome
-        of the service, or to unemployment with its after-effect."""
-        ended, self._ended = self._ended, []
-        if not ended:
-            return
-        for svc in self.services:
-            rows = [entry for code, entry in ended if code == svc.index]
+        places, by service: their segments (person, state, start, end, service, paid) and
+        returns (person, day, state, after-effect rows, its days): to what the client left
+        for, to a direct outcome of the service, or to unemployment with its after-effect."""
+        out: list[tuple[np.ndarray, ...]] = []
+        dims = self.courses.boost.shape[1]
+        for svc, rows in zip(self.services, self._ended, strict=True):
             if not rows:
                 continue
             end, _, person, start, left_to = (np.array(c) for c in zip(*rows, strict=True))
-            paid = svc.spec.benefit_paid
-            self._records.extend(zip(person.tolist(), [SERVICE] * person.size, start.tolist(),
-                                     end.tolist(), [svc.index] * person.size,
-                                     [paid] * person.size, strict=True))
+            rows.clear()
+            n = person.size
             completed = left_to < 0
-            self.stats[svc.name].completions += int(completed.sum())
-            hit = np.searchsorted(svc.outcome_cumulative,
-                                  self.rng_outcome.random(int(completed.sum())), side="right")
-            outcome = np.full(person.size, -1, np.int64)
-            outcome[completed] = np.where(hit < len(svc.outcome_cumulative),
-                                          svc.outcome_states[np.minimum(
-                                              hit, len(svc.outcome_cumulative) - 1)]
-                                          if len(svc.outcome_cumulative) else -1, -1)
-            state = np.where(completed, np.where(outcome >= 0, outcome, UNEMPLOYED), left_to)
-            boosted = completed & (outcome < 0)
-            after, days = svc.after, float(svc.spec.hazard_after.days)
-            self._returns.extend(
-                (p, e, st, after if b else None, days if b else 0.0)
-                for p, e, st, b in zip(person.tolist(), end.tolist(), state.tolist(),
-                                       boosted.tolist(), strict=True))
+            done = int(completed.sum())
+            self.stats[svc.name].completions += done
+            states = np.append(svc.outcome_states, UNEMPLOYED)   # none: unemployed again
+            hit = np.searchsorted(svc.outcome_cumulative, self.rng_outcome.random(done),
+                                  side="right")
+            state = left_to.copy()
+            state[completed] = states[hit]
+            boosted = completed.copy()
+            boosted[completed] = hit == len(svc.outcome_cumulative)
+            boost = np.ones((n, dims))
+            boost[boosted] = svc.after
+            out.append((person, np.full(n, SERVICE), start, end, np.full(n, svc.index),
+                        np.full(n, svc.spec.benefit_paid), person, end, state, boost,
+                        np.where(boosted, float(svc.spec.hazard_after.days), 0.0)))
+        return out
 
     # ---------------------------------------------------------------- decisions
 
@@ -692,7 +702,7 @@ class Engine:
         if who.size == 0:
             return
         pools = self.pools[svc.index]
-        present = np.unique(pool_index).tolist()
+        present = distinct(pool_index).tolist()
         free = np.zeros(len(pools), np.int64)
         for i in present:
             pool = pools[i]
@@ -726,11 +736,11 @@ class Engine:
         """A pool's services that end by t, in time order: each frees a place, which goes at
         once to the first client in the queue who has not left it by then; a client who
         starts may end by t too. Then the clients who left the queue by t."""
-        ends, ended = pool.ends, self._ended
+        ends, ended = pool.ends, self._ended[svc.index]
         while ends and ends[0][0] <= t:
             entry = heapq.heappop(ends)
             pool.busy -= 1
-            ended.append((svc.index, entry))
+            ended.append(entry)
             if pool.queue:
                 self._serve_queue(svc, pool, entry[0])
         if pool.queue and min(w[2] for w in pool.queue) <= t:
@@ -761,7 +771,7 @@ class Engine:
         person, since, leave_at, dest = waiter
         self.stats[svc.name].left_queue += 1
         self._records.append((person, WAITING, since, leave_at, svc.index, True))
-        self._returns.append((person, leave_at, int(DESTINATION_STATE[dest]), None, 0.0))
+        self._returns.append((person, leave_at, int(DESTINATION_STATE[dest])))
 
     # ---------------------------------------------------------------- clients
 
