@@ -34,6 +34,8 @@ import collections
 import dataclasses
 import functools
 import heapq
+import itertools
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,16 +141,21 @@ class SimulationResult:
 
 @dataclass(eq=False)
 class Pool:
-    """A service pool's places, shared by a municipality or a cooperation area: the clients in
-    the service by the time their service ends, and the queue in order of arrival.
+    """A service pool's places, shared by a municipality or a cooperation area, and its queue
+    in order of arrival.
 
     No SimPy resource: a place is freed at its client's end, which the engine reads when it
-    next looks at the pool (`Engine._advance`), in time order; a freed place goes at that
-    moment to the first client in the queue who has not left it. Work goes with the clients
-    concerned, and a pool nobody queues for costs a heap push and pop per client."""
+    next looks at the pool. While a pool is only ever asked for places on a day whose ends the
+    engine has read (reviews are held on whole days), its clients' ends wait in the engine's
+    day buckets and are read a day at a time, as arrays. Once it needs the exact moment (a
+    request between whole days, or a queue) it is `exact`: its ends wait in its own heap and
+    are read in time order, each freed place going at that moment to the first client in the
+    queue who has not left it (`Engine._advance`)."""
 
+    index: int
     places: int
     busy: int = 0
+    exact: bool = False
     # heap of (end, sequence number, person, start, state left to early or -1)
     ends: list[tuple[float, int, int, float, int]] = field(default_factory=list)
     # (person, in the queue since, leaves it at, for destination index)
@@ -180,8 +187,15 @@ class Engine:
         self.rate = ppw / 7.0
         self.services = [CompiledService.compile(i, name, spec, s)
                          for i, (name, spec) in enumerate(s.services.items())]
-        self.pools = [[Pool(c) if c > 0 else None for c in svc.pool_capacity]
+        self.pools = [[Pool(i, c) if c > 0 else None for i, c in enumerate(svc.pool_capacity)]
                       for svc in self.services]
+        # by service: the ends of clients of pools that are not exact, by the day they fall
+        # in (ends in (d - 1, d] on day d), each a chunk of arrays (end, sequence, person,
+        # start, state left to early or -1, pool); the last day read; and the chunks read
+        self._ends_on: list[dict[int, list[tuple[np.ndarray, ...]]]] = [
+            {} for _ in self.services]
+        self._read_until = [0] * len(self.services)
+        self._read: list[list[tuple[np.ndarray, ...]]] = [[] for _ in self.services]
         self.has_places = [np.array([p is not None for p in pools] + [False])
                            for pools in self.pools]   # by pool index; [-1]: no pool
         self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
@@ -253,7 +267,7 @@ class Engine:
             self.env.run(until=self.horizon)
         elif self.services:
             self.env.run(until=self.horizon)
-        self._advance_pools(self.horizon)
+        self._advance_pools(self.horizon, final=True)
         self._flush()
         self._count_place_days(self.horizon)
         # clients still in a queue or a service at the horizon, by state and service
@@ -447,11 +461,15 @@ class Engine:
         for, to a direct outcome of the service, or to unemployment with its after-effect."""
         out: list[tuple[np.ndarray, ...]] = []
         dims = self.courses.boost.shape[1]
-        for svc, rows in zip(self.services, self._ended, strict=True):
-            if not rows:
-                continue
-            end, _, person, start, left_to = (np.array(c) for c in zip(*rows, strict=True))
+        for svc, rows, read in zip(self.services, self._ended, self._read, strict=True):
+            parts = [*read, *([tuple(np.array(c) for c in zip(*rows, strict=True))]
+                              if rows else [])]
             rows.clear()
+            read.clear()
+            if not parts:
+                continue
+            end, _, person, start, left_to = (np.concatenate([p[k] for p in parts])
+                                              for k in range(5))
             n = person.size
             completed = left_to < 0
             done = int(completed.sum())
@@ -707,7 +725,10 @@ class Engine:
         for i in present:
             pool = pools[i]
             assert pool is not None, "referred to a pool without places"
-            self._advance(svc, pool, t)
+            if not pool.exact and t > self._read_until[svc.index]:
+                self._make_exact(svc, pool)       # asked between whole days
+            if pool.exact:
+                self._advance(svc, pool, t)
             free[i] = 0 if pool.queue else max(pool.places - pool.busy, 0)
         order = np.argsort(pool_index, kind="stable")
         sorted_pool = pool_index[order]
@@ -718,6 +739,9 @@ class Engine:
         self._start(who[placed], svc, pool_index[placed], t)
         queued = np.flatnonzero(~placed)
         if queued.size:
+            for i in distinct(pool_index[queued]).tolist():
+                if not pools[i].exact:
+                    self._make_exact(svc, pools[i])
             leave_at, dest = self._exit_draws(who[queued], t, self.horizon, None, self.rng_wait)
             for person, i, at, where in zip(who[queued].tolist(), pool_index[queued].tolist(),
                                             leave_at.tolist(), dest.tolist(), strict=True):
@@ -725,12 +749,44 @@ class Engine:
 
     # ---------------------------------------------------------------- pools
 
-    def _advance_pools(self, t: float) -> None:
-        """Every pool up to time t (see `_advance`)."""
+    def _advance_pools(self, t: float, final: bool = False) -> None:
+        """Every pool up to time t: the day buckets up to t's day (all of them if `final`),
+        then each exact pool (see `_advance`)."""
         for svc in self.services:
+            buckets = self._ends_on[svc.index]
+            day = max(buckets, default=0) if final else math.floor(t)
+            first = self._read_until[svc.index] + 1
+            if day >= first:
+                self._read_until[svc.index] = day
+                chunks = [c for d in range(first, day + 1) for c in buckets.pop(d, ())]
+                if chunks:
+                    self._release(svc, tuple(np.concatenate([c[k] for c in chunks])
+                                             for k in range(6)))
             for pool in self.pools[svc.index]:
-                if pool is not None and (pool.queue or (pool.ends and pool.ends[0][0] <= t)):
+                if pool is not None and pool.exact and (
+                        pool.queue or (pool.ends and pool.ends[0][0] <= t)):
                     self._advance(svc, pool, t)
+
+    def _release(self, svc: CompiledService, ended: tuple[np.ndarray, ...]) -> None:
+        """Services of pools that are not exact ended: their places are free."""
+        self._read[svc.index].append(ended[:5])
+        pools = self.pools[svc.index]
+        freed = np.bincount(ended[5], minlength=len(pools))
+        for i in np.flatnonzero(freed).tolist():
+            pools[i].busy -= int(freed[i])                  # type: ignore[union-attr]
+
+    def _make_exact(self, svc: CompiledService, pool: Pool) -> None:
+        """From now on the pool's ends are read one by one in time order: its clients' ends
+        move from the day buckets to its heap."""
+        pool.exact = True
+        for chunks in self._ends_on[svc.index].values():
+            for k, chunk in enumerate(chunks):
+                mine = chunk[5] == pool.index
+                if not mine.any():
+                    continue
+                for row in zip(*(column[mine].tolist() for column in chunk[:5]), strict=True):
+                    heapq.heappush(pool.ends, row)
+                chunks[k] = tuple(column[~mine] for column in chunk)
 
     def _advance(self, svc: CompiledService, pool: Pool, t: float) -> None:
         """A pool's services that end by t, in time order: each frees a place, which goes at
@@ -802,26 +858,47 @@ class Engine:
         each holds the place until the service ends."""
         if who.size == 0:
             return
+        n = int(who.size)
         stats = self.stats[svc.name]
-        stats.starts += int(who.size)
-        planned_end = t1 + sample(svc.spec.duration_days, who.size, self.rng_duration)
+        stats.starts += n
+        planned_end = t1 + sample(svc.spec.duration_days, n, self.rng_duration)
         exit_at, dest = self._exit_draws(who, t1, np.minimum(planned_end, self.horizon),
                                          svc.during, self.rng_in_service)
         end = np.minimum(exit_at, planned_end)
         left_to = np.where(exit_at <= planned_end, DESTINATION_STATE[np.maximum(dest, 0)], -1)
         pools = self.pools[svc.index]
-        seq = self._sequence
-        self._sequence += int(who.size)
-        places = [pool] * who.size if pool_index is None else [pools[i]
-                                                               for i in pool_index.tolist()]
-        for k, (person, e, out, place) in enumerate(zip(
-                who.tolist(), end.tolist(), left_to.tolist(), places, strict=True)):
-            place.busy += 1                                  # type: ignore[union-attr]
-            if e < self.horizon:
-                heapq.heappush(place.ends,                   # type: ignore[union-attr]
-                               (e, seq + k, person, t1, out))
-            else:                       # still in the service at the horizon: censored
-                self._past_horizon.append((person, t1, svc.index))
+        at = np.full(n, pool.index if pool is not None else 0) if pool_index is None \
+            else pool_index
+        taken = np.bincount(at, minlength=len(pools))
+        for i in np.flatnonzero(taken).tolist():
+            pools[i].busy += int(taken[i])                  # type: ignore[union-attr]
+        seq = np.arange(self._sequence, self._sequence + n)
+        self._sequence += n
+        past = end >= self.horizon           # still in the service at the horizon: censored
+        self._past_horizon.extend((p, t1, svc.index) for p in who[past].tolist())
+        exact = np.array([p is not None and p.exact for p in pools] + [False])[at] & ~past
+        for e, q, p, i, out in zip(end[exact].tolist(), seq[exact].tolist(),
+                                   who[exact].tolist(), at[exact].tolist(),
+                                   left_to[exact].tolist(), strict=True):
+            heapq.heappush(pools[i].ends, (e, q, p, t1, out))
+        rest = ~exact & ~past
+        if not rest.any():
+            return
+        chunk: tuple[np.ndarray, ...] = (end[rest], seq[rest], who[rest],
+                                         np.full(int(rest.sum()), t1), left_to[rest], at[rest])
+        day = np.ceil(chunk[0]).astype(np.int64)
+        now = day <= self._read_until[svc.index]     # ends on a day already read: at once
+        if now.any():
+            self._release(svc, tuple(c[now] for c in chunk))
+            chunk, day = tuple(c[~now] for c in chunk), day[~now]
+        order = np.argsort(day, kind="stable")
+        day = day[order]
+        chunk = tuple(c[order] for c in chunk)
+        cuts = np.flatnonzero(np.diff(day)) + 1
+        bounds = np.r_[0, cuts, day.size].tolist()
+        buckets = self._ends_on[svc.index]
+        for lo, hi in itertools.pairwise(bounds):
+            buckets.setdefault(int(day[lo]), []).append(tuple(c[lo:hi] for c in chunk))
 
 
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
