@@ -431,6 +431,11 @@ class Policy(Strict):
         "every municipality not under `threshold` offers its free places to its caseload as "
         "at a review, so that the activation rate does not start from zero (people already "
         "in a service start a new one of the service's length: model choice).")
+    places_follow_caseload: bool = Field(
+        False, description="Each quarter every pool's places become its places times "
+        "its jobseekers now (unemployed, waiting and in a service, in the municipalities it "
+        "serves) over those at the start, as budgets for services follow unemployment (model "
+        "choice). A response (`response_strength`) changes places on top, at that scale.")
     places_range: tuple[NonNegative, NonNegative] = Field(
         (0.5, 4.0), description="For `response_strength` > 0: the fewest and most places a "
         "pool may have, as multiples of its starting `capacity` (model choice).")

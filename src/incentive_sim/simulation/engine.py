@@ -79,6 +79,7 @@ NONE, THRESHOLD, FIFO, INCENTIVE_AWARE = range(len(STRATEGIES))
 REVIEW_JITTER = 0.25        # review intervals are uniform within +-25 % of review_every_days
 COUNTER_TOLERANCE = 1e-6    # paid days: a counter this close to the threshold has reached it
 NUDGE = 1e-6                # days: a check never falls again at the moment it was made
+FOLLOW_EVERY_DAYS = 365.25 / 4   # places that follow the caseload change each quarter
 PREFETCH_DAYS = 30          # life courses move on to the reviews this many days ahead at once
 
 FloatArray = npt.NDArray[np.float64]
@@ -232,6 +233,11 @@ class Engine:
         # did not pay and the distinct candidates turned away whose referral would have (a
         # person's mark is the year they were last counted in, + 1).
         self.places = [list(svc.pool_capacity) for svc in self.services]
+        # each pool's places are its (bought) places times its caseload's scale (1 unless
+        # places follow the caseload), against its jobseekers at the start
+        self.scale = [[1.0] * len(svc.pool_capacity) for svc in self.services]
+        self._seekers_at_start = (self._jobseekers_by_pool(0.0)
+                                  if s.policy.places_follow_caseload else [])
         self.places_since = 0.0
         self.responds = bool((self.response[self.strategy == INCENTIVE_AWARE] > 0).any())
         self.margin = [np.zeros((len(svc.pool_capacity), 2)) for svc in self.services]
@@ -264,6 +270,8 @@ class Engine:
             self.env.process(self._decision_days())
             if self.responds:
                 self.env.process(self._buy_places())
+            if self.s.policy.places_follow_caseload:
+                self.env.process(self._follow_caseload())
             self.env.run(until=self.horizon)
         elif self.services:
             self.env.run(until=self.horizon)
@@ -589,10 +597,8 @@ class Engine:
             gross, cost = self._referral_value(svc, who[pos], counter[pos], t)
             rank_key = cost - gross
         # while places are free, pool by pool
-        pools = self.pools[svc.index]
-        places = self.places[svc.index]
-        free = np.array([places[i] - p.busy - len(p.queue) if p is not None else 0
-                         for i, p in enumerate(pools)] + [0])
+        free = np.array([p.places - p.busy - len(p.queue) if p is not None else 0
+                         for p in self.pools[svc.index]] + [0])
         order = np.lexsort((rank_key, pool_index[pos]))
         pos = pos[order]
         pool = pool_index[pos]
@@ -635,7 +641,8 @@ class Engine:
         candidate of theirs it turned away whose referral would have saved more than it
         costs, and gives one up for each of their referrals that saved less: a place is worth
         what its marginal client saves against its cost. `response_strength` is the share of
-        that change made in a year, within `places_range` times the starting places."""
+        that change made in a year, within `places_range` times the starting places (at the
+        scale of the caseload, when places follow it)."""
         low, high = self.s.policy.places_range
         year = 365.0
         while self.env.now + year < self.horizon:
@@ -655,20 +662,59 @@ class Engine:
                     # a place serves 365 / mean_days clients a year
                     change = strength * (missed - losing) * svc.mean_days / year
                     start = svc.pool_capacity[i]
-                    places = int(np.clip(np.rint(self.places[svc.index][i] + change),
-                                         np.ceil(low * start), np.floor(high * start)))
-                    pool.places = places
-                    self.places[svc.index][i] = places
-                    self._serve_queue(svc, pool, now)
+                    self.places[svc.index][i] = int(np.clip(
+                        np.rint(self.places[svc.index][i] + change),
+                        np.ceil(low * start), np.floor(high * start)))
+                    self._set_places(svc, pool, now)
                 margin[:] = 0.0
             self.year += 1
+
+    def _follow_caseload(self) -> Generator[simpy.Event, Any, None]:
+        """Every FOLLOW_EVERY_DAYS, each pool's places become its places times its jobseekers
+        now (unemployed, waiting and in a service, in the municipalities it serves) over
+        those at the start."""
+        while self.env.now + FOLLOW_EVERY_DAYS < self.horizon:
+            yield self.env.timeout(FOLLOW_EVERY_DAYS)
+            now = self.env.now
+            self._advance_pools(now)
+            self._count_place_days(now)
+            seekers = self._jobseekers_by_pool(now)
+            for svc in self.services:
+                for i, pool in enumerate(self.pools[svc.index]):
+                    if pool is not None and self._seekers_at_start[svc.index][i] > 0:
+                        self.scale[svc.index][i] = float(
+                            seekers[svc.index][i] / self._seekers_at_start[svc.index][i])
+                        self._set_places(svc, pool, now)
+
+    def _set_places(self, svc: CompiledService, pool: Pool, now: float) -> None:
+        """A pool's places: those bought times the caseload's scale (at least one). New
+        places go to the queue at once; with fewer, clients in the service keep theirs and
+        nobody starts until they are under the new number."""
+        pool.places = max(int(np.rint(self.places[svc.index][pool.index]
+                                      * self.scale[svc.index][pool.index])), 1)
+        self._serve_queue(svc, pool, now)
+
+    def _jobseekers_by_pool(self, t: float) -> list[FloatArray]:
+        """By service, each pool's jobseekers at t: unemployed, waiting or in a service, in
+        the municipalities the pool serves. The life courses move on to t for everyone."""
+        courses = self.courses
+        courses.advance_to(t)
+        seeking = ~courses.active | ((courses.state == UNEMPLOYED) & (courses.seg_start <= t))
+        by_municipality = np.bincount(self.people.municipality[seeking],
+                                      minlength=len(self.policies)).astype(np.float64)
+        out = []
+        for svc in self.services:
+            inside = svc.pool_of >= 0
+            out.append(np.asarray(np.bincount(svc.pool_of[inside],
+                                              weights=by_municipality[inside],
+                                              minlength=len(svc.pool_capacity)), np.float64))
+        return out
 
     def _count_place_days(self, until: float) -> None:
         """Add the place-days since the last change of places to each service's total."""
         for svc in self.services:
             stats = self.stats[svc.name]
-            places = sum(p for p, pool in zip(self.places[svc.index], self.pools[svc.index],
-                                              strict=True) if pool is not None)
+            places = sum(pool.places for pool in self.pools[svc.index] if pool is not None)
             stats.place_days += places * (until - self.places_since)
             stats.places_end = places
         self.places_since = until
