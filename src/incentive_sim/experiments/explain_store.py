@@ -1,16 +1,16 @@
 """The `explain/` folder of a run: replication 0's history by person, with the counters the
 run priced, so that `explain` reads one person instead of simulating again.
 
-Rows are in person order (`SpellTable.person_order`); `persons.npy` holds each person's id and
-`offsets.npy` where their rows start (and, last, the number of rows), so a reader maps the
-files (`np.load(..., mmap_mode="r")`) and reads one person's rows only. Codes take the
-smallest integer type that holds them. Days, amounts and counters are float64, exact to the
-bit, and most of them follow from the rows before: a segment ends where the next one starts
-(the last at the horizon), an amount is the person's previous paid amount, a counter is the
-previous counter plus the paid days it counted. Such a column is stored as the rows where
-that prediction fails and their values (`NAME.rows.npy`, `NAME.values.npy`), or whole
-(`NAME.npy`) when that is smaller. `index.json` says which, and holds the name tables.
-"""
+Rows are in person order (`SpellTable.person_order`); `persons.npy` holds each person's id
+(unless the ids are 0, 1, 2, ...) and `offsets.npy` where their rows start (and, last, the
+number of rows), so a reader maps the files (`np.load(..., mmap_mode="r")`) and reads one
+person's rows only. Codes take the smallest integer type that holds them. Days, amounts and
+counters are float64, exact to the bit, and most of them follow from the rows before: a segment
+ends where the next one starts (the last at the horizon), an amount is the person's previous
+paid amount, a counter is the previous counter plus the paid days it counted. Such a column is
+stored as the rows where that prediction fails and their values (`NAME.rows.npy`,
+`NAME.values.npy`), or whole (`NAME.npy`) when that is smaller. `index.json` says which, and
+holds the name tables."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     last = np.ones(n, bool)
     last[:-1] = first[1:]
     persons = pid[starts]
-    _save(folder, "persons", persons.astype(_int_type(persons)))
+    numbered = bool(np.array_equal(persons, np.arange(persons.size)))
+    if not numbered:                   # ids 0..P-1 (the engine's) need no table
+        _save(folder, "persons", persons.astype(_int_type(persons)))
     offsets = np.append(starts, n)
     _save(folder, "offsets", offsets.astype(_int_type(offsets)))
     for name in CODES:
@@ -89,7 +91,7 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
         columns[f"counter_{k}"] = _save_predicted(folder, f"counter_{k}", c, predicted)
     index = {
         "format": FORMAT, "rows": n, "people": int(persons.size),
-        "last_person": int(persons.max()) if n else -1,
+        "last_person": int(persons.max()) if n else -1, "persons_numbered": numbered,
         "municipalities": list(spells.municipalities), "groups": list(spells.groups),
         "services": list(spells.services), "paid_days_per_week": spells.paid_days_per_week,
         "horizon_days": float(horizon_days), "counters": list(counters), "columns": columns,
@@ -104,10 +106,15 @@ def read_person(folder: Path, person: int, rules: Mapping[str, CompiledRule]
     `counter_at_start`; None if the history has no such person. `rules` holds the simple
     rule of each stored counter, by name."""
     index = read_index(folder)
-    persons = _load(folder, "persons")
-    i = int(np.searchsorted(persons, person))
-    if i >= persons.size or int(persons[i]) != person:
-        return None
+    if index["persons_numbered"]:
+        i = person
+        if not 0 <= i < index["people"]:
+            return None
+    else:
+        persons = _load(folder, "persons")
+        i = int(np.searchsorted(persons, person))
+        if i >= persons.size or int(persons[i]) != person:
+            return None
     offsets = _load(folder, "offsets")
     a, b = int(offsets[i]), int(offsets[i + 1])
     n = b - a
