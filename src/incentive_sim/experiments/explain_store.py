@@ -43,6 +43,8 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     """Write `spells` (one replication's history) and `counters` (rule name -> the counter at
     every segment start, in the table's row order, as priced) into `folder`. `rules` holds
     the simple rule of each counter (its paid days predict the counter)."""
+    # Column by column, each gathered into person order, saved and dropped: at national scale
+    # a row-length float64 column is some 60 MB, and the run's history and ledger are alive.
     folder.mkdir(parents=True, exist_ok=True)
     order = spells.person_order()
     n = len(spells)
@@ -50,14 +52,14 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     first = np.ones(n, bool)
     first[1:] = pid[1:] != pid[:-1]
     starts = np.flatnonzero(first)
-    last = np.ones(n, bool)
-    last[:-1] = first[1:]
     persons = pid[starts]
+    del pid
     numbered = bool(np.array_equal(persons, np.arange(persons.size)))
     if not numbered:                   # ids 0..P-1 (the engine's) need no table
         _save(folder, "persons", persons.astype(_int_type(persons)))
     offsets = np.append(starts, n)
     _save(folder, "offsets", offsets.astype(_int_type(offsets)))
+    del starts, offsets
     for name in CODES:
         codes = np.asarray(getattr(spells, name))[order]
         _save(folder, name, codes.astype(_int_type(codes)))
@@ -66,28 +68,29 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
                             ).astype(np.uint8))
     start = spells.start_day[order]
     _save(folder, "start_day", start)
-    end = spells.end_day[order]
-    daily = spells.daily_amount[order]
-    prior = spells.prior_paid_days[order]
-    # the amount of the person's last paid segment before each row
-    paid_row = np.maximum.accumulate(np.where(paid, np.arange(n), -1))
-    before = np.concatenate([[-1], paid_row[:-1]])
-    person_start = np.repeat(starts, np.diff(offsets))
-    carried = np.where(before >= person_start, daily[np.maximum(before, 0)], 0.0)
     columns: dict[str, str] = {}
-    columns["end_day"] = _save_predicted(
-        folder, "end_day", end, np.where(last, float(horizon_days), np.roll(start, -1)))
-    columns["daily_amount"] = _save_predicted(
-        folder, "daily_amount", daily, np.where(paid, carried, 0.0))
+    end = spells.end_day[order]
+    predicted = np.empty(n)
+    predicted[:-1] = start[1:]
+    predicted[np.append(first[1:], True)] = float(horizon_days)
+    columns["end_day"] = _save_predicted(folder, "end_day", end, predicted)
+    daily = spells.daily_amount[order]
+    columns["daily_amount"] = _save_predicted(folder, "daily_amount", daily,
+                                              _carried_amounts(daily, paid, first))
     columns["basic_part"] = _save_predicted(folder, "basic_part", spells.basic_part[order],
                                             daily)
-    columns["prior_paid_days"] = _save_predicted(
-        folder, "prior_paid_days", prior, np.where(first, 0.0, np.roll(prior, 1)))
+    del daily
+    prior = spells.prior_paid_days[order]
+    predicted[1:] = prior[:-1]
+    predicted[first] = 0.0
+    columns["prior_paid_days"] = _save_predicted(folder, "prior_paid_days", prior, predicted)
     rate = spells.paid_days_per_week / 7.0
     for k, (name, counter) in enumerate(counters.items()):
         c = np.asarray(counter, np.float64)[order]
         step = _counted_days(counted_mask(spells, rules[name])[order], start, end, rate)
-        predicted = np.where(first, prior, np.roll(c, 1) + np.roll(step, 1))
+        np.add(c[:-1], step[:-1], out=predicted[1:])
+        del step
+        predicted[first] = prior[first]
         columns[f"counter_{k}"] = _save_predicted(folder, f"counter_{k}", c, predicted)
     index = {
         "format": FORMAT, "rows": n, "people": int(persons.size),
@@ -166,6 +169,20 @@ def _counted_days(counted: npt.NDArray[np.bool_], start: FloatArray, end: FloatA
                   rate: float) -> FloatArray:
     """The paid days each row adds to a counter (the same arithmetic writing and reading)."""
     return np.where(counted, (end - start) * rate, 0.0)
+
+
+def _carried_amounts(daily: FloatArray, paid: npt.NDArray[np.bool_],
+                     first: npt.NDArray[np.bool_]) -> FloatArray:
+    """Each row's amount as `_carried` predicts it, for all rows at once: the row before it
+    that is paid or a person's first (the latest of them, by a running maximum of row
+    numbers); its amount if it is paid and of the same person."""
+    n = daily.size
+    rows = np.arange(n, dtype=_int_type(np.array([n])))
+    latest = np.maximum.accumulate(np.where(paid | first, rows, 0))
+    before = np.zeros_like(latest)
+    before[1:] = latest[:-1]
+    del latest, rows
+    return np.where(paid & ~first & paid[before], daily[before], 0.0)
 
 
 def _carried(paid: npt.NDArray[np.bool_]) -> Callable[[int, FloatArray], float]:
