@@ -262,6 +262,16 @@ def test_a_history_no_prediction_fits_is_stored_whole_and_read_back_exactly(
             assert _same_bits(mine.counter_at_start[name], counter[rows]), name
 
 
+def test_an_empty_history_is_stored_and_has_nobody_to_read(tmp_path: Path) -> None:
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    rules = Plan.of(s).simple_rules()
+    store = tmp_path / EXPLAIN
+    write_explain_store(store, SpellTable.empty(), {name: np.zeros(0) for name in rules},
+                        rules, horizon_days=365.0)
+    assert read_index(store)["rows"] == 0
+    assert read_person(store, 0, rules) is None
+
+
 def test_a_run_folder_without_the_stored_history_is_simulated_again_with_a_note(
         run_dir: Path, tmp_path: Path) -> None:
     old = tmp_path / "old_run"

@@ -72,7 +72,9 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     end = spells.end_day[order]
     predicted = np.empty(n)
     predicted[:-1] = start[1:]
-    predicted[np.append(first[1:], True)] = float(horizon_days)
+    last = np.ones(n, bool)                         # each person's last row
+    last[:-1] = first[1:]
+    predicted[last] = float(horizon_days)
     columns["end_day"] = _save_predicted(folder, "end_day", end, predicted)
     daily = spells.daily_amount[order]
     columns["daily_amount"] = _save_predicted(folder, "daily_amount", daily,
