@@ -1,191 +1,247 @@
-"""A national replication: wall time, peak memory and simulated events per second, against a
-plain day-by-day numpy model of the same exit dynamics run in the same process.
+"""A national run, comparison and explanation against the plain day-by-day numpy reference,
+in one invocation, so that the ratios come from one run on the same machine.
 
-    python benchmarks/national_run.py [--scenario FILE] [--replication R] [--skip-reference]
+    python benchmarks/national_run.py [--scenario FILE] [--quick] [--like-for-like]
 
-Stages, each timed on its own:
+Stages, each in a fresh Python process (so each peak memory is its own), one after the other:
 
-1. `simulate`: one replication of the scenario (default `scenarios/finland_national_2025.yaml`,
-   its seed): population, life courses, services, queues and reviews, the in-force counter
-   kept online. "Events" are the segments the replication records: every change of state,
-   service or benefit of every person, and the open segments at the horizon.
-2. `price`: `Ledger.build`, the history priced under every rule the scenario reports, by
-   month, municipality, payer and item (what `incentive-sim run` writes).
-3. the same scenario with services switched off (`policy.strategy: none`), which leaves only
-   the vectorised life courses: the like-for-like comparison with (4).
-4. the reference: the same people (same caseload, inflow, frailty and groups) moved one day
-   at a time, the way one might write it by hand in numpy: every day, every unemployed person
-   exits with probability 1 - exp(-h) where h is their hazard at the day's duration, the
-   destination drawn in proportion to the destination hazards; job loss likewise for the
-   employed if the scenario has it. No services, benefits or pricing.
+1. `reference`: the shared plain numpy model `../shared/bench/daystep_reference.py` (beside
+   the repository): 2.7 million people stepped day by day over four years, three hazard
+   bands, two-step pricing. Imported by path; its own line is printed as it is.
+2. `run`: one replication as `incentive-sim run` makes it (`api.run`, replications 1, into a
+   temporary folder): simulate, price the rule in force and the scenario's compared rules,
+   write every output (tables, plots, report, explain/). "Events" are the segments the
+   replication records (every change of state, service or benefit of every person, and the
+   open segments at the horizon).
+3. `compare`: `api.compare` of the scenario's rules over two replications (events: the
+   segments of both).
+4. `explain`: `incentive-sim explain` of the person with the most segments in the run of
+   stage 2, timed from process start (interpreter, imports, reading, printing).
 
-Peak memory is the process's peak resident set (ru_maxrss) after stages 1-2, before anything
-else ran. The stock of jobseekers at each year's end is printed for (3) and (4) as a check that
-the two models agree (the daily model's discretisation error is of the order of h/2 per day).
+For each: wall time, peak resident memory (ru_maxrss of the stage's process) and events per
+second, then the ratios national run / reference and compare / run. `--quick` runs a small
+scenario (tests/fixtures/small_run.yaml) and the reference scaled down (1 % of the people, 60
+days), to smoke-test the script. `--like-for-like` adds the earlier stage that moves the
+scenario's own people day by day (exits only) and compares its stock with the event model's
+life courses.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
+import json
 import os
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from incentive_sim.accounting.ledger import Ledger
-from incentive_sim.accounting.outcomes import JOBSEEKER_STATES
-from incentive_sim.funding.spells import SpellTable
-from incentive_sim.scenario import load_scenario
-from incentive_sim.scenario.schema import Scenario
-from incentive_sim.simulation.engine import population, simulate
-from incentive_sim.simulation.hazards import CompetingRisks, Risks
-from incentive_sim.simulation.population import People, stream
-
 REPO = Path(__file__).resolve().parents[1]
-GOAL_SECONDS, GOAL_GIB = 60.0, 3.0
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "daystep_reference.py"
+NATIONAL = REPO / "scenarios" / "finland_national_2025.yaml"
+SMALL = REPO / "tests" / "fixtures" / "small_run.yaml"
+# --quick: the reference's people and days scaled down (its source's constants, replaced)
+QUICK_REFERENCE = {"N0=300_000": "N0=3_000", "inflow_per_day=600_000/365":
+                   "inflow_per_day=6_000/365", "H=1460": "H=60"}
 
 
-def peak_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # kB on Linux
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # kB on Linux
 
 
-def stock_at(spells: SpellTable, days: list[float]) -> list[int]:
-    seeker = JOBSEEKER_STATES[spells.state]
-    return [int(np.count_nonzero(seeker & (spells.start_day <= t) & (spells.end_day > t)))
-            for t in days]
+# ---------------------------------------------------------------- stages (child processes)
+
+def stage_reference(quick: bool) -> dict[str, Any]:
+    source = REFERENCE.read_text(encoding="utf-8")
+    if quick:
+        for full, small in QUICK_REFERENCE.items():
+            if full not in source:
+                raise SystemExit(f"{REFERENCE}: no {full!r} to scale down for --quick")
+            source = source.replace(full, small)
+    spec = importlib.util.spec_from_file_location("daystep_reference", REFERENCE)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    t0 = time.perf_counter()
+    exec(compile(source, str(REFERENCE), "exec"), module.__dict__)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "peak_mib": peak_mib(), "people": int(module.n),
+            "days": int(module.H)}
 
 
-def daily_hazards(risks: CompetingRisks, duration: np.ndarray, multiplier: np.ndarray
-                  ) -> np.ndarray:
-    """(n, destinations) hazards per day at the given spell durations."""
-    band = np.searchsorted(risks.edges, duration, side="right") - 1
-    return np.asarray(risks.rates[band] * multiplier)
+def _timed(module: Any, name: str, times: dict[str, float],
+           count: Callable[[Any], int] | None = None, counts: list[int] | None = None) -> None:
+    """Wrap module.name so that its calls are timed (and their results counted)."""
+    real = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        out = real(*args, **kwargs)
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t0
+        if count is not None and counts is not None:
+            counts.append(count(out))
+        return out
+
+    setattr(module, name, wrapper)
 
 
-def reference_day_by_day(s: Scenario, people: People, seed: int, replication: int,
-                         days: list[float]) -> tuple[list[int], int]:
-    """The plain model: returns the jobseeker stock at `days` and the person-days simulated."""
-    rng = stream(seed, replication, "benchmark.reference")
-    risks = Risks.of(s)
-    exits_mult = people.frailty[:, None] * risks.exits.group_multiplier[people.group]
-    loss_mult = people.frailty[:, None] * risks.job_loss.group_multiplier[people.group]
-    has_job_loss = bool(risks.job_loss.rates.any())
-    employment = risks.exits.destinations.index("employment")
-    origin = people.arrival_day - people.elapsed_days      # start of the current spell
-    arrival = np.floor(people.arrival_day).astype(np.int64)
-    bounds = np.searchsorted(arrival, np.arange(s.horizon_days + 1), side="left")
-    unemployed = np.zeros(0, np.int64)
-    employed = np.zeros(0, np.int64)
-    job_start = np.zeros(len(people))
-    wanted = {int(d): i for i, d in enumerate(days)}
-    stock = [0] * len(days)
-    person_days = 0
-    # former jobseekers in work at the start begin in their job, under way since -elapsed
-    in_work = people.employed_at_start
-    job_start[in_work] = -people.elapsed_days[in_work]
-    for day in range(s.horizon_days):
-        arriving = np.arange(bounds[day], bounds[day + 1])
-        if day == 0:
-            employed = arriving[in_work[arriving]]
-            arriving = arriving[~in_work[arriving]]
-        unemployed = np.concatenate([unemployed, arriving])
-        if day in wanted:   # the stock at the start of the day: today's later arrivals not yet
-            later = np.count_nonzero(people.arrival_day[arriving] > day)
-            stock[wanted[day]] = int(unemployed.size - later)
-        person_days += unemployed.size + employed.size
-        h = daily_hazards(risks.exits, day - origin[unemployed], exits_mult[unemployed])
-        total = h.sum(axis=1)
-        leave = rng.random(unemployed.size) < -np.expm1(-total)
-        who = unemployed[leave]
-        u = rng.random(who.size) * total[leave]
-        dest = (np.cumsum(h[leave], axis=1) < u[:, None]).sum(axis=1)
-        unemployed = unemployed[~leave]
-        if has_job_loss:
-            found = who[dest == employment]
-            job_start[found] = day + 1
-            hl = daily_hazards(risks.job_loss, day - job_start[employed], loss_mult[employed])
-            lost = rng.random(employed.size) < -np.expm1(-hl[:, 0])
-            origin[employed[lost]] = day + 1
-            unemployed = np.concatenate([unemployed, employed[lost]])
-            employed = np.concatenate([employed[~lost], found])
-    return stock, person_days
+def stage_run(scenario: Path, out: Path) -> dict[str, Any]:
+    import incentive_sim.experiments.run as run_module
+    from incentive_sim import api
+    from incentive_sim.experiments.explain_store import EXPLAIN, read_index
+
+    times: dict[str, float] = {}
+    segments: list[int] = []
+    _timed(run_module, "simulate", times, lambda r: len(r.spells), segments)
+    _timed(run_module, "write_explain_store", times)
+    t0 = time.perf_counter()
+    result = api.run(scenario, out, replications=1)
+    wall = time.perf_counter() - t0
+    store = out / EXPLAIN
+    index = read_index(store)
+    rows = np.diff(np.load(store / "offsets.npy"))
+    return {"wall_s": wall, "peak_mib": peak_mib(), "events": segments[0],
+            "simulate_s": times["simulate"], "explain_write_s": times["write_explain_store"],
+            "explain_bytes": sum(p.stat().st_size for p in store.iterdir()),
+            "people": index["people"], "rules": list(result.summary["rules"]),
+            "busiest_person": int(np.argmax(rows)), "busiest_rows": int(rows.max())}
+
+
+def stage_compare(scenario: Path, out: Path) -> dict[str, Any]:
+    import incentive_sim.experiments.compare as compare_module
+    from incentive_sim import api
+
+    times: dict[str, float] = {}
+    segments: list[int] = []
+    _timed(compare_module, "simulate", times, lambda r: len(r.spells), segments)
+    t0 = time.perf_counter()
+    api.compare(scenario, None, out, replications=2)
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "peak_mib": peak_mib(), "events": sum(segments),
+            "simulate_s": times["simulate"], "replications": len(segments)}
+
+
+def stage_explain(run_dir: Path, person: int) -> dict[str, Any]:
+    from incentive_sim.cli import app
+
+    try:
+        app(["explain", str(run_dir), "--person", str(person)], standalone_mode=False)
+    finally:
+        sys.stdout.flush()
+    return {"peak_mib": peak_mib()}
+
+
+def stage_like_for_like(scenario: Path) -> dict[str, Any]:
+    from daystep_same_people import like_for_like  # beside this script
+
+    return {**like_for_like(scenario), "peak_mib": peak_mib()}
+
+
+# ---------------------------------------------------------------- the parent
+
+def measure(stage: str, *args: str) -> dict[str, Any]:
+    """Run one stage in a fresh process; its figures, with the process's own wall time."""
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stage", stage,
+                           *args], capture_output=True, text=True, check=False,
+                          cwd=REPO, env={**os.environ, "COLUMNS": "80"})
+    process_s = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"stage {stage} failed:\n{done.stdout}\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["process_s"] = process_s
+    figures["printed"] = done.stdout.strip().splitlines()[:-1]
+    return figures
+
+
+def line(name: str, f: dict[str, Any], wall: float) -> str:
+    rate = f"; {f['events'] / wall / 1e3:,.1f} k events/s" if f.get("events") else ""
+    return f"{name:10s} {wall:8.1f} s  peak {f['peak_mib'] / 1024:5.2f} GiB{rate}"
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=REPO, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, cwd=REPO, check=False).stdout
+    return done.stdout.strip() + (" (uncommitted changes)" if dirty.strip() else "")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", type=Path,
-                    default=REPO / "scenarios" / "finland_national_2025.yaml")
-    ap.add_argument("--replication", type=int, default=0)
-    ap.add_argument("--skip-reference", action="store_true",
-                    help="only stages 1-2 (the replication and its pricing)")
-    args = ap.parse_args(argv)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--scenario", type=Path, default=None,
+                    help="default: scenarios/finland_national_2025.yaml (--quick: "
+                         "tests/fixtures/small_run.yaml)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a small scenario and the reference scaled down: a smoke test")
+    ap.add_argument("--like-for-like", action="store_true",
+                    help="also the scenario's own people moved day by day (exits only)")
+    ap.add_argument("--stage", help=argparse.SUPPRESS)
+    ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    stages: dict[str, Callable[[], dict[str, Any]]] = {
+        "reference": lambda: stage_reference(a.quick),
+        "run": lambda: stage_run(Path(a.args[0]), Path(a.args[1])),
+        "compare": lambda: stage_compare(Path(a.args[0]), Path(a.args[1])),
+        "explain": lambda: stage_explain(Path(a.args[0]), int(a.args[1])),
+        "like_for_like": lambda: stage_like_for_like(Path(a.args[0])),
+    }
+    if a.stage:
+        print(json.dumps(stages[a.stage]()))
+        return
 
-    s = load_scenario(args.scenario)
-    seed, rep = s.seed, args.replication
-    print(f"# national run benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    scenario = (a.scenario or (SMALL if a.quick else NATIONAL)).resolve()
+    print(f"# national run benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit "
+          f"{commit()}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}; load average "
-          f"{os.getloadavg()[0]:.2f}")
-    print(f"scenario: {args.scenario.name} ({s.name}), seed {seed}, replication {rep}, "
-          f"horizon {s.horizon_days} days, rules {', '.join(s.rule_names())}")
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())} at the start")
+    print(f"scenario: {scenario.relative_to(REPO) if scenario.is_relative_to(REPO) else scenario}"
+          f"{' (--quick: the reference scaled down too)' if a.quick else ''}")
+    with tempfile.TemporaryDirectory(prefix="national-bench-") as tmp:
+        ref = measure("reference", *(["--quick"] if a.quick else []))
+        for printed in ref["printed"]:
+            print(f"  reference says: {printed}")
+        run = measure("run", str(scenario), f"{tmp}/run")
+        cmp = measure("compare", str(scenario), f"{tmp}/compare")
+        person = str(run["busiest_person"])
+        exp = measure("explain", f"{tmp}/run", person)
+        like = measure("like_for_like", str(scenario)) if a.like_for_like else None
 
-    t0 = time.perf_counter()
-    result = simulate(s, rep, seed)
-    t1 = time.perf_counter()
-    ledger = Ledger.build(s, result.spells)
-    t2 = time.perf_counter()
-    peak = peak_gib()
-    events = len(result.spells)
-    sim_s, price_s = t1 - t0, t2 - t1
-    total = sim_s + price_s
-    starts = sum(st.starts for st in result.services.values())
-    print(f"\npeople: {result.people:,}; events (segments): {events:,}; service starts: "
-          f"{starts:,}")
-    print(f"1 simulate:           {sim_s:7.1f} s  ({events / sim_s / 1e3:,.0f} k events/s)")
-    print(f"2 price ({len(ledger.rules)} rules):    {price_s:7.1f} s  "
-          f"({events * len(ledger.rules) / price_s / 1e6:.2f} M segment-rules/s)")
-    print(f"  replication total:  {total:7.1f} s  ({events / total / 1e3:,.0f} k events/s); "
-          f"peak memory {peak:.2f} GiB")
-    print(f"  goal <= {GOAL_SECONDS:.0f} s and <= {GOAL_GIB:.0f} GiB: "
-          f"{'met' if total <= GOAL_SECONDS and peak <= GOAL_GIB else 'NOT met'}")
-    yrs = s.horizon_days / 365.25
-    print("  bn a year:                 municipal benefits, services, transfers; state; fund")
-    for rule in ledger.rules:
-        t = ledger.totals(rule)
-        m = ledger.by_item(rule)["municipality"]
-        print(f"  {rule:26s} {m['benefit'] / yrs / 1e9:6.3f}  {m['service'] / yrs / 1e9:6.3f}  "
-              f"{m['transfer'] / yrs / 1e9:6.3f};  {t['state'] / yrs / 1e9:6.3f};  "
-              f"{t['fund'] / yrs / 1e9:6.3f}")
-    if args.skip_reference:
-        return
-    del result, ledger
-
-    quiet = s.model_copy(update={"policy": s.policy.model_copy(update={
-        "strategy": "none", "by_municipality": {}})})
-    days = [float(d) for d in range(0, s.horizon_days, 365)]
-    t3 = time.perf_counter()
-    bare = simulate(quiet, rep, seed)
-    t4 = time.perf_counter()
-    people = population(s, seed, rep)
-    t5 = time.perf_counter()
-    ref_stock, person_days = reference_day_by_day(s, people, seed, rep, days)
-    t6 = time.perf_counter()
-    bare_s, ref_s = t4 - t3, t6 - t5
-    print(f"3 life courses only:  {bare_s:7.1f} s  ({len(bare.spells) / bare_s / 1e3:,.0f} k "
-          f"events/s; services off)")
-    print(f"4 day-by-day numpy:   {ref_s:7.1f} s  ({person_days / ref_s / 1e6:.1f} M "
-          f"person-days/s; {person_days:,} person-days; exits only)")
-    print(f"  reference / life courses only: {ref_s / bare_s:.2f}x "
-          f"(above 1: the event model is faster)")
-    print(f"  reference / full replication (simulate + price): {ref_s / total:.2f}x")
-    print("  jobseekers at day " + ", ".join(f"{d:.0f}" for d in days))
-    print("    life courses: " + ", ".join(f"{x:,}" for x in stock_at(bare.spells, days)))
-    print("    day-by-day:   " + ", ".join(f"{x:,}" for x in ref_stock))
+    print(f"\nevents (segments) of one replication: {run['events']:,}; people "
+          f"{run['people']:,}; rules priced: {', '.join(run['rules'])}")
+    print(line("reference", ref, ref["wall_s"]) + f" ({ref['people']:,} people, "
+          f"{ref['days']:,} days)")
+    print(line("run", run, run["wall_s"]) + f" (simulate {run['simulate_s']:.1f} s)")
+    print(f"{'':10s} explain/ written in {run['explain_write_s']:.2f} s "
+          f"({run['explain_write_s'] / run['wall_s']:.1%} of the run), "
+          f"{run['explain_bytes'] / 1e6:,.1f} MB ({run['explain_bytes'] / run['events']:.1f} "
+          "bytes a segment)")
+    print(line("compare", cmp, cmp["wall_s"]) + f" ({cmp['replications']} replications, "
+          f"simulate {cmp['simulate_s']:.1f} s)")
+    print(f"{'explain':10s} {exp['process_s']:8.1f} s  peak {exp['peak_mib'] / 1024:5.2f} GiB"
+          f" (person {person}, {run['busiest_rows']} segments; from process start, "
+          "no simulation)")
+    print(f"ratio run / reference:  {run['wall_s'] / ref['wall_s']:.2f} "
+          "(goal at most 1.5, stretch below 1)")
+    print(f"ratio compare / run:    {cmp['wall_s'] / run['wall_s']:.2f} (goal at most 2.5)")
+    if like is not None:
+        print(f"like for like (exits only, the scenario's people): life courses "
+              f"{like['life_courses_s']:.1f} s, day by day {like['day_by_day_s']:.1f} s, "
+              f"ratio {like['day_by_day_s'] / like['life_courses_s']:.2f}")
+        print("  jobseekers at day " + ", ".join(f"{d:.0f}" for d in like["days"]))
+        print("    life courses: " + ", ".join(f"{x:,}" for x in like["life_courses_stock"]))
+        print("    day by day:   " + ", ".join(f"{x:,}" for x in like["day_by_day_stock"]))
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import incentive_sim.experiments.explain as explain_module
 from incentive_sim.accounting.explain import explain_person
 from incentive_sim.accounting.ledger import Plan, rule_counter, service_costs
 from incentive_sim.cli import app
 from incentive_sim.experiments.explain import explain, load_run
+from incentive_sim.experiments.explain_store import (
+    EXPLAIN,
+    read_index,
+    read_person,
+    write_explain_store,
+)
 from incentive_sim.experiments.run import run_scenario
+from incentive_sim.funding.counters import rule_counters
 from incentive_sim.funding.pricing import price
+from incentive_sim.funding.spells import COLUMNS, SpellTable
 from incentive_sim.scenario import InputError, load_scenario
 from incentive_sim.scenario.vocabulary import PAYERS
 from incentive_sim.simulation.engine import simulate
@@ -148,3 +158,129 @@ def test_explain_dates_a_reset_on_the_day_the_employment_condition_is_met() -> N
     # the last 100 paid days restart from 0: nothing billed, all below class 101-200
     assert last.amounts["municipality"] == 0.0 and last.bands == ["1-100"]
     assert last.steps == "0 % (paid days 1-100)"
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f":
+        return a.shape == b.shape and bool(np.all(a.view(np.int64) == b.astype(
+            np.float64).view(np.int64)))
+    return bool(np.array_equal(a, b))
+
+
+def test_explain_reads_the_stored_history_and_says_what_simulating_again_says(
+        run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run stored replication 0 by person: explain gives exactly the lines (dates,
+    counters, bands, euros) that simulating the run again gives, and does not simulate."""
+    scenario, seed = load_run(run_dir)
+    spells = simulate(scenario, 0, seed).spells
+    people, counts = np.unique(spells.person_id, return_counts=True)
+    plan = Plan.of(scenario)
+    costs = service_costs(scenario, spells.services)
+    bonused = {int(spells.person_id[s]) for name in plan.priced
+               for s in price(spells, plan.compiled[name], costs,
+                              rule_counter(spells, plan.compiled[name])).bonuses.segment}
+    with_prior = np.unique(spells.person_id[spells.prior_paid_days > 0])
+    chosen = {*people[np.argsort(-counts, kind="stable")[:12]].tolist(),
+              *sorted(bonused)[:4], *with_prior[:4].tolist(), *people[::97].tolist()}
+    assert bonused and len(chosen) >= 20
+
+    def no_simulation(*args: object) -> None:
+        raise AssertionError("explain simulated although the run stored the history")
+
+    monkeypatch.setattr(explain_module, "simulate", no_simulation)
+    for person in sorted(chosen):
+        again = explain_person(scenario, spells, int(person)).as_dict()
+        assert explain(run_dir, int(person)).as_dict() == again, person
+    one_rule = explain(run_dir, int(people[0]), "fi_2025_graduated").as_dict()
+    assert one_rule == explain_person(scenario, spells, int(people[0]),
+                                      "fi_2025_graduated").as_dict()
+
+
+def test_the_stored_history_is_the_simulated_one_bit_for_bit(run_dir: Path) -> None:
+    """Every person's rows and counters read back from explain/ are the simulated ones, to
+    the bit, and the counters are those pricing used."""
+    scenario, seed = load_run(run_dir)
+    spells = simulate(scenario, 0, seed).spells
+    plan = Plan.of(scenario)
+    priced: dict[str, np.ndarray] = {}
+    for name in plan.priced:
+        priced.update(rule_counters(spells, plan.compiled[name]))
+    store = run_dir / EXPLAIN
+    assert read_index(store)["counters"] == list(priced)
+    order = spells.person_order()
+    people = np.unique(spells.person_id)
+    for person in people.tolist():
+        rows = order[spells.person_id[order] == person]
+        mine = read_person(store, person, plan.simple_rules())
+        assert mine is not None
+        for column in COLUMNS:
+            assert _same_bits(getattr(mine, column), getattr(spells, column)[rows]), (
+                person, column)
+        assert list(mine.counter_at_start) == list(priced)
+        for name, counter in priced.items():
+            assert _same_bits(mine.counter_at_start[name], counter[rows]), (person, name)
+        assert (mine.municipalities, mine.groups, mine.services) == (
+            spells.municipalities, spells.groups, spells.services)
+    assert read_person(store, int(people.max()) + 1, plan.simple_rules()) is None
+
+
+def test_a_history_no_prediction_fits_is_stored_whole_and_read_back_exactly(
+        tmp_path: Path) -> None:
+    """Gaps between segments, -0.0, NaN, amounts and counters that follow nothing, ids
+    beyond int32: each column is stored whole or by exceptions, and read back to the bit."""
+    rng = np.random.default_rng(3)
+    n = 400
+    person = np.sort(rng.choice([5, 7, 2**40, 2**40 + 3, 11], n))
+    start = np.round(rng.uniform(0, 300, n), 3)
+    end = start + rng.choice([0.0, 1.5, 30.0], n)
+    amount = rng.choice([0.0, -0.0, 37.21, float(np.nan), 61.3], n)
+    table = SpellTable.from_columns(
+        {"person_id": person, "state": rng.integers(0, 3, n), "benefit": rng.integers(-1, 3, n),
+         "daily_amount": amount, "basic_part": rng.uniform(0, 40, n), "start_day": start,
+         "end_day": end, "prior_paid_days": rng.uniform(0, 500, n),
+         "censored": rng.random(n) < 0.5, "service": rng.integers(-1, 200, n),
+         "municipality": rng.integers(0, 300, n)},
+        municipalities=tuple(f"m{i}" for i in range(300)), groups=("",),
+        services=tuple(f"s{i}" for i in range(200)))
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    rules = Plan.of(s).simple_rules()
+    names = list(rules)[:2]
+    counters = {names[0]: rng.uniform(0, 900, n),
+                names[1]: np.where(rng.random(n) < 0.3, -0.0, rng.uniform(0, 900, n))}
+    store = tmp_path / EXPLAIN
+    write_explain_store(store, table, counters, rules, horizon_days=400.0)
+    assert "whole" in read_index(store)["columns"].values()
+    order = table.person_order()
+    for p in np.unique(person).tolist():
+        rows = order[table.person_id[order] == p]
+        mine = read_person(store, p, rules)
+        assert mine is not None
+        for column in COLUMNS:
+            assert _same_bits(getattr(mine, column), getattr(table, column)[rows]), column
+        for name, counter in counters.items():
+            assert _same_bits(mine.counter_at_start[name], counter[rows]), name
+
+
+def test_an_empty_history_is_stored_and_has_nobody_to_read(tmp_path: Path) -> None:
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    rules = Plan.of(s).simple_rules()
+    store = tmp_path / EXPLAIN
+    write_explain_store(store, SpellTable.empty(), {name: np.zeros(0) for name in rules},
+                        rules, horizon_days=365.0)
+    assert read_index(store)["rows"] == 0
+    assert read_person(store, 0, rules) is None
+
+
+def test_a_run_folder_without_the_stored_history_is_simulated_again_with_a_note(
+        run_dir: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old_run"
+    shutil.copytree(run_dir, old, ignore=shutil.ignore_patterns(EXPLAIN))
+    notes: list[str] = []
+    assert explain(old, 5, note=notes.append).as_dict() == explain(run_dir, 5).as_dict()
+    assert len(notes) == 1 and "simulating replication 0 again" in notes[0]
+    result = CliRunner().invoke(app, ["explain", str(old), "--person", "5"])
+    assert result.exit_code == 0, result.output
+    assert "simulating replication 0 again" in result.stderr
+    assert "simulating" not in CliRunner().invoke(
+        app, ["explain", str(run_dir), "--person", "5"]).stderr

@@ -24,7 +24,7 @@ SMALL = (REPO / "tests/fixtures/small_run.yaml").read_text(encoding="utf-8").rep
 RUN_FILES = {"summary.json", "costs_monthly.csv", "municipal_share_monthly.csv",
              "municipalities_yearly.csv",
              "stock_monthly.csv", "indicators_monthly.csv", "transitions.csv", "referrals.csv",
-             "scenario.resolved.yaml", "report.html", "plots", MANIFEST}
+             "scenario.resolved.yaml", "report.html", "plots", "explain", MANIFEST}
 COMPARE_FILES = {"comparison.csv", "outcomes.csv", "winners_losers.csv",
                  "municipalities_yearly.csv", "comparison.json", "referrals.csv",
                  "scenario.resolved.yaml", "report.html", "plots", MANIFEST}

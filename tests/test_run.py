@@ -57,7 +57,7 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_run_writes_every_contract_file(first_run: Path) -> None:
-    for name in (*CONTRACT_FILES, "spells.csv.gz"):
+    for name in (*CONTRACT_FILES, "spells.csv.gz", "explain/index.json"):
         assert (first_run / name).is_file(), name
     assert not [p for p in first_run.iterdir() if p.name.startswith(".partial")]
     headers = {"costs_monthly.csv": ["rule", "month", "municipality", "payer", "item", "amount"],
@@ -204,8 +204,9 @@ def test_the_same_seed_gives_byte_identical_outputs(first_run: Path, small: Scen
                                                     tmp_path: Path) -> None:
     again = tmp_path / "again"
     run_scenario(small, again, write_spells=True)
-    for name in (*CONTRACT_FILES[1:], "spells.csv.gz", *(f"plots/{p.name}" for p in
-                                                          (first_run / "plots").iterdir())):
+    for name in (*CONTRACT_FILES[1:], "spells.csv.gz",
+                 *(f"{folder}/{p.name}" for folder in ("plots", "explain")
+                   for p in (first_run / folder).iterdir())):
         assert (again / name).read_bytes() == (first_run / name).read_bytes(), name
     a, b = summary_of(first_run), summary_of(again)
     for s in (a, b):
@@ -329,4 +330,4 @@ def test_a_run_without_spells_removes_the_spells_file_of_an_earlier_run(
     run_scenario(small, out, replications=1, seed=small.seed + 5)
     assert not (out / "spells.csv.gz").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted([*CONTRACT_FILES, "plots",
-                                                           "manifest.json"])
+                                                           "explain", "manifest.json"])

@@ -481,7 +481,10 @@ def explain(
     """Every cost line of one person, with the rule step behind it and euros per payer."""
     from .experiments.explain import explain as explain_person
 
-    ex = _guarded(lambda: explain_person(out_dir, person, rule))
+    ex = _guarded(lambda: explain_person(
+        out_dir, person, rule,
+        note=lambda text: err.print(f"note: {text}", markup=False, highlight=False,
+                                   soft_wrap=True)))
     if as_json:
         out.print_json(json.dumps(ex.as_dict()))
         return

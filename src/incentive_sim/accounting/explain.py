@@ -72,24 +72,53 @@ class Explanation:
 
 def explain_person(scenario: Scenario, spells: SpellTable, person: int,
                    rule: str | None = None) -> Explanation:
+    """Explain one person of a whole simulated history: the counters are those of the whole
+    history (as the run priced it), taken at the person's rows."""
     plan = Plan.of(scenario)
-    names = plan.priced if rule is None else (rule,)
+    names = rules_explained(plan, rule)
+    order = spells.person_order()
+    rows = order[spells.person_id[order] == person]
+    if rows.size == 0:
+        raise no_such_person(person, int(spells.person_id.max()) if len(spells) else -1)
+    counters: dict[str, FloatArray] = {}
+    for name in names:
+        whole = rule_counters(spells, plan.compiled[name])
+        counters.update({simple: counter[rows] for simple, counter in whole.items()})
+    mine = replace(spells.take(rows), counter_at_start=counters)
+    return explain_history(scenario, mine, rule, plan)
+
+
+def rules_explained(plan: Plan, rule: str | None) -> tuple[str, ...]:
+    """The rules to explain: `rule`, or every rule the run priced."""
     if rule is not None and rule not in plan.compiled:
         raise InputError([Problem("--rule", None, "--rule",
                                   f"the run did not price {rule!r}; it priced: "
                                   f"{', '.join(plan.priced)}")])
-    order = spells.person_order()
-    rows = order[spells.person_id[order] == person]
-    if rows.size == 0:
-        last = int(spells.person_id.max()) if len(spells) else -1
-        raise InputError([Problem("--person", None, "--person",
-                                  f"no person {person} in replication 0 (ids 0-{last})")])
-    mine = spells.take(rows)
-    costs = service_costs(scenario, spells.services)
+    return plan.priced if rule is None else (rule,)
+
+
+def no_such_person(person: int, last: int) -> InputError:
+    return InputError([Problem("--person", None, "--person",
+                               f"no person {person} in replication 0 (ids 0-{last})")])
+
+
+def explain_history(scenario: Scenario, mine: SpellTable, rule: str | None = None,
+                    plan: Plan | None = None) -> Explanation:
+    """Explain one person from their own rows, in person order, with the counter of every
+    simple rule explained in `counter_at_start` (the whole history's, as the run priced it:
+    counters recomputed from one person's rows could differ in the last bit)."""
+    plan = Plan.of(scenario) if plan is None else plan
+    names = rules_explained(plan, rule)
+    person = int(mine.person_id[0])
+    missing = [r.name for name in names for r in plan.compiled[name].simple_rules()
+               if r.name not in mine.counter_at_start]
+    if missing:
+        raise ValueError(f"no counter of {', '.join(missing)} for person {person}")
+    costs = service_costs(scenario, mine.services)
     out: dict[str, list[Line]] = {}
     for name in names:
         compiled = plan.compiled[name]
-        counters = {k: v[rows] for k, v in rule_counters(spells, compiled).items()}
+        counters = rule_counters(mine, compiled)
         simple = compiled.simple_rules()
         bounds = compiled.phase_starts if compiled.is_timeline else np.array([-np.inf])
         pieces, piece_counters, segment = split_at(
@@ -124,8 +153,8 @@ def explain_person(scenario: Scenario, spells: SpellTable, person: int,
                               _date(scenario.start_date, day),
                               compiled.at(float(pieces.start_day[seg])).name))
         out[name] = lines
-    return Explanation(person, spells.municipalities[int(mine.municipality[0])],
-                       spells.groups[int(mine.group[0])], out)
+    return Explanation(person, mine.municipalities[int(mine.municipality[0])],
+                       mine.groups[int(mine.group[0])], out)
 
 
 def _date(start: dt.date, day: float) -> str:

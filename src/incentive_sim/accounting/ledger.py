@@ -200,6 +200,12 @@ class Plan:
         """Every simple rule whose counter pricing needs (the rules of timelines), by name."""
         return {r.name: r for rule in self.compiled.values() for r in rule.simple_rules()}
 
+    def explained_rules(self) -> tuple[str, ...]:
+        """The simple rules whose counters explaining a person under the priced rules needs
+        (transfer bases not among them)."""
+        return tuple(dict.fromkeys(r.name for name in self.priced
+                                   for r in self.compiled[name].simple_rules()))
+
 
 # ---------------------------------------------------------------- the ledger
 

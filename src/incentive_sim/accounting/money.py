@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from ..funding.money import cents
 from ..scenario.vocabulary import ITEMS, PAYERS
@@ -83,6 +82,10 @@ def interval(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     if n < 2:
         nan = np.full_like(mean, np.nan)
         return mean, nan, nan
+    # imported here: scipy.stats takes most of a second to import, which commands that
+    # compute no interval (explain above all) should not pay
+    from scipy import stats
+
     half = stats.t.ppf(0.975, n - 1) * x.std(axis=0, ddof=1) / np.sqrt(n)
     return mean, mean - half, mean + half
 

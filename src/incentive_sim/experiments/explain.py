@@ -1,16 +1,26 @@
 """`incentive-sim explain DIR --person ID`: one person of replication 0 of a finished run,
-simulated again from the run's resolved scenario and seed, and explained line by line
-(accounting.explain)."""
+explained line by line (accounting.explain). The person's history and counters are read from
+the run's `explain/` folder (explain_store), without simulating; a run folder written before
+that folder existed is simulated again from its resolved scenario and seed."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from ..accounting.explain import Explanation, explain_person
+from ..accounting.explain import (
+    Explanation,
+    explain_history,
+    explain_person,
+    no_such_person,
+    rules_explained,
+)
+from ..accounting.ledger import Plan
 from ..scenario import InputError, Problem, load_scenario
 from ..scenario.schema import Scenario
 from ..simulation.engine import simulate
+from .explain_store import EXPLAIN, has_store, read_index, read_person
 from .run import RESOLVED, SUMMARY
 
 
@@ -25,8 +35,21 @@ def load_run(out_dir: Path) -> tuple[Scenario, int]:
     return load_scenario(resolved), int(seed)
 
 
-def explain(out_dir: Path | str, person: int, rule: str | None = None) -> Explanation:
-    """Explain one person of replication 0 of the run in `out_dir`."""
-    scenario, seed = load_run(Path(out_dir))
-    spells = simulate(scenario, 0, seed).spells
-    return explain_person(scenario, spells, person, rule)
+def explain(out_dir: Path | str, person: int, rule: str | None = None,
+            note: Callable[[str], None] | None = None) -> Explanation:
+    """Explain one person of replication 0 of the run in `out_dir`. `note` is told when the
+    run folder has no `explain/` and replication 0 is simulated again."""
+    folder = Path(out_dir)
+    scenario, seed = load_run(folder)
+    store = folder / EXPLAIN
+    if has_store(store):
+        plan = Plan.of(scenario)
+        rules_explained(plan, rule)              # an unknown rule is reported first
+        mine = read_person(store, person, plan.simple_rules())
+        if mine is None:
+            raise no_such_person(person, int(read_index(store)["last_person"]))
+        return explain_history(scenario, mine, rule, plan)
+    if note is not None:
+        note(f"{folder} has no {EXPLAIN}/ folder (a run of an earlier version): simulating "
+             "replication 0 again, which takes as long as one replication of the run")
+    return explain_person(scenario, simulate(scenario, 0, seed).spells, person, rule)

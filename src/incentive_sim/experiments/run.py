@@ -1,6 +1,7 @@
 """`run`: simulate a scenario's replications, price each under every rule, and write the
 DESIGN outputs (summary.json, costs_monthly.csv, stock_monthly.csv, indicators_monthly.csv,
-transitions.csv, scenario.resolved.yaml and, on request, spells.csv.gz).
+transitions.csv, scenario.resolved.yaml, explain/ (replication 0 by person, for `explain`)
+and, on request, spells.csv.gz).
 
 Outputs are written into a private staging folder beside the output folder, which replaces the
 output folder as a whole only once the whole run has succeeded (see "publishing" below), so a
@@ -71,6 +72,7 @@ from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
 from .executors import run_jobs
+from .explain_store import EXPLAIN, write_explain_store
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -173,9 +175,11 @@ class HistoryDigest:
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
-              spells_path: Path | None = None, transfers: bool = True) -> Replication:
+              spells_path: Path | None = None, transfers: bool = True,
+              explain_dir: Path | None = None) -> Replication:
     """Simulate and price one replication (a job for any executor); with `spells_path`, also
-    write its segments there. `transfers`: whether each rule gets its transfers."""
+    write its segments there, and with `explain_dir` what `explain` reads (explain_store).
+    `transfers`: whether each rule gets its transfers."""
     plan = Plan.of(scenario, transfers=transfers)
     result = simulate(scenario, replication, seed)
     # The digest of the history (Kela's bill above all) and the ledger read the same history
@@ -198,6 +202,11 @@ def replicate(scenario: Scenario, seed: int, replication: int,
         history = digest.result()
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
+    if explain_dir is not None:
+        # the counters as priced: kept online by the engine, or computed above
+        counters = {name: given[name] if name in given else spells.counter_at_start[name]
+                    for name in plan.explained_rules()}
+        write_explain_store(explain_dir, spells, counters, simple, result.horizon_days)
     return Replication.of(scenario, plan, result, ledger, history)
 
 
@@ -357,7 +366,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         plan = Plan.of(scenario, transfers=transfers)
         acc = Accumulator(scenario, plan)
         jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None,
-                 transfers) for r in range(reps)]
+                 transfers, staging / EXPLAIN if r == 0 else None) for r in range(reps)]
         with _progress_bar(bool(progress), reps, scenario.name) as advance:
             for rep in run_jobs(replicate, jobs, workers=workers, scheduler=scheduler,
                                 done=advance):
@@ -379,7 +388,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         write_output(staging / REPORT, run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))
         files = [COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK, INDICATORS_FILE,
-                 TRANSITIONS, REFERRALS, RESOLVED, REPORT, PLOTS,
+                 TRANSITIONS, REFERRALS, RESOLVED, REPORT, PLOTS, EXPLAIN,
                  *([SPELLS] if write_spells else [])]
         publish(staging, out, files, SUMMARY, command="run", force=force)
         return summary
@@ -422,7 +431,7 @@ its size and sha256 (see `manifest`)."""
 OUTPUTS: dict[str, frozenset[str]] = {
     "run": frozenset({SUMMARY, COSTS, MUNICIPAL_SHARE, MUNICIPALITIES_YEARLY, STOCK,
                       INDICATORS_FILE, PLOTS, REPORT, TRANSITIONS, SPELLS, RESOLVED,
-                      REFERRALS}),
+                      REFERRALS, EXPLAIN}),
     "compare": frozenset({"comparison.csv", "outcomes.csv", "winners_losers.csv", REFERRALS,
                           MUNICIPALITIES_YEARLY, "comparison.json", RESOLVED, REPORT, PLOTS}),
     "calibrate": frozenset({"scenario.fitted.yaml", "fit.csv", "parameters.csv",
