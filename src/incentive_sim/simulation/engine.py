@@ -72,6 +72,7 @@ NONE, THRESHOLD, FIFO, INCENTIVE_AWARE = range(len(STRATEGIES))
 REVIEW_JITTER = 0.25        # review intervals are uniform within +-25 % of review_every_days
 COUNTER_TOLERANCE = 1e-6    # paid days: a counter this close to the threshold has reached it
 NUDGE = 1e-6                # days: a check never falls again at the moment it was made
+YEAR_DAYS = 365.0           # municipalities buy places once a year from t = 0
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,6 +85,7 @@ class ServiceStats:
     capacity: int = 0                  # places over all pools at the start
     place_days: float = 0.0            # integral of places over time (they may change yearly)
     places_end: int = 0                # places over all pools at the horizon
+    places_by_year: list[int] = field(default_factory=list)   # in each 365 days from t = 0
     starts: int = 0
     completions: int = 0
     referrals: int = 0                 # accepted referrals (joined the queue)
@@ -106,19 +108,22 @@ class ServiceStats:
 
 @dataclass
 class Referrals:
-    """One row per accepted referral: who, when, to which service, at what counter."""
+    """One row per accepted referral: who, when, to which service, at what counter, and
+    what the municipality expects it to save (net of the service's cost to it, under the rule
+    in force, whatever its strategy: comparable across strategies and rules)."""
 
     person: list[int] = field(default_factory=list)
     day: list[float] = field(default_factory=list)
     service: list[int] = field(default_factory=list)
     municipality: list[int] = field(default_factory=list)
     counter: list[float] = field(default_factory=list)   # in-force rule's paid-day counter
+    saving: list[float] = field(default_factory=list)    # expected saving, in the currency
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"person": np.asarray(self.person, np.int64), "day": np.asarray(self.day),
                 "service": np.asarray(self.service, np.int64),
                 "municipality": np.asarray(self.municipality, np.int64),
-                "counter": np.asarray(self.counter)}
+                "counter": np.asarray(self.counter), "saving": np.asarray(self.saving)}
 
 
 @dataclass
@@ -509,16 +514,16 @@ class Engine:
         return pos[chosen]
 
     def _referral_value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
-                        t: float) -> tuple[FloatArray, FloatArray]:
-        """(saving before the service's cost, that cost) of referring each person now, over
-        their municipality's planning horizon."""
+                        t: float | FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(saving before the service's cost, that cost) of referring each person at their
+        time t (all on one day), over their municipality's planning horizon."""
         courses = self.courses
         multiplier = courses._multiplier(person, courses.risks.exits)
         rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[person],
                                    multiplier)
         horizon = self.planning[self.people.municipality[person]]
         gross, cost = np.zeros(person.size), np.zeros(person.size)
-        rule = self.rule.at(t)
+        rule = self.rule.at(float(np.min(t)))
         for h in np.unique(horizon).tolist():
             mine = horizon == h
             gross[mine], cost[mine] = referral_value(
@@ -536,7 +541,7 @@ class Engine:
         what its marginal client saves against its cost. `response_strength` is the share of
         that change made in a year, within `places_range` times the starting places."""
         low, high = self.s.policy.places_range
-        year = 365.0
+        year = YEAR_DAYS
         while self.env.now + year < self.horizon:
             yield self.env.timeout(year)
             self._count_place_days(self.env.now)
@@ -574,6 +579,9 @@ class Engine:
                                               strict=True) if pool is not None)
             stats.place_days += places * (until - self.places_since)
             stats.places_end = places
+            # places change only at whole years from t = 0: one entry per year begun
+            years = int(np.ceil(until / YEAR_DAYS) - np.ceil(self.places_since / YEAR_DAYS))
+            stats.places_by_year.extend([places] * years)
         self.places_since = until
 
     def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
@@ -593,6 +601,7 @@ class Engine:
             return
         at = np.broadcast_to(np.asarray(t, np.float64), who.shape)
         stats = self.stats[svc.name]
+        gross, cost = self._referral_value(svc, who, counter, at)
         self.courses.take(who, at)
         stats.referrals += int(who.size)
         self.referrals.person.extend(who.tolist())
@@ -600,6 +609,7 @@ class Engine:
         self.referrals.service.extend([svc.index] * who.size)
         self.referrals.municipality.extend(muni.tolist())
         self.referrals.counter.extend(counter.tolist())
+        self.referrals.saving.extend((gross - cost).tolist())
         now = self.env.now
         at_once = at <= now
         if at_once.all():
