@@ -10,6 +10,7 @@ import html
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from incentive_sim.experiments.compare import compare
 from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.schema import Scenario
+from incentive_sim.simulation import engine
 from incentive_sim.simulation.engine import SimulationResult, simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,3 +142,28 @@ def test_a_behavioural_comparison_writes_each_rules_own_referrals(tmp_path: Path
         mine = [r for r in table if r["rule"] == rule]
         referred = simulate(in_force(s, rule), 0).referrals.arrays()
         assert sum(float(r["count"]) for r in mine) == referred["counter"].size
+
+
+def test_an_incentive_aware_referral_records_the_saving_it_was_ranked_by(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The strategy hands its own figure on rather than working it out again: it must be
+    the one the rule in force gives at the referral, as for every other strategy."""
+    s = load_scenario(FIXTURE)
+    s = s.model_copy(update={"policy": s.policy.model_copy(update={
+        "strategy": "incentive_aware"})})
+    handed: list[tuple[np.ndarray, np.ndarray]] = []
+    refer = engine.Engine.refer
+
+    def checked(self: engine.Engine, who: Any, counter: Any, svc: Any, pool_index: Any,
+                muni: Any, t: Any, saving: Any = None) -> None:
+        if saving is not None and who.size:
+            gross, cost = self._referral_value(svc, who, counter,
+                                               np.broadcast_to(np.asarray(t, float), who.shape))
+            handed.append((saving, gross - cost))
+        refer(self, who, counter, svc, pool_index, muni, t, saving)
+
+    monkeypatch.setattr(engine.Engine, "refer", checked)
+    recorded = engine.simulate(s, 0).referrals.arrays()["saving"]
+    assert handed and sum(h[0].size for h in handed) == recorded.size
+    for given, recomputed in handed:
+        np.testing.assert_allclose(given, recomputed, rtol=1e-12, atol=1e-9)

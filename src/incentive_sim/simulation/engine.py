@@ -472,20 +472,22 @@ class Engine:
                 mine = ok & (strategy == code)
                 if not mine.any():
                     continue
-                chosen = self._choose(code, svc, who, counter, mine, pool_index, now)
+                chosen, saving = self._choose(code, svc, who, counter, mine, pool_index, now)
                 if chosen.size == 0:
                     continue
                 taken[chosen] = True
                 self._offer(who[chosen], counter[chosen], svc, pool_index[chosen],
-                            muni[chosen], t[chosen])
+                            muni[chosen], t[chosen], saving)
 
     def _choose(self, code: int, svc: CompiledService, who: IntArray, counter: FloatArray,
-                ok: np.ndarray, pool_index: IntArray, t: float) -> IntArray:
-        """Positions in `who` to refer to `svc`, in order."""
+                ok: np.ndarray, pool_index: IntArray, t: float
+                ) -> tuple[IntArray, FloatArray | None]:
+        """Positions in `who` to refer to `svc`, in order, and their expected saving where
+        the strategy has worked it out (incentive_aware; None for the others)."""
         courses = self.courses
         if code == THRESHOLD:
             refer_at = self.refer_at[self.people.municipality[who]]
-            return np.flatnonzero(ok & (counter >= refer_at - COUNTER_TOLERANCE))
+            return np.flatnonzero(ok & (counter >= refer_at - COUNTER_TOLERANCE)), None
         pos = np.flatnonzero(ok)
         if code == FIFO:
             rank_key = courses.spell_start[who[pos]]
@@ -511,7 +513,7 @@ class Engine:
             new = ~chosen & pays & (mark[person] != self.year + 1)
             mark[person[new]] = self.year + 1
             np.add.at(margin[:, 1], pool[new], 1.0)
-        return pos[chosen]
+        return pos[chosen], (-rank_key[order][chosen] if code == INCENTIVE_AWARE else None)
 
     def _referral_value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
                         t: float | FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -585,23 +587,27 @@ class Engine:
         self.places_since = until
 
     def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
-               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray) -> None:
+               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray,
+               saving: FloatArray | None = None) -> None:
         accept = self.take_up_draws.uniform(who) < self.take_up[muni]
         self.stats[svc.name].declined += int((~accept).sum())
         self.refer(who[accept], counter[accept], svc, pool_index[accept], muni[accept],
-                   t[accept])
+                   t[accept], None if saving is None else saving[accept])
 
     def refer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]],
-              t: FloatArray | float) -> None:
+              t: FloatArray | float, saving: FloatArray | None = None) -> None:
         """Send people (unemployed, in the life courses up to their times t, now or later
         today) to the queues of a service's pools: they leave the life courses at once, and
-        join the queue at t."""
+        join the queue at t. `saving`: what each referral is expected to save the
+        municipality, when the strategy has worked it out already."""
         if who.size == 0:
             return
         at = np.broadcast_to(np.asarray(t, np.float64), who.shape)
         stats = self.stats[svc.name]
-        gross, cost = self._referral_value(svc, who, counter, at)
+        if saving is None:
+            gross, cost = self._referral_value(svc, who, counter, at)
+            saving = gross - cost
         self.courses.take(who, at)
         stats.referrals += int(who.size)
         self.referrals.person.extend(who.tolist())
@@ -609,7 +615,7 @@ class Engine:
         self.referrals.service.extend([svc.index] * who.size)
         self.referrals.municipality.extend(muni.tolist())
         self.referrals.counter.extend(counter.tolist())
-        self.referrals.saving.extend((gross - cost).tolist())
+        self.referrals.saving.extend(saving.tolist())
         now = self.env.now
         at_once = at <= now
         if at_once.all():
