@@ -122,7 +122,9 @@ def test_compare_with_force_replaces_a_run_folder_with_only_the_comparison(
     result = compare(scenario, out, "--force")
     assert result.exit_code == 0, result.output
     assert names(out) == COMPARE_FILES
-    assert names(out / "plots") == {"comparison_by_municipality.png"}   # no plot of the run
+    # none of the run's plots is left: only the comparison's (two have the run's names)
+    assert names(out / "plots") == {"comparison_by_municipality.png", "referrals.png",
+                                    "behaviour.png"}
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["command"] == "compare"
     assert {e["path"] for e in manifest["files"]} == {

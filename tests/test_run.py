@@ -193,8 +193,8 @@ def test_the_resolved_scenario_loads_back_equal(first_run: Path, small: Scenario
 
 def test_run_draws_its_plots(first_run: Path) -> None:
     plots = sorted(p.name for p in (first_run / "plots").iterdir())
-    assert plots == ["costs_monthly.png", "services.png", "staircase.png",
-                     "stock_by_duration.png", "transitions.png"]
+    assert plots == ["behaviour.png", "costs_monthly.png", "referrals.png", "services.png",
+                     "staircase.png", "stock_by_duration.png", "transitions.png"]
     for name in plots:
         data = (first_run / "plots" / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000, name

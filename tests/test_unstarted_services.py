@@ -1,5 +1,6 @@
-"""A service nobody starts is named in a warning: in the terminal, in summary.json and in the
-report (a run whose services sit idle is usually a scenario mistake)."""
+"""A service nobody starts is named in a warning: in the terminal, in summary.json (in
+comparison.json for `compare`, with the rule it was simulated under) and in the report (a run
+whose services sit idle is usually a scenario mistake)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,33 @@ def test_a_run_whose_services_are_used_has_no_warning(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["services"]["coaching"]["starts"] > 0
     assert summary["warnings"] == [] and "warning:" not in result.output
+
+
+def test_a_behavioural_comparison_names_the_rule_under_which_nobody_started(
+        tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {FIXTURE}\nservices:\n  coaching:\n"
+                        "    eligible: {min_paid_days: 1000000000}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    rules = ["fi_2015_two_step", "fi_2025_graduated"]
+    result = CliRunner().invoke(app, ["compare", str(scenario), "--funding", ",".join(rules),
+                                      "--behavioural", "--out", str(out),
+                                      "--replications", "1"])
+    assert result.exit_code == 0, result.output
+    headline = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
+    report = (out / "report.html").read_text(encoding="utf-8").replace("&#x27;", "'")
+    for rule in rules:
+        warning = f"under {rule}: service 'coaching' was started by nobody"
+        assert f"warning: {warning}" in result.output
+        assert any(w.startswith(warning) for w in headline["warnings"])
+        assert f"Warning: {warning}" in report
+
+
+def test_a_comparison_whose_services_are_used_has_no_warning(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["compare", str(FIXTURE), "--funding",
+                                      "fi_2015_two_step,fi_2025_graduated", "--behavioural",
+                                      "--out", str(out), "--replications", "1"])
+    assert result.exit_code == 0, result.output
+    headline = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
+    assert headline["warnings"] == [] and "warning:" not in result.output

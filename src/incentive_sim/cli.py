@@ -235,10 +235,15 @@ def run(
     if chosen is not None:
         _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, summary["currency"],
                        intervals=False)
-    for warning in summary.get("warnings", []):
-        err.print(f"warning: {warning}", markup=False, highlight=False)
+    _print_warnings(summary)
     out.print(f"Outputs in {target} ({provenance['wall_time_s']:.1f} s)", markup=False,
               highlight=False, soft_wrap=False)
+
+
+def _print_warnings(headline: dict[str, Any]) -> None:
+    """The warnings of summary.json or comparison.json, on stderr."""
+    for warning in headline.get("warnings", []):
+        err.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 def _money_tables(s: Scenario, summary: dict[str, Any], transfers: str) -> list[Table]:
@@ -428,6 +433,7 @@ def compare(
     if chosen is not None:
         _yearly_tables(target / MUNICIPALITIES_YEARLY, s, chosen, headline["currency"],
                        intervals=True)
+    _print_warnings(headline)
     wall = headline["provenance"]["wall_time_s"]
     out.print(f"Outputs in {target} (comparison.csv, outcomes.csv, winners_losers.csv, "
               f"municipalities_yearly.csv, referrals.csv; {wall:.1f} s)",

@@ -8,6 +8,7 @@ one person (a registered jobseeker, activated or not); it ends with a move to an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,15 +168,17 @@ REFERRAL_BIN_DAYS = 20.0        # referrals.csv: bins of 20 paid days...
 REFERRAL_BINS = 100             # ...from 0 up to 2000, the last one open ("2000-")
 
 
-def referral_table(referrals: dict[str, npt.NDArray[Any]], municipalities: int, services: int
-                   ) -> FloatArray:
+def referral_table(referrals: Mapping[str, npt.NDArray[Any]], municipalities: int,
+                   services: int, weights: str | None = None) -> FloatArray:
     """Accepted referrals by municipality, service and 20-paid-day bin of the in-force counter
-    at referral: (municipality, service, REFERRAL_BINS + 1), the last bin open above 2000."""
+    at referral: (municipality, service, REFERRAL_BINS + 1), the last bin open above 2000.
+    With `weights` (a column of Referrals.arrays(), such as "saving"), its sum per cell."""
     bins = np.minimum(np.floor(np.maximum(referrals["counter"], 0.0) / REFERRAL_BIN_DAYS),
                       REFERRAL_BINS).astype(np.int64)
     cell = (referrals["municipality"] * services + referrals["service"]) * (REFERRAL_BINS + 1)
     size = municipalities * services * (REFERRAL_BINS + 1)
-    return np.bincount(cell + bins, minlength=size)[:size].astype(np.float64).reshape(
+    values = None if weights is None else referrals[weights]
+    return np.bincount(cell + bins, values, minlength=size)[:size].astype(np.float64).reshape(
         municipalities, services, REFERRAL_BINS + 1)
 
 
@@ -185,14 +188,16 @@ def referral_bin_label(k: int) -> str:
 
 
 def referrals_rows(rule: str, municipalities: Any, services: Any, table: FloatArray,
-                   count: Any) -> list[list[str]]:
+                   saving: FloatArray, count: Callable[[float], str]) -> list[list[str]]:
     """referrals.csv rows of one rule: the non-empty cells of a table (mean over replications
-    already taken), `count` formatting each mean."""
+    already taken), `count` formatting each mean, and the mean expected saving per referral
+    of each cell (`saving`, same shape) in cents."""
     rows = []
     for m, muni in enumerate(municipalities):
         for s, svc in enumerate(services):
             for k in np.flatnonzero(table[m, s]).tolist():
-                rows.append([rule, muni, svc, referral_bin_label(k), count(table[m, s, k])])
+                rows.append([rule, muni, svc, referral_bin_label(k), count(table[m, s, k]),
+                             f"{round(float(saving[m, s, k]), 2) + 0.0:.2f}"])
     return rows
 
 
@@ -208,6 +213,14 @@ DURATION_CLASSES = ((0.0, 90.0, "under_3_months"), (90.0, 365.0, "3_to_12_months
                     (365.0, 730.0, "12_to_24_months"), (730.0, np.inf, "24_months_or_more"))
 INDICATORS = ("long_term", "exits_to_employment", "exits_to_education",
               *(name for _, _, name in DURATION_CLASSES))
+
+
+def jobseekers_and_in_service(stock: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """From stock_by_month's counts (month, municipality, group, state): the jobseekers
+    (unemployed, waiting or in a service) and those in a service, by month and municipality.
+    The activation rate is the second over the first."""
+    by_state = stock.sum(axis=2)
+    return by_state[:, :, JOBSEEKER_STATES].sum(axis=2), by_state[:, :, STATE_CODE["service"]]
 
 
 def monthly_indicators(spells: SpellTable, month_starts: FloatArray,

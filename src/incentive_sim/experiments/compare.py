@@ -30,13 +30,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..accounting.behaviour import Behaviour
 from ..accounting.ledger import Ledger, Plan, year_starts
 from ..accounting.money import MEASURES, measures, yearly_values
 from ..accounting.money import interval as interval
-from ..accounting.outcomes import outcomes, referral_table, referrals_rows
+from ..accounting.outcomes import outcomes, services_by_month, stock_by_month
 from ..funding.money import cents
 from ..report.html import compare_report
-from ..report.plots import write_comparison_plot
+from ..report.plots import write_behaviour_plots, write_comparison_plot
 from ..report.tables import csv_bytes as _csv
 from ..report.tables import format_count, yearly_csv
 from ..scenario import InputError, Problem, scenario_rules
@@ -55,6 +56,7 @@ from .run import (
     provenance,
     publish,
     resolved_yaml,
+    unstarted_services,
     write_output,
 )
 
@@ -87,7 +89,7 @@ class ComparedRun:
     amounts: FloatArray
     outcomes: FloatArray
     yearly: FloatArray
-    referrals: FloatArray      # outcomes.referral_table of the history simulated
+    behaviour: Behaviour       # what the municipalities did in the history simulated
 
 
 def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replication: int,
@@ -114,9 +116,11 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
     outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
     assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
     yearly = yearly_values(ledger.yearly.amounts[order], ledger.yearly.stacked_people())
-    table = referral_table(result.referrals.arrays(), len(scenario.municipalities),
-                           len(scenario.services))
-    return ComparedRun(rules, amounts, outcome, yearly, table)
+    behaviour = Behaviour.of(result.referrals.arrays(),
+                             stock_by_month(spells, plan.month_starts),
+                             services_by_month(spells, plan.month_starts), result.services,
+                             len(scenario.municipalities), result.horizon_days)
+    return ComparedRun(rules, amounts, outcome, yearly, behaviour)
 
 
 def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: int | None
@@ -195,23 +199,30 @@ def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str
         write_output(staging / COMPARISON, _comparison_csv(result))
         write_output(staging / OUTCOMES, _outcomes_csv(result))
         write_output(staging / WINNERS, _winners_csv(result))
-        write_output(staging / REFERRALS, _referrals_csv(scenario, rules, runs, reps,
-                                                         behavioural))
+        behaviours = _behaviours(scenario, rules, runs, reps, behavioural)
+        write_output(staging / REFERRALS, _csv(list(REFERRAL_COLUMNS), [
+            row for rule, b in behaviours.items() for row in b.referrals_rows(
+                rule, list(scenario.municipalities), list(scenario.services), format_count)]))
         write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
         (staging / PLOTS).mkdir()
+        plots = [staging / PLOTS / COMPARISON_PLOT]
         write_comparison_plot(
             staging / PLOTS / COMPARISON_PLOT, rules, result.municipalities,
             result.summary(_net(result)), scenario.benefits.currency,
             f"{scenario.name}: {'behavioural' if behavioural else 'static'} comparison, net "
             f"municipal cost {'with' if transfers else 'without'} transfers (mean of {reps} "
             f"replications)")
+        plots += write_behaviour_plots(staging / PLOTS, plan, behaviours)
         headline = _headline(result, behavioural, scenario, transfers)
+        headline["warnings"] = [w for rule, b in behaviours.items()
+                                for w in unstarted_services(dict(zip(scenario.services,
+                                                                     b.starts.tolist(),
+                                                                     strict=True)), rule)]
         headline["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
         write_output(staging / HEADLINE, json.dumps(headline, indent=2, ensure_ascii=False)
                      + "\n")
         write_output(staging / REPORT, compare_report(
-            scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"),
-            [staging / PLOTS / COMPARISON_PLOT]))
+            scenario, headline, (staging / WINNERS).read_text(encoding="utf-8"), plots))
         publish(staging, out, [COMPARISON, OUTCOMES, WINNERS, MUNICIPALITIES_YEARLY, REFERRALS,
                                RESOLVED,
                                REPORT, PLOTS],
@@ -219,19 +230,20 @@ def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str
         return headline
 
 
-def _referrals_csv(scenario: Scenario, rules: tuple[str, ...], runs: list[ComparedRun],
-                   reps: int, behavioural: bool) -> bytes:
-    """referrals.csv: one block per rule from its own behavioural run; a static comparison
-    has one history, simulated under the rule in force, and one block for it."""
+def _behaviours(scenario: Scenario, rules: tuple[str, ...], runs: list[ComparedRun],
+                reps: int, behavioural: bool) -> dict[str, Behaviour]:
+    """What the municipalities did, summed over replications: one entry per rule from its own
+    behavioural run; a static comparison has one history, simulated under the rule in force,
+    and one entry for it. (A rule compared with itself is one entry.)"""
     blocks = (list(enumerate(rules)) if behavioural
               else [(0, scenario.funding.in_force)])
     per_rep = len(rules) if behavioural else 1
-    rows = []
+    out: dict[str, Behaviour] = {}
     for k, rule in blocks:
-        mean = np.mean([runs[r * per_rep + k].referrals for r in range(reps)], axis=0)
-        rows += referrals_rows(str(rule), scenario.municipalities, scenario.services, mean,
-                               format_count)
-    return _csv(list(REFERRAL_COLUMNS), rows)
+        if str(rule) not in out:
+            out[str(rule)] = Behaviour.total([runs[r * per_rep + k].behaviour
+                                              for r in range(reps)])
+    return out
 
 
 def _fmt(x: float) -> str:

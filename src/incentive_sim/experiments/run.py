@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ import numpy.typing as npt
 import yaml
 
 from .. import __version__
+from ..accounting.behaviour import Behaviour
 from ..accounting.kela import Bill, band_labels
 from ..accounting.ledger import Ledger, Plan, year_starts
 from ..accounting.money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
@@ -50,12 +51,10 @@ from ..accounting.money import measures_dict, yearly_values
 from ..accounting.outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
-    JOBSEEKER_STATES,
     counter_histogram,
+    jobseekers_and_in_service,
     monthly_indicators,
     outcomes,
-    referral_table,
-    referrals_rows,
     services_by_month,
     stock_by_month,
     transition_counts,
@@ -118,7 +117,7 @@ class Replication:
     paid_days_by_counter: dict[str, FloatArray]
     bill: FloatArray                           # Bill: recipients, paid days, euros stacked
     yearly: FloatArray                         # money.yearly_values (rule, year, muni, measure)
-    referral_table: FloatArray                 # outcomes.referral_table
+    behaviour: Behaviour                       # what the municipalities did
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -132,7 +131,7 @@ class Replication:
             h.referrals_by_service, h.indicators, h.services_by_month,
             dict(ledger.paid_days_by_counter), h.bill,
             yearly_values(ledger.yearly.amounts, ledger.yearly.stacked_people()),
-            h.referral_table)
+            h.behaviour)
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ class HistoryDigest:
     indicators: FloatArray
     services_by_month: FloatArray
     bill: FloatArray
-    referral_table: FloatArray
+    behaviour: Behaviour
 
     @classmethod
     def of(cls, plan: Plan, result: SimulationResult) -> HistoryDigest:
@@ -164,14 +163,17 @@ class HistoryDigest:
             services[name] = row
         referrals = result.referrals.arrays()
         n_services = len(spells.services)
+        stock = stock_by_month(spells, plan.month_starts)
+        by_service = services_by_month(spells, plan.month_starts)
         return cls(
-            stock_by_month(spells, plan.month_starts), transition_counts(spells), services,
+            stock, transition_counts(spells), services,
             outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days),
-            services_by_month(spells, plan.month_starts), Bill.stacked(spells, plan),
-            referral_table(referrals, len(plan.municipalities), n_services))
+            by_service, Bill.stacked(spells, plan),
+            Behaviour.of(referrals, stock, by_service, result.services,
+                         len(plan.municipalities), horizon))
 
 
 def replicate(scenario: Scenario, seed: int, replication: int,
@@ -235,7 +237,7 @@ class Accumulator:
     outcomes: dict[str, float] = field(default_factory=dict)
     referrals: float = 0.0
     referrals_by_service: FloatArray | None = None
-    referral_table: FloatArray | None = None
+    behaviour: Behaviour | None = None
     histogram: FloatArray = field(default_factory=lambda: np.zeros(len(COUNTER_BIN_EDGES) - 1))
     above_histogram: float = 0.0
 
@@ -267,7 +269,8 @@ class Accumulator:
             self.outcomes[key] = self.outcomes.get(key, 0.0) + value
         self.referrals += float(rep.referral_counters.size)
         self.referrals_by_service = _plus(self.referrals_by_service, rep.referrals_by_service)
-        self.referral_table = _plus(self.referral_table, rep.referral_table)
+        self.behaviour = rep.behaviour if self.behaviour is None else (
+            self.behaviour + rep.behaviour)
         counts, above = counter_histogram(rep.referral_counters)
         self.histogram = self.histogram + counts
         self.above_histogram += above
@@ -311,7 +314,8 @@ class Accumulator:
             "currency": plan.scenario.benefits.currency,   # of every amount in the outputs
             "rules": rules,
             "services": services,
-            "warnings": unstarted_services(services),
+            "warnings": unstarted_services({name: row.get("starts", 0.0)
+                                            for name, row in services.items()}),
             "outcomes": {k: number(v / n) for k, v in self.outcomes.items()},
             "referrals": {
                 "count": number(self.referrals / n),
@@ -326,11 +330,13 @@ class Accumulator:
         }
 
 
-def unstarted_services(services: dict[str, dict[str, float]]) -> list[str]:
-    """A warning for each service nobody started in any replication of the run."""
-    return [f"service {name!r} was started by nobody: no one referred to it took up a "
+def unstarted_services(starts: Mapping[str, float], rule: str | None = None) -> list[str]:
+    """A warning for each service nobody started in any replication (`starts` by service) of
+    the histories simulated (under `rule`, when there are several)."""
+    under = f"under {rule}: " if rule is not None else ""
+    return [f"{under}service {name!r} was started by nobody: no one referred to it took up a "
             "place (check its capacity, eligibility and the municipalities' policy)"
-            for name, row in services.items() if row.get("starts", 0.0) == 0.0]
+            for name, n in starts.items() if n == 0.0]
 
 
 def _plus(total: FloatArray | None, value: FloatArray) -> FloatArray:
@@ -837,16 +843,16 @@ def _municipalities_yearly_csv(acc: Accumulator, plan: Plan) -> bytes:
                       with_intervals=False)
 
 
-REFERRAL_COLUMNS = ("rule", "municipality", "service", "counter_at_referral", "count")
+REFERRAL_COLUMNS = ("rule", "municipality", "service", "counter_at_referral", "count",
+                    "mean_saving")
 
 
 def _referrals_csv(acc: Accumulator, plan: Plan) -> bytes:
     """Referrals by the in-force rule's counter at referral (20-day bins), means over
     replications: the history is simulated under the rule in force."""
-    assert acc.referral_table is not None
-    return _csv(list(REFERRAL_COLUMNS), referrals_rows(
-        plan.in_force, plan.municipalities, acc.services_names, acc.referral_table / acc.count,
-        format_count))
+    assert acc.behaviour is not None
+    return _csv(list(REFERRAL_COLUMNS), acc.behaviour.referrals_rows(
+        plan.in_force, plan.municipalities, acc.services_names, format_count))
 
 
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:
@@ -865,9 +871,7 @@ def _indicators_csv(acc: Accumulator, plan: Plan) -> bytes:
     those in a service (activation rate = in a service / jobseekers), the long-term
     unemployed and their share, exits to work and to education during the month."""
     assert acc.stock is not None and acc.indicators is not None
-    stock = acc.stock.sum(axis=2) / acc.count                    # (month, municipality, state)
-    seekers = stock[:, :, JOBSEEKER_STATES].sum(axis=2)
-    in_service = stock[:, :, STATES.index("service")]
+    seekers, in_service = (x / acc.count for x in jobseekers_and_in_service(acc.stock))
     extra = acc.indicators / acc.count
     with_all = [(name, k) for k, name in enumerate(plan.municipalities)] + [("ALL", -1)]
     rows = []

@@ -126,6 +126,13 @@ CAPTIONS = {
     "comparison_by_municipality.png": "Look at the coloured bars: the municipalities whose "
                                       "net cost clearly falls (purple) or rises (orange) "
                                       "under each rule, with its 95 % interval.",
+    "referrals.png": "Look at where each rule's bars step up: the paid-day counters at which "
+                     "municipalities refer people (a step where the rule's share rises is the "
+                     "rule steering referrals), and at the dots: what the municipality expects "
+                     "a referral there to save it.",
+    "behaviour.png": "Look at how far apart the rules' colours run: the activation rate, the "
+                     "queue for each service (one line style each) and the places each "
+                     "service had in each year.",
 }
 """One sentence per plot on what to look at in it."""
 
@@ -156,6 +163,12 @@ def indicator_rows(scenario: Scenario, indicators_csv: str
     return names, rows
 
 
+def warning_notes(headline: dict[str, Any]) -> str:
+    """The warnings of summary.json or comparison.json, one paragraph each."""
+    return "".join(f"<p class='warning'>Warning: {e(w)}</p>"
+                   for w in headline.get("warnings", []))
+
+
 def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path],
                indicators_csv: str) -> str:
     """The page of a run (`summary` as in summary.json)."""
@@ -174,8 +187,7 @@ def run_report(scenario: Scenario, summary: dict[str, Any], plots: Sequence[Path
                  percent(row["utilisation"]))
                 for name, row in summary["services"].items()]
     header, picked = indicator_rows(scenario, indicators_csv)
-    warnings = "".join(f"<p class='warning'>Warning: {e(w)}</p>"
-                       for w in summary.get("warnings", []))
+    warnings = warning_notes(summary)
     sections = [
         ("Scenario", f"{warnings}<p>{e(scenario.description or scenario.name)}</p>"
                      "<p class='note'>"
@@ -224,7 +236,8 @@ def compare_report(scenario: Scenario, headline: dict[str, Any], winners_csv: st
                 f"[{money(float(r[6]))}, {money(float(r[7]))}]" if r[6] else "", r[8])
                for r in lines[1:]]
     sections = [
-        ("Comparison", f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
+        ("Comparison", f"{warning_notes(headline)}"
+                       f"<p>{e(scenario.description or scenario.name)}</p><p class='note'>"
                        f"{e(headline['mode'])} comparison of "
                        f"{', '.join(map(e, headline['rules']))}; differences against "
                        f"<code>{e(headline['reference'])}</code>, 95 % intervals across "

@@ -9,6 +9,11 @@
   places.
 - `transitions.png`: where people go: moves from each state, and from waiting for and being
   in each service (with its provider), to the next state, per replication.
+- `referrals.png` (also in `compare`): per rule, the accepted referrals by the in-force
+  counter at referral (20-day bins, as referrals.csv) and the municipality's mean expected
+  saving per referral in each bin.
+- `behaviour.png` (also in `compare`): per rule, the monthly activation rate, the queues and
+  the places each service had in each year.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..accounting.behaviour import Behaviour
 from ..accounting.ledger import COUNTER_DAY_BINS, Plan
-from ..accounting.outcomes import DURATION_CLASSES, INDICATORS
+from ..accounting.outcomes import DURATION_CLASSES, INDICATORS, REFERRAL_BIN_DAYS
 from ..funding.rules import NO_RULE, CompiledRule
 from ..scenario.vocabulary import ITEMS, PAYERS
 from .tables import horizon_end, partial_period, percent
@@ -31,6 +37,11 @@ from .tables import horizon_end, partial_period, percent
 PAYER_COLOURS = {"state": "#1f77b4", "municipality": "#d62728", "fund": "#2ca02c"}
 """Each payer's colour in every plot; no other series uses these three."""
 PAYS_LESS, PAYS_MORE = "#5e3c99", "#e66101"
+RULE_COLOURS = ("#8c564b", "#e377c2", "#bcbd22", "#7f7f7f", "#17becf", "#9467bd")
+"""Each rule's colour where rules share a plot, by its place among the scenario's rules
+(the rule in force first) then the others asked for; no payer colour among them."""
+SERVICE_STYLES = ("-", "--", ":", "-.")
+"""Each service's line style where services share a plot, in the scenario's order."""
 DPI = 110
 
 
@@ -64,7 +75,136 @@ def _write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
         path = folder / name
         draw(path, plan, acc)
         drawn.append(path)
+    return drawn + _write_behaviour_plots(folder, plan, {plan.in_force: acc.behaviour})
+
+
+def write_behaviour_plots(folder: Path, plan: Plan, behaviours: Mapping[str, Behaviour]
+                          ) -> list[Path]:
+    """Draw `referrals.png` and `behaviour.png` into `folder` for the histories simulated
+    under each rule (sums over replications); none without services. Returns the files."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _write_behaviour_plots(folder, plan, behaviours)
+
+
+def _write_behaviour_plots(folder: Path, plan: Plan, behaviours: Mapping[str, Behaviour]
+                           ) -> list[Path]:
+    if not plan.scenario.services:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    colours = rule_colours(plan.scenario.rule_names(), list(behaviours))
+    drawn = [folder / "referrals.png", folder / "behaviour.png"]
+    _referrals(drawn[0], plan, behaviours, colours)
+    _behaviour(drawn[1], plan, behaviours, colours)
     return drawn
+
+
+def rule_colours(scenario_rules: Sequence[str], rules: Sequence[str]) -> dict[str, str]:
+    """One colour per rule (RULE_COLOURS), the same for a rule in every plot of a scenario."""
+    order = list(dict.fromkeys([*scenario_rules, *rules]))
+    return {rule: RULE_COLOURS[order.index(rule) % len(RULE_COLOURS)] for rule in rules}
+
+
+def _referrals(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
+               colours: Mapping[str, str]) -> None:
+    """Per rule: referrals per replication by the counter at referral (bars), and the mean
+    expected saving per referral in each bin (dots, on the right-hand scale)."""
+    plt = _pyplot()
+    currency = plan.scenario.benefits.currency
+    n = len(behaviours)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.8), sharex=True, sharey=True,
+                             squeeze=False)
+    counts = {rule: b.referrals.sum(axis=(0, 1)) / b.count for rule, b in behaviours.items()}
+    used = [int(np.flatnonzero(c).max()) for c in counts.values() if c.any()]
+    bins = min(max(max(used, default=0) + 2, 20), len(next(iter(counts.values()))))
+    edges = np.arange(bins) * REFERRAL_BIN_DAYS
+    savings = {rule: b.mean_saving(axis=(0, 1))[:bins] for rule, b in behaviours.items()}
+    found = [v for v in savings.values() if np.isfinite(v).any()]
+    low = min((float(np.nanmin(v)) for v in found), default=-1.0)
+    high = max((float(np.nanmax(v)) for v in found), default=1.0)
+    pad = 0.08 * max(high - low, abs(high), abs(low), 1.0)
+    for r, (rule, b) in enumerate(behaviours.items()):
+        ax = axes[r, 0]
+        ax.bar(edges, counts[rule][:bins], width=REFERRAL_BIN_DAYS, align="edge",
+               color=colours[rule], alpha=0.8, label="referrals")
+        ax.set_ylabel("referrals per\nreplication", fontsize=8)
+        ax.grid(alpha=0.3)
+        total = float(counts[rule].sum())
+        mean = float(b.mean_saving())
+        twin = ax.twinx()
+        twin.plot(edges + REFERRAL_BIN_DAYS / 2, savings[rule], "o", color="0.15",
+                  markersize=3, label=f"mean expected saving ({currency})")
+        twin.axhline(0, color="0.5", linewidth=0.6)
+        twin.set_ylim(min(low, 0.0) - pad, max(high, 0.0) + pad)     # one scale for all
+        twin.set_ylabel(f"saving per referral,\n{currency}", fontsize=8, color="0.3")
+        twin.tick_params(labelsize=8, colors="0.3")
+        if total > 0:
+            title = (f"{rule}: {total:,.0f} referrals per replication, expected saving "
+                     f"{mean:,.0f} {currency} each on average")
+        else:
+            title = f"{rule}: nobody referred"
+        ax.set_title(title, fontsize=9)
+        handles = [h for a in (ax, twin) for h in a.get_legend_handles_labels()[0]]
+        labels = [t for a in (ax, twin) for t in a.get_legend_handles_labels()[1]]
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.12, 1.0),
+                  borderaxespad=0.0, fontsize=8)
+    axes[-1, 0].set_xlabel("paid days on the counter of the rule in force at referral "
+                           f"({REFERRAL_BIN_DAYS:.0f}-day bins; the last open)")
+    axes[-1, 0].set_xlim(0, bins * REFERRAL_BIN_DAYS)
+    _suptitle(fig, f"{plan.scenario.name}: referrals by the counter at referral, with what "
+                   f"the municipality expects each to save (net of the service's cost to it, "
+                   f"under the rule in force; mean of {_replications(behaviours)})")
+    _save(fig, path)
+
+
+def _behaviour(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
+               colours: Mapping[str, str]) -> None:
+    """The activation rate and the queues month by month, and the places year by year:
+    one colour per rule, one line style per service."""
+    plt = _pyplot()
+    services = list(plan.scenario.services)
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8.4), squeeze=False)
+    rate, queue, places = axes[:, 0]
+    months = range(len(plan.months))
+    for rule, b in behaviours.items():
+        colour = colours[rule]
+        rate.plot(months, b.activation_rate() * 100, color=colour, label=rule)
+        for s, name in enumerate(services):
+            style = SERVICE_STYLES[s % len(SERVICE_STYLES)]
+            queue.plot(months, b.waiting[:, s] / b.count, color=colour, linestyle=style,
+                       label=f"{rule}: {name}")
+            years = np.arange(b.places.shape[0])
+            places.plot(years, b.places[:, s] / b.count, color=colour, linestyle=style,
+                        marker="o", label=f"{rule}: {name}")
+    rate.set_ylabel("activation rate %")
+    rate.set_title("in a service / jobseekers (unemployed, waiting or in a service), all "
+                   "municipalities, first day of each month", fontsize=9)
+    queue.set_ylabel("waiting")
+    queue.set_title("the queue for each service, first day of each month", fontsize=9)
+    for ax in (rate, queue):
+        ax.set_ylim(bottom=0)
+        _month_axis(ax, plan.months)
+    start = plan.scenario.start_date
+    n_years = max(b.places.shape[0] for b in behaviours.values())
+    places.set_xticks(range(n_years))
+    places.set_xticklabels([(start + dt.timedelta(days=365 * k)).isoformat()
+                            for k in range(n_years)], fontsize=8)
+    places.set_xlabel("year from")
+    places.set_ylabel("places")
+    places.set_ylim(bottom=0)
+    places.set_title("places each service had in each year (they change once a year with a "
+                     "response_strength above 0)", fontsize=9)
+    for ax in (rate, queue, places):
+        ax.grid(alpha=0.3)
+        _legend(ax, fontsize=7)
+    _suptitle(fig, f"{plan.scenario.name}: what the municipalities did "
+                   f"(mean of {_replications(behaviours)})")
+    _save(fig, path)
+
+
+def _replications(behaviours: Mapping[str, Behaviour]) -> str:
+    counts = sorted({b.count for b in behaviours.values()})
+    return f"{'/'.join(map(str, counts))} replication{'s' if counts != [1] else ''}"
 
 
 def _suptitle(fig: Any, text: str) -> None:

@@ -81,6 +81,7 @@ COUNTER_TOLERANCE = 1e-6    # paid days: a counter this close to the threshold h
 NUDGE = 1e-6                # days: a check never falls again at the moment it was made
 FOLLOW_EVERY_DAYS = 365.25 / 4   # places that follow the caseload change each quarter
 PREFETCH_DAYS = 30          # life courses move on to the reviews this many days ahead at once
+YEAR_DAYS = 365.0           # municipalities buy places once a year from t = 0
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -93,6 +94,9 @@ class ServiceStats:
     capacity: int = 0                  # places over all pools at the start
     place_days: float = 0.0            # integral of places over time (they may change yearly)
     places_end: int = 0                # places over all pools at the horizon
+    # place-days and days of each 365 days from t = 0 (the last one as far as the horizon)
+    place_days_by_year: list[float] = field(default_factory=list)
+    days_by_year: list[float] = field(default_factory=list)
     starts: int = 0
     completions: int = 0
     referrals: int = 0                 # accepted referrals (joined the queue)
@@ -101,6 +105,12 @@ class ServiceStats:
     wait_days_total: float = 0.0       # over all starts, zero waits included
     queue_days_total: float = 0.0      # integral of queue length over time
     busy_place_days: float = 0.0       # integral of places in use over time
+
+    @property
+    def places_by_year(self) -> list[float]:
+        """The mean places of each 365 days from t = 0."""
+        return [p / d for p, d in zip(self.place_days_by_year, self.days_by_year, strict=True)
+                if d > 0]
 
     def mean_wait_days(self) -> float:
         return self.wait_days_total / self.starts if self.starts else 0.0
@@ -115,19 +125,22 @@ class ServiceStats:
 
 @dataclass
 class Referrals:
-    """One row per accepted referral: who, when, to which service, at what counter."""
+    """One row per accepted referral: who, when, to which service, at what counter, and
+    what the municipality expects it to save (net of the service's cost to it, under the rule
+    in force, whatever its strategy: comparable across strategies and rules)."""
 
     person: list[int] = field(default_factory=list)
     day: list[float] = field(default_factory=list)
     service: list[int] = field(default_factory=list)
     municipality: list[int] = field(default_factory=list)
     counter: list[float] = field(default_factory=list)   # in-force rule's paid-day counter
+    saving: list[float] = field(default_factory=list)    # expected saving, in the currency
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"person": np.asarray(self.person, np.int64), "day": np.asarray(self.day),
                 "service": np.asarray(self.service, np.int64),
                 "municipality": np.asarray(self.municipality, np.int64),
-                "counter": np.asarray(self.counter)}
+                "counter": np.asarray(self.counter), "saving": np.asarray(self.saving)}
 
 
 @dataclass
@@ -576,20 +589,22 @@ class Engine:
                 mine = ok & (strategy == code)
                 if not mine.any():
                     continue
-                chosen = self._choose(code, svc, who, counter, mine, pool_index, now)
+                chosen, saving = self._choose(code, svc, who, counter, mine, pool_index, now)
                 if chosen.size == 0:
                     continue
                 taken[chosen] = True
                 self._offer(who[chosen], counter[chosen], svc, pool_index[chosen],
-                            muni[chosen], t[chosen])
+                            muni[chosen], t[chosen], saving)
 
     def _choose(self, code: int, svc: CompiledService, who: IntArray, counter: FloatArray,
-                ok: np.ndarray, pool_index: IntArray, t: float) -> IntArray:
-        """Positions in `who` to refer to `svc`, in order."""
+                ok: np.ndarray, pool_index: IntArray, t: float
+                ) -> tuple[IntArray, FloatArray | None]:
+        """Positions in `who` to refer to `svc`, in order, and their expected saving where
+        the strategy has worked it out (incentive_aware; None for the others)."""
         courses = self.courses
         if code == THRESHOLD:
             refer_at = self.refer_at[self.people.municipality[who]]
-            return np.flatnonzero(ok & (counter >= refer_at - COUNTER_TOLERANCE))
+            return np.flatnonzero(ok & (counter >= refer_at - COUNTER_TOLERANCE)), None
         pos = np.flatnonzero(ok)
         if code == FIFO:
             rank_key = courses.spell_start[who[pos]]
@@ -613,19 +628,19 @@ class Engine:
             new = ~chosen & pays & (mark[person] != self.year + 1)
             mark[person[new]] = self.year + 1
             np.add.at(margin[:, 1], pool[new], 1.0)
-        return pos[chosen]
+        return pos[chosen], (-rank_key[order][chosen] if code == INCENTIVE_AWARE else None)
 
     def _referral_value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
-                        t: float) -> tuple[FloatArray, FloatArray]:
-        """(saving before the service's cost, that cost) of referring each person now, over
-        their municipality's planning horizon."""
+                        t: float | FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(saving before the service's cost, that cost) of referring each person at their
+        time t (all on one day), over their municipality's planning horizon."""
         courses = self.courses
         multiplier = courses._multiplier(person, courses.risks.exits)
         rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[person],
                                    multiplier)
         horizon = self.planning[self.people.municipality[person]]
         gross, cost = np.zeros(person.size), np.zeros(person.size)
-        rule = self.rule.at(t)
+        rule = self.rule.at(float(np.min(t)))
         for h in np.unique(horizon).tolist():
             mine = horizon == h
             gross[mine], cost[mine] = referral_value(
@@ -644,7 +659,7 @@ class Engine:
         that change made in a year, within `places_range` times the starting places (at the
         scale of the caseload, when places follow it)."""
         low, high = self.s.policy.places_range
-        year = 365.0
+        year = YEAR_DAYS
         while self.env.now + year < self.horizon:
             yield self.env.timeout(year)
             now = self.env.now
@@ -717,25 +732,41 @@ class Engine:
             places = sum(pool.places for pool in self.pools[svc.index] if pool is not None)
             stats.place_days += places * (until - self.places_since)
             stats.places_end = places
+            # the place-days of each year from t = 0 (its mean places once it is over)
+            t = self.places_since
+            while t < until:
+                year = int(t // YEAR_DAYS)
+                upto = min(until, (year + 1) * YEAR_DAYS)
+                while len(stats.place_days_by_year) <= year:
+                    stats.place_days_by_year.append(0.0)
+                    stats.days_by_year.append(0.0)
+                stats.place_days_by_year[year] += places * (upto - t)
+                stats.days_by_year[year] += upto - t
+                t = upto
         self.places_since = until
 
     def _offer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
-               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray) -> None:
+               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]], t: FloatArray,
+               saving: FloatArray | None = None) -> None:
         accept = self.take_up_draws.uniform(who) < self.take_up[muni]
         self.stats[svc.name].declined += int((~accept).sum())
         self.refer(who[accept], counter[accept], svc, pool_index[accept], muni[accept],
-                   t[accept])
+                   t[accept], None if saving is None else saving[accept])
 
     def refer(self, who: IntArray, counter: FloatArray, svc: CompiledService,
               pool_index: IntArray, muni: npt.NDArray[np.integer[Any]],
-              t: FloatArray | float) -> None:
+              t: FloatArray | float, saving: FloatArray | None = None) -> None:
         """Send people (unemployed, in the life courses up to their times t, now or later
         today) to the queues of a service's pools: they leave the life courses at once, and
-        join the queue at t."""
+        join the queue at t. `saving`: what each referral is expected to save the
+        municipality, when the strategy has worked it out already."""
         if who.size == 0:
             return
         at = np.broadcast_to(np.asarray(t, np.float64), who.shape)
         stats = self.stats[svc.name]
+        if saving is None:
+            gross, cost = self._referral_value(svc, who, counter, at)
+            saving = gross - cost
         self.courses.take(who, at)
         stats.referrals += int(who.size)
         self.referrals.person.extend(who.tolist())
@@ -743,6 +774,7 @@ class Engine:
         self.referrals.service.extend([svc.index] * who.size)
         self.referrals.municipality.extend(muni.tolist())
         self.referrals.counter.extend(counter.tolist())
+        self.referrals.saving.extend(saving.tolist())
         now = self.env.now
         at_once = at <= now
         if at_once.all():
