@@ -148,6 +148,10 @@ class SpellTable:
         return self._cache["person_order"]
 
     def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
-        return replace(self, counter_at_start={**self.counter_at_start, rule: counter})
+        """The same rows with one more counter: what is cached on the rows (their order by
+        person) carries over."""
+        table = replace(self, counter_at_start={**self.counter_at_start, rule: counter})
+        table._cache.update(self._cache)
+        return table
 
 

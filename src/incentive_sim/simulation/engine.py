@@ -215,6 +215,9 @@ class Engine:
         self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
                       for svc in self.services}
         self.referrals = Referrals()
+        # referrals whose expected saving is worked out at the end: (service, their rows in
+        # `referrals`, person, time, spell duration, counter, basic part, benefit)
+        self._unvalued: list[tuple[Any, ...]] = []
         self._sequence = 0          # of service starts: ties in a pool's ends in start order
         # clients whose service outlasts the horizon: (person, start, service)
         self._past_horizon: list[tuple[int, float, int]] = []
@@ -306,6 +309,7 @@ class Engine:
             self.courses.record(np.array([r[0] for r in rows], np.int64), state,
                                 np.array([r[1] for r in rows]), self.horizon,
                                 service=service, paid=paid, censored=True)
+        self._value_referrals()
         spells = self.courses.finish()
         return SimulationResult(spells, self.stats, self.referrals, len(self.people),
                                 self.horizon, self.people.elapsed_days)
@@ -633,21 +637,45 @@ class Engine:
     def _referral_value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
                         t: float | FloatArray) -> tuple[FloatArray, FloatArray]:
         """(saving before the service's cost, that cost) of referring each person at their
-        time t (all on one day), over their municipality's planning horizon."""
+        time t, over their municipality's planning horizon."""
         courses = self.courses
-        multiplier = courses._multiplier(person, courses.risks.exits)
-        rates = current_exit_rates(courses.risks.exits, t - courses.spell_start[person],
-                                   multiplier)
+        at = np.broadcast_to(np.asarray(t, np.float64), person.shape)
+        return self._value(svc, person, counter, at, at - courses.spell_start[person],
+                           courses.basic[person], courses.benefit[person])
+
+    def _value(self, svc: CompiledService, person: IntArray, counter: FloatArray,
+               t: FloatArray, duration: FloatArray, basic: FloatArray, benefit: np.ndarray
+               ) -> tuple[FloatArray, FloatArray]:
+        """`_referral_value` of people referred at times t, `duration` into their spell,
+        paid `basic` on `benefit` then: under the rule in force at t, by planning horizon."""
+        courses = self.courses
+        rates = current_exit_rates(courses.risks.exits, duration,
+                                   courses._multiplier(person, courses.risks.exits))
         horizon = self.planning[self.people.municipality[person]]
+        phase = self.rule.phase_at(t) if self.rule.phases else np.zeros(person.size, np.int64)
         gross, cost = np.zeros(person.size), np.zeros(person.size)
-        rule = self.rule.at(float(np.min(t)))
-        for h in np.unique(horizon).tolist():
-            mine = horizon == h
+        for p, h in {(int(a), float(b)) for a, b in zip(phase, horizon, strict=True)}:
+            mine = (phase == p) & (horizon == h)
+            rule = self.rule.phases[p].rule if self.rule.phases else self.rule
             gross[mine], cost[mine] = referral_value(
-                rule, svc, counter[mine], courses.basic[person[mine]],
-                courses.benefit[person[mine]], rates[mine],
+                rule, svc, counter[mine], basic[mine], benefit[mine], rates[mine],
                 self.s.benefits.paid_days_per_week, h)
         return gross, cost
+
+    def _value_referrals(self) -> None:
+        """The expected saving of the referrals whose strategy did not work it out, all at
+        once at the end: what each was expected to save when it was made."""
+        pending, self._unvalued = self._unvalued, []
+        saving = np.asarray(self.referrals.saving, np.float64)
+        for svc in self.services:
+            mine = [c for c in pending if c[0] == svc.index]
+            if not mine:
+                continue
+            at, person, t, duration, counter, basic, benefit = (
+                np.concatenate([c[k] for c in mine]) for k in range(1, 8))
+            gross, cost = self._value(svc, person, counter, t, duration, basic, benefit)
+            saving[at] = gross - cost
+        self.referrals.saving = saving.tolist()
 
     # ---------------------------------------------------------------- places
 
@@ -764,9 +792,13 @@ class Engine:
             return
         at = np.broadcast_to(np.asarray(t, np.float64), who.shape)
         stats = self.stats[svc.name]
-        if saving is None:
-            gross, cost = self._referral_value(svc, who, counter, at)
-            saving = gross - cost
+        if saving is None:     # worked out at the end, in one batch
+            first = len(self.referrals.saving)
+            courses = self.courses
+            self._unvalued.append((svc.index, np.arange(first, first + who.size), who.copy(),
+                                   at.copy(), at - courses.spell_start[who], counter.copy(),
+                                   courses.basic[who], courses.benefit[who]))
+            saving = np.full(who.size, np.nan)
         self.courses.take(who, at)
         stats.referrals += int(who.size)
         self.referrals.person.extend(who.tolist())
