@@ -40,6 +40,9 @@ class CounterState:
         slots = history_slots if block.reset_states is not None else 0
         self.hist_start = np.full((n, slots), np.nan)
         self.hist_end = np.full((n, slots), np.nan)
+        # each person's intervals fill their first slots: how many (so that a batch works on
+        # the slots its people use, not the widest list anyone has)
+        self.used = np.zeros(n, np.int32)
 
     def advance(self, persons: IntArray, state: npt.ArrayLike, benefit: npt.ArrayLike,
                 benefit_paid: npt.ArrayLike, start: npt.ArrayLike, end: npt.ArrayLike,
@@ -66,8 +69,9 @@ class CounterState:
         """Add qualifying time [start, end) and reset counters whose condition is met."""
         need = self.block.reset_days
         window = self.block.reset_within_days
-        hs = self.hist_start[persons]
-        he = self.hist_end[persons]
+        width = min(int(self.used[persons].max(initial=0)) + 1, self.hist_start.shape[1])
+        hs = self.hist_start[persons, :width]
+        he = self.hist_end[persons, :width]
         # Entries that ended before the earliest window this segment can look at never matter.
         stale = he <= (start - window)[:, None]
         hs[stale] = np.nan
@@ -113,8 +117,10 @@ class CounterState:
         keep = np.flatnonzero(~met)
         if keep.size:
             hs, he = self._append(hs, he, keep, start, end)
-        self.hist_start[persons] = hs
-        self.hist_end[persons] = he
+        width = hs.shape[1]
+        self.hist_start[persons, :width] = hs
+        self.hist_end[persons, :width] = he
+        self.used[persons] = (~np.isnan(hs)).sum(axis=1)
 
     def _append(self, hs: FloatArray, he: FloatArray, rows: IntArray, start: FloatArray,
                 end: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -133,12 +139,13 @@ class CounterState:
         new = rows[~adjoins]
         slot = used[new]
         if new.size and slot.max() >= hs.shape[1]:
-            extra = max(hs.shape[1], 1)
-            pad = np.full((hs.shape[0], extra), np.nan)
+            pad = np.full((hs.shape[0], 1), np.nan)
             hs, he = np.hstack([hs, pad]), np.hstack([he, pad])
-            everyone = np.full((self.hist_start.shape[0], extra), np.nan)
-            self.hist_start = np.hstack([self.hist_start, everyone])
-            self.hist_end = np.hstack([self.hist_end, everyone])
+            if hs.shape[1] > self.hist_start.shape[1]:      # widen everyone's lists (x2)
+                extra = max(self.hist_start.shape[1], 1)
+                everyone = np.full((self.hist_start.shape[0], extra), np.nan)
+                self.hist_start = np.hstack([self.hist_start, everyone])
+                self.hist_end = np.hstack([self.hist_end, everyone])
         hs[new, slot] = start[new]
         he[new, slot] = end[new]
         return hs, he
