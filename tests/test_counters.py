@@ -73,3 +73,29 @@ def test_a_priced_table_cannot_be_edited_in_place() -> None:
     price(spells, TWO_STEP)
     with pytest.raises(ValueError, match="read-only"):
         spells.start_day[0] = 5.0
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_the_order_by_person_is_the_three_key_sort_whatever_the_row_order(shuffled: bool
+                                                                          ) -> None:
+    """person_order takes a shortcut when each person's rows already come in time order (as
+    the engine writes them); in any row order it must equal the sort on person, start, end,
+    zero-length segments and ties included."""
+    rng = np.random.default_rng(7)
+    people, per = 300, 6
+    person = np.repeat(np.arange(people), per)
+    lengths = rng.choice([0.0, 1.0, 2.5, 10.0], size=person.size)
+    start = np.concatenate([np.r_[0.0, np.cumsum(lengths[i * per:(i + 1) * per])[:-1]]
+                            for i in range(people)])
+    end = start + lengths
+    rows = np.arange(person.size)
+    # interleave people as the engine's batches do, each person's rows still in time order
+    rows = rows[np.argsort(rng.random(person.size) + (rows % per), kind="stable")]
+    if shuffled:
+        rows = rng.permutation(person.size)
+    table = SpellTable.from_columns({
+        "person_id": person[rows], "state": np.full(person.size, U),
+        "benefit": np.zeros(person.size, np.int64), "daily_amount": np.full(person.size, 37.21),
+        "start_day": start[rows], "end_day": end[rows]})
+    expected = np.lexsort((table.end_day, table.start_day, table.person_id))
+    np.testing.assert_array_equal(table.person_order(), expected)
