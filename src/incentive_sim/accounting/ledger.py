@@ -110,7 +110,7 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
     counter = np.asarray(counters[rule.name], np.float64)
     covered = spells.benefit_paid & (rule.block_of_benefit[spells.benefit] >= 0)
     paid = np.where(covered, spells.paid_days, 0.0)
-    moving = counted_mask(spells, rule)
+    moving = counted_mask(spells, rule) & (paid > 0)     # a ramp of no days adds nothing
     edges = COUNTER_DAY_BINS
     ramps = np.sort(counter[moving])
     ramp_ends = np.sort(counter[moving] + paid[moving])

@@ -200,15 +200,20 @@ def replicate(scenario: Scenario, seed: int, replication: int,
         digest = pool.submit(HistoryDigest.of, plan, result)
         given = {name: counters_for_rule(spells, simple[name]) for name in missing[0::2]}
         given.update({name: future.result() for name, future in later.items()})
+        stored = None
+        if explain_dir is not None:
+            # what explain reads, written by the second thread once the digest is done: the
+            # counters as priced (kept online by the engine, or computed above)
+            counters = {name: given[name] if name in given else spells.counter_at_start[name]
+                        for name in plan.explained_rules()}
+            stored = pool.submit(write_explain_store, explain_dir, spells, counters, simple,
+                                 result.horizon_days)
         ledger = Ledger.build(scenario, spells, plan, counters_given=given)
         history = digest.result()
+        if stored is not None:
+            stored.result()
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
-    if explain_dir is not None:
-        # the counters as priced: kept online by the engine, or computed above
-        counters = {name: given[name] if name in given else spells.counter_at_start[name]
-                    for name in plan.explained_rules()}
-        write_explain_store(explain_dir, spells, counters, simple, result.horizon_days)
     return Replication.of(scenario, plan, result, ledger, history)
 
 
