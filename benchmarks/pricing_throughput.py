@@ -110,7 +110,9 @@ def synthetic_spells(n_segments: int, seed: int) -> SpellTable:
 
 
 def rules_to_measure() -> dict[str, CompiledRule]:
-    rules = {name: CompiledRule.compile(name, preset(name)) for name in preset_names()}
+    # the simple presets (a timeline such as `finland` is made of them)
+    rules = {name: CompiledRule.compile(name, preset(name)) for name in preset_names()
+             if not preset(name).timeline}
     # One custom rule with a progress bonus, since bonuses add a sort of the whole table.
     doc = preset("fi_2025_graduated").model_dump(by_alias=True)
     doc["bonuses"] = [{"on": "employment", "lasting_days": 90, "amount": 1500,
