@@ -38,3 +38,17 @@ def test_the_national_benchmark_prints_times_peaks_rates_and_ratios_on_a_small_s
     assert re.search(r"^ratio compare / run:\s+[\d.]+", out, re.M), out
     events = re.search(r"events \(segments\) of one replication: ([\d,]+)", out)
     assert events and int(events.group(1).replace(",", "")) > 1000, out
+
+
+def test_the_pricing_benchmark_measures_every_simple_preset_on_a_small_table() -> None:
+    """benchmarks/pricing_throughput.py on 20,000 segments: it runs and prints a row of rates
+    for every simple preset (a timeline preset is made of them) and the custom bonus rule."""
+    from incentive_sim.scenario.rules import preset, preset_names
+
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "pricing_throughput.py"),
+                           "--segments", "20000", "--repeats", "1"], capture_output=True,
+                          text=True, cwd=REPO, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    simple = [name for name in preset_names() if not preset(name).timeline]
+    for name in [*simple, "fi_2025_graduated+bonus"]:
+        assert re.search(rf"^{re.escape(name)}\s+[\d.]+ \(", done.stdout, re.M), name
