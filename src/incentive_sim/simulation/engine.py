@@ -204,9 +204,9 @@ class Engine:
         self.pools = [[Pool(i, c) if c > 0 else None for i, c in enumerate(svc.pool_capacity)]
                       for svc in self.services]
         # by service: the ends of clients of pools that are not exact, by the day they fall
-        # in (ends in (d - 1, d] on day d), each a chunk of arrays (end, sequence, person,
+        # in (ends in (d - 1, d] on day d), each a chunk: one array of rows (end, sequence, person,
         # start, state left to early or -1, pool); the last day read; and the chunks read
-        self._ends_on: list[dict[int, list[tuple[np.ndarray, ...]]]] = [
+        self._ends_on: list[dict[int, list[FloatArray]]] = [
             {} for _ in self.services]
         self._read_until = [0] * len(self.services)
         self._read: list[list[tuple[np.ndarray, ...]]] = [[] for _ in self.services]
@@ -870,18 +870,19 @@ class Engine:
                 self._read_until[svc.index] = day
                 chunks = [c for d in range(first, day + 1) for c in buckets.pop(d, ())]
                 if chunks:
-                    self._release(svc, tuple(np.concatenate([c[k] for c in chunks])
-                                             for k in range(6)))
+                    self._release(svc, np.concatenate(chunks, axis=1))
             for pool in self.pools[svc.index]:
                 if pool is not None and pool.exact and (
                         pool.queue or (pool.ends and pool.ends[0][0] <= t)):
                     self._advance(svc, pool, t)
 
-    def _release(self, svc: CompiledService, ended: tuple[np.ndarray, ...]) -> None:
-        """Services of pools that are not exact ended: their places are free."""
-        self._read[svc.index].append(ended[:5])
+    def _release(self, svc: CompiledService, ended: FloatArray) -> None:
+        """Services of pools that are not exact ended (a chunk's rows): their places are
+        free."""
+        whole = ended[[1, 2, 4, 5]].astype(np.int64)      # sequence, person, left to, pool
+        self._read[svc.index].append((ended[0], whole[0], whole[1], ended[3], whole[2]))
         pools = self.pools[svc.index]
-        freed = np.bincount(ended[5], minlength=len(pools))
+        freed = np.bincount(whole[3], minlength=len(pools))
         for i in np.flatnonzero(freed).tolist():
             pools[i].busy -= int(freed[i])                  # type: ignore[union-attr]
 
@@ -894,9 +895,9 @@ class Engine:
                 mine = chunk[5] == pool.index
                 if not mine.any():
                     continue
-                for row in zip(*(column[mine].tolist() for column in chunk[:5]), strict=True):
-                    heapq.heappush(pool.ends, row)
-                chunks[k] = tuple(column[~mine] for column in chunk)
+                for e, q, p, st, out in chunk[:5, mine].T.tolist():
+                    heapq.heappush(pool.ends, (e, int(q), int(p), st, int(out)))
+                chunks[k] = chunk[:, ~mine]
 
     def _advance(self, svc: CompiledService, pool: Pool, t: float) -> None:
         """A pool's services that end by t, in time order: each frees a place, which goes at
@@ -994,21 +995,22 @@ class Engine:
         rest = ~exact & ~past
         if not rest.any():
             return
-        chunk: tuple[np.ndarray, ...] = (end[rest], seq[rest], who[rest],
-                                         np.full(int(rest.sum()), t1), left_to[rest], at[rest])
+        # one float64 array of rows (every integer here is far below 2**53, so exact)
+        chunk = np.stack([end[rest], seq[rest], who[rest], np.full(int(rest.sum()), t1),
+                          left_to[rest], at[rest]])
         day = np.ceil(chunk[0]).astype(np.int64)
         now = day <= self._read_until[svc.index]     # ends on a day already read: at once
         if now.any():
-            self._release(svc, tuple(c[now] for c in chunk))
-            chunk, day = tuple(c[~now] for c in chunk), day[~now]
+            self._release(svc, chunk[:, now])
+            chunk, day = chunk[:, ~now], day[~now]
         order = np.argsort(day, kind="stable")
         day = day[order]
-        chunk = tuple(c[order] for c in chunk)
+        chunk = chunk[:, order]
         cuts = np.flatnonzero(np.diff(day)) + 1
         bounds = np.r_[0, cuts, day.size].tolist()
         buckets = self._ends_on[svc.index]
         for lo, hi in itertools.pairwise(bounds):
-            buckets.setdefault(int(day[lo]), []).append(tuple(c[lo:hi] for c in chunk))
+            buckets.setdefault(int(day[lo]), []).append(chunk[:, lo:hi])
 
 
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
