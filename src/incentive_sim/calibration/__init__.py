@@ -10,13 +10,11 @@ scale.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..experiments.run import check_output_folder
+from ..experiments.run import check_output_folder, progress_bar
 from ..scenario import Scenario
 from .fit import Calibration, Evaluation, Method, fit
 from .outputs import write_outputs
@@ -38,43 +36,21 @@ def calibrate(scenario: Scenario, targets: Path | str, out_dir: Path | str, *,
     spec = load_targets(targets, scenario)
     check_output_folder(Path(out_dir), "calibrate", force)
     total = max_evaluations + (1 if sample < 1 else 0)
-    with _progress_bar(progress, total, f"{scenario.name}: calibrate", sample) as tick:
+    with progress_bar(progress, total, f"{scenario.name}: calibrate",
+                      ("objective", "best")) as advance:
+        best = float("inf")
+
+        def tick(ev: Evaluation) -> None:
+            """One evaluation done: its objective, and the best of the sample's so far."""
+            nonlocal best
+            confirmation = ev.sample == 1 and sample < 1
+            if not confirmation:
+                best = min(best, ev.objective)
+            advance(objective=f"{ev.objective:.5g}" + (" (full scale)" if confirmation else ""),
+                    best=f"{best:.5g}")
+
         result = fit(scenario, spec, sample=sample, seed=seed, replications=replications,
                      max_evaluations=max_evaluations, method=method, diff_step=diff_step,
                      workers=workers, on_evaluation=tick)
     record = write_outputs(result, scenario, out_dir, targets, command, force)
     return result, record
-
-
-@contextlib.contextmanager
-def _progress_bar(show: bool, total: int, name: str, sample: float
-                  ) -> Iterator[Callable[[Evaluation], None]]:
-    """A rich progress bar over evaluations, with the best objective so far, on stderr when it
-    is a terminal."""
-    if not (show and sys.stderr.isatty()):
-        yield lambda _: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    best = [float("inf")]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("objective {task.fields[objective]}"),
-                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(name, total=total, objective="-", best="-")
-
-        def tick(ev: Evaluation) -> None:
-            confirmation = ev.sample == 1 and sample < 1
-            if not confirmation:
-                best[0] = min(best[0], ev.objective)
-            label = f"{ev.objective:.5g}" + (" (full scale)" if confirmation else "")
-            bar.update(task, advance=1, objective=label, best=f"{best[0]:.5g}")
-
-        yield tick

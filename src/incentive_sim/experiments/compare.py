@@ -51,8 +51,8 @@ from .run import (
     REFERRAL_COLUMNS,
     REFERRALS,
     RESOLVED,
-    _progress_bar,
     output_folder,
+    progress_bar,
     provenance,
     publish,
     resolved_yaml,
@@ -178,7 +178,7 @@ def compare(scenario: Scenario, rules: Sequence[str] | None, out_dir: Path | str
     out = Path(out_dir)
     with output_folder(out, "compare", force) as staging:
         runs: list[ComparedRun] = []
-        with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: compare") as advance:
+        with progress_bar(bool(progress), len(jobs), f"{scenario.name}: compare") as advance:
             runs.extend(run_jobs(compare_job, jobs, workers=workers, scheduler=scheduler,
                                  done=advance))
         per_rep = len(rules) if behavioural else 1

@@ -378,7 +378,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         acc = Accumulator(scenario, plan)
         jobs = [(scenario, seed, r, staging / SPELLS if write_spells and r == 0 else None,
                  transfers, staging / EXPLAIN if r == 0 else None) for r in range(reps)]
-        with _progress_bar(bool(progress), reps, scenario.name) as advance:
+        with progress_bar(bool(progress), reps, f"{scenario.name}: replications") as advance:
             for rep in run_jobs(replicate, jobs, workers=workers, scheduler=scheduler,
                                 done=advance):
                 acc.add(rep)
@@ -767,10 +767,13 @@ def _libc() -> Any:
 
 
 @contextlib.contextmanager
-def _progress_bar(show: bool, total: int, name: str) -> Iterator[Callable[[], None]]:
-    """A rich progress bar over replications on stderr, only when stderr is a terminal."""
+def progress_bar(show: bool, total: int, description: str, fields: Sequence[str] = ()
+                 ) -> Iterator[Callable[..., None]]:
+    """A rich progress bar over `total` jobs on stderr, only when stderr is a terminal; it
+    yields `advance(**values)`, one job done, with the values of the extra `fields` shown
+    after the count (each as "name value")."""
     if not (show and sys.stderr.isatty()):
-        yield lambda: None
+        yield lambda **_: None
         return
     from rich.console import Console
     from rich.progress import (
@@ -782,11 +785,13 @@ def _progress_bar(show: bool, total: int, name: str) -> Iterator[Callable[[], No
         TimeRemainingColumn,
     )
 
+    extra = [TextColumn(f"{name} {{task.fields[{name}]}}") for name in fields]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  *extra, TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(name if ":" in name else f"{name}: replications", total=total)
-        yield lambda: bar.advance(task)
+        start: dict[str, Any] = dict.fromkeys(fields, "-")
+        task = bar.add_task(description, total=total, **start)
+        yield lambda **values: bar.update(task, advance=1, **values)
 
 
 # ---------------------------------------------------------------- files

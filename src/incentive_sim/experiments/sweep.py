@@ -38,9 +38,9 @@ from .run import (
     Accumulator,
     OutputError,
     _output_error,
-    _progress_bar,
     check_output_folder,
     manifest_text,
+    progress_bar,
     remove_stale_partials,
     replicate,
     scenario_hash,
@@ -240,7 +240,7 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
         else:
             todo.append(i)
     jobs = [(points[i][1], points[i][0], seed, reps, folders[i], transfers) for i in todo]
-    with _progress_bar(bool(progress), len(jobs), f"{scenario.name}: sweep points") as advance:
+    with progress_bar(bool(progress), len(jobs), f"{scenario.name}: sweep points") as advance:
         for i, result in zip(todo, run_jobs(point_job, jobs, workers=workers,
                                             scheduler=scheduler, done=advance), strict=True):
             results[i] = result
