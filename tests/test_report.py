@@ -39,14 +39,21 @@ def test_the_report_is_self_contained_with_every_plot_and_the_rules(
     assert "fi_2015_two_step" in text and "Reference:" in text and "Provenance" in text
 
 
-@pytest.mark.parametrize("kind", ["run", "compare"])
-def test_every_image_loads_in_a_headless_browser(pages: dict[str, Path], kind: str) -> None:
+def chromium() -> str:
+    """A headless Chromium's path; the test is skipped without one, and fails instead where
+    INCENTIVE_SIM_REQUIRE_BROWSER is set (CI)."""
     browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
     if browser is None:
         reason = "no Chromium found (Debian package 'chromium'; .ci/run installs it)"
         if os.environ.get("INCENTIVE_SIM_REQUIRE_BROWSER"):
             pytest.fail(reason)
         pytest.skip(reason)
+    return browser
+
+
+@pytest.mark.parametrize("kind", ["run", "compare"])
+def test_every_image_loads_in_a_headless_browser(pages: dict[str, Path], kind: str) -> None:
+    browser = chromium()
     folder = pages[kind]
     done = subprocess.run(
         [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom",
@@ -107,12 +114,7 @@ def test_the_run_report_as_a_reader_sees_it(pages: dict[str, Path], width: int,
                                             tmp_path: Path) -> None:
     """A screenshot at a desktop and a narrow width; with INCENTIVE_SIM_SCREENSHOTS=DIR the
     shots are kept there (docs/images holds the ones the docs show)."""
-    browser = next((b for b in map(shutil.which, BROWSERS) if b), None)
-    if browser is None:
-        reason = "no Chromium found (Debian package 'chromium'; .ci/run installs it)"
-        if os.environ.get("INCENTIVE_SIM_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    browser = chromium()
     shot = tmp_path / f"report_{width}.png"
     done = subprocess.run(
         [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
