@@ -654,8 +654,10 @@ class Engine:
         horizon = self.planning[self.people.municipality[person]]
         phase = self.rule.phase_at(t) if self.rule.phases else np.zeros(person.size, np.int64)
         gross, cost = np.zeros(person.size), np.zeros(person.size)
-        for p, h in {(int(a), float(b)) for a, b in zip(phase, horizon, strict=True)}:
+        for p, h in itertools.product(distinct(phase).tolist(), distinct(horizon).tolist()):
             mine = (phase == p) & (horizon == h)
+            if not mine.any():
+                continue
             rule = self.rule.phases[p].rule if self.rule.phases else self.rule
             gross[mine], cost[mine] = referral_value(
                 rule, svc, counter[mine], basic[mine], benefit[mine], rates[mine],
