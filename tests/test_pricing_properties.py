@@ -21,7 +21,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from incentive_sim.funding.counters import CounterState, RuleCounters, counters_for_rule
+from incentive_sim.funding.counters import (
+    CounterState,
+    RuleCounters,
+    counters_for_block,
+    counters_for_rule,
+)
 from incentive_sim.funding.pricing import Pricing, ServiceCosts, price
 from incentive_sim.funding.rules import CompiledRule, compile_rule
 from incentive_sim.funding.spells import COLUMNS, SpellTable
@@ -634,3 +639,19 @@ def test_offline_counters_agree_with_the_online_counter_state(
     scale = RTOL * scale_of(float(np.abs(by_block).max(initial=0.0)))
     np.testing.assert_allclose(offline, by_block, rtol=RTOL, atol=scale)
     np.testing.assert_allclose(offline, by_rule, rtol=RTOL, atol=scale)
+
+
+@MANY
+@given(histories(max_people=4, max_segments=12)
+       | histories(max_people=4, max_segments=24, short_jobs=True), simple_rules,
+       st.integers(1, 30))
+def test_counters_computed_some_people_at_a_time_are_the_whole_historys(
+        history: History, rule: CompiledRule, chunk_rows: int) -> None:
+    """A national history's counters are computed a million segments (whole people) at a
+    time: cut into chunks of any size, the counters are those of the history in one piece."""
+    spells = history.table()
+    for block in rule.blocks:
+        whole = counters_for_block(spells, block, chunk_rows=len(spells) + 1)
+        chunked = counters_for_block(spells, block, chunk_rows=chunk_rows)
+        scale = RTOL * scale_of(float(np.abs(whole).max(initial=0.0)))
+        np.testing.assert_allclose(chunked, whole, rtol=RTOL, atol=scale)

@@ -23,9 +23,9 @@ import numpy.typing as npt
 from ..funding.counters import rule_counters, split_by_phase
 from ..funding.pricing import co_financeable
 from ..funding.rules import CompiledRule
-from ..funding.spells import SpellTable, distinct
+from ..funding.spells import SpellTable, distinct, person_chunks
 from ..scenario.vocabulary import BENEFITS
-from .ledger import Plan, month_index, person_chunks
+from .ledger import Plan, month_index
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

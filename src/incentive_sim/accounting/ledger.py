@@ -39,7 +39,7 @@ from ..funding.counters import (
 )
 from ..funding.pricing import Pricing, ServiceCosts, price
 from ..funding.rules import CompiledRule, compile_rule
-from ..funding.spells import SpellTable, distinct
+from ..funding.spells import SpellTable, distinct, person_chunks
 from ..funding.transfers import transfer_amounts
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario, Transfers
@@ -401,22 +401,6 @@ class Yearly:
 
     def stacked_people(self) -> FloatArray:
         return np.stack([self.recipients, self.benefit_days, self.gross_benefits])
-
-
-def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
-    """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
-    split a person (bonuses look at a person's consecutive segments)."""
-    order = spells.person_order()
-    n = order.size
-    if n <= chunk_rows:
-        return [order]
-    pid = spells.person_id[order]
-    starts = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))   # person starts
-    cuts = distinct(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
-                                                                          chunk_rows)),
-                                       starts.size - 1)])
-    cuts = cuts[cuts > 0]
-    return np.split(order, cuts)
 
 
 def rule_counter(spells: SpellTable, rule: CompiledRule,

@@ -18,10 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .rules import NO_RULE, CompiledBlock, CompiledRule
-from .spells import SpellTable
+from .spells import SpellTable, person_chunks
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+CHUNK_ROWS = 1_000_000     # segments whose counters are computed at a time (whole people)
 
 class CounterState:
     """The counters of one liability block for a population of `n` people.
@@ -38,8 +40,10 @@ class CounterState:
         self.rate = paid_days_per_week / 7.0
         n = len(self.value)
         slots = history_slots if block.reset_states is not None else 0
-        self.hist_start = np.full((n, slots), np.nan)
-        self.hist_end = np.full((n, slots), np.nan)
+        # one array per slot (a column), so that a list longer than any before adds a column
+        # instead of copying everyone's lists into wider ones
+        self.hist_start = [np.full(n, np.nan) for _ in range(slots)]
+        self.hist_end = [np.full(n, np.nan) for _ in range(slots)]
         # each person's intervals fill their first slots: how many (so that a batch works on
         # the slots its people use, not the widest list anyone has)
         self.used = np.zeros(n, np.int32)
@@ -69,9 +73,9 @@ class CounterState:
         """Add qualifying time [start, end) and reset counters whose condition is met."""
         need = self.block.reset_days
         window = self.block.reset_within_days
-        width = min(int(self.used[persons].max(initial=0)) + 1, self.hist_start.shape[1])
-        hs = self.hist_start[persons, :width]
-        he = self.hist_end[persons, :width]
+        width = min(int(self.used[persons].max(initial=0)) + 1, len(self.hist_start))
+        hs = self._gather(self.hist_start, persons, width)
+        he = self._gather(self.hist_end, persons, width)
         # Entries that ended before the earliest window this segment can look at never matter.
         stale = he <= (start - window)[:, None]
         hs[stale] = np.nan
@@ -117,15 +121,27 @@ class CounterState:
         keep = np.flatnonzero(~met)
         if keep.size:
             hs, he = self._append(hs, he, keep, start, end)
-        width = hs.shape[1]
-        self.hist_start[persons, :width] = hs
-        self.hist_end[persons, :width] = he
+        n = self.value.size
+        for j in range(hs.shape[1]):
+            if j == len(self.hist_start):               # a list longer than any before
+                self.hist_start.append(np.full(n, np.nan))
+                self.hist_end.append(np.full(n, np.nan))
+            self.hist_start[j][persons] = hs[:, j]
+            self.hist_end[j][persons] = he[:, j]
         self.used[persons] = (~np.isnan(hs)).sum(axis=1)
+
+    @staticmethod
+    def _gather(columns: list[FloatArray], persons: IntArray, width: int) -> FloatArray:
+        """The first `width` slots of the persons' lists, one row per person."""
+        out = np.empty((persons.size, width))
+        for j in range(width):
+            out[:, j] = columns[j][persons]
+        return out
 
     def _append(self, hs: FloatArray, he: FloatArray, rows: IntArray, start: FloatArray,
                 end: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Append [start, end) to the interval lists of `rows` (merging with an adjoining last
-        interval); lists are compacted first and widened, for everyone, when one is full."""
+        interval); lists are compacted first and widened when one is full."""
         empty = np.isnan(hs)
         if (empty[:, :-1] & ~empty[:, 1:]).any():      # a gap before a used slot: compact
             order = np.argsort(np.where(empty, np.inf, hs), axis=1, kind="stable")
@@ -141,28 +157,33 @@ class CounterState:
         if new.size and slot.max() >= hs.shape[1]:
             pad = np.full((hs.shape[0], 1), np.nan)
             hs, he = np.hstack([hs, pad]), np.hstack([he, pad])
-            if hs.shape[1] > self.hist_start.shape[1]:      # widen everyone's lists (x2)
-                extra = max(self.hist_start.shape[1], 1)
-                everyone = np.full((self.hist_start.shape[0], extra), np.nan)
-                self.hist_start = np.hstack([self.hist_start, everyone])
-                self.hist_end = np.hstack([self.hist_end, everyone])
         hs[new, slot] = start[new]
         he[new, slot] = end[new]
         return hs, he
 
 
-def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
-    """The block's counter at the start of every segment, computed from the whole history."""
-    n = len(spells)
+def counters_for_block(spells: SpellTable, block: CompiledBlock,
+                       chunk_rows: int = CHUNK_ROWS) -> FloatArray:
+    """The block's counter at the start of every segment, computed from the whole history,
+    some whole people at a time (a person's counter depends on their own segments only)."""
+    out = np.empty(len(spells))
+    for rows in person_chunks(spells, chunk_rows):
+        out[rows] = _block_counters(spells, block, rows)
+    return out
+
+
+def _block_counters(spells: SpellTable, block: CompiledBlock, order: IntArray) -> FloatArray:
+    """The block's counter at the start of the rows `order`: whole people, in person order,
+    each person's rows in time order."""
+    n = order.size
     out = np.empty(n)
     if n == 0:
         return out
-    order = spells.person_order()
     pid = spells.person_id[order]
     first = np.concatenate([[True], pid[1:] != pid[:-1]])
-    person = np.cumsum(first) - 1                      # dense person index per sorted row
+    person = np.cumsum(first) - 1                      # dense person index per row
     firsts = np.flatnonzero(first)
-    initial = spells.prior_paid_days[order][firsts]
+    initial = spells.prior_paid_days[order[firsts]]
     state = spells.state[order]
     benefit = spells.benefit[order]
     paid = spells.benefit_paid[order]
@@ -172,7 +193,7 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
     counted = block.counts[state] & block.benefits[benefit] & paid
     inc = np.where(counted, (end - start) * (spells.paid_days_per_week / 7.0), 0.0)
     running = np.cumsum(inc) - inc                      # exclusive running sum over all rows
-    out[order] = initial[person] + running - running[firsts][person]
+    out[:] = initial[person] + running - running[firsts][person]
     # Qualifying time in a person's last segment cannot reset a counter any later segment
     # uses; only people who qualify before their last segment need their path walked.
     if block.reset_states is None:
@@ -202,19 +223,18 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock) -> FloatArray:
     rank = rows - q_first[person[rows]]
     by_rank = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
-    counters = CounterState(block, out[order[q_first[walked]]], spells.paid_days_per_week)
+    counters = CounterState(block, out[q_first[walked]], spells.paid_days_per_week)
     for k in range(rank.max() + 1):
         at = by_rank[bounds[k]:bounds[k + 1]]
         r = rows[at]
-        out[order[r]] = counters.advance(who[at], state[r], benefit[r], paid[r], start[r],
-                                         end[r])
+        out[r] = counters.advance(who[at], state[r], benefit[r], paid[r], start[r], end[r])
     # the rows after the last qualifying one: on from the walk's final value
     after = np.flatnonzero(walk[person] & (index > q_last[person]))
     if after.size:
         p = person[after]
         dense = np.searchsorted(walked, p)
         resume = q_last[p] + 1                          # the first row after the walk
-        out[order[after]] = counters.value[dense] + running[after] - running[resume]
+        out[after] = counters.value[dense] + running[after] - running[resume]
     return out
 
 

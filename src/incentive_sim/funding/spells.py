@@ -165,3 +165,17 @@ class SpellTable:
         return table
 
 
+def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
+    """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
+    split a person (bonuses look at a person's consecutive segments)."""
+    order = spells.person_order()
+    n = order.size
+    if n <= chunk_rows:
+        return [order]
+    pid = spells.person_id[order]
+    starts = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))   # person starts
+    cuts = distinct(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
+                                                                          chunk_rows)),
+                                       starts.size - 1)])
+    cuts = cuts[cuts > 0]
+    return np.split(order, cuts)
