@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .rules import NO_RULE, CompiledBlock, CompiledRule
-from .spells import SpellTable, person_chunks
+from .spells import SpellTable, distinct, person_chunks
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -80,38 +80,29 @@ class CounterState:
         stale = he <= (start - window)[:, None]
         hs[stale] = np.nan
         he[stale] = np.nan
-
-        def qualified(t: FloatArray, rows: npt.NDArray[np.bool_] | IntArray) -> FloatArray:
-            """Qualifying days in (t - window, t] at times t (n, c) inside the segment."""
-            lo = (t - window)[..., None]
-            past = np.clip(he[rows][:, None, :] - np.maximum(hs[rows][:, None, :], lo), 0.0, None)
-            return np.asarray(t - start[rows][:, None] + np.nansum(past, axis=2))
-
         # all the qualifying time there is, in or out of any window, bounds what a window
         # holds: only where it reaches the condition is the window worth measuring
         bound = (end - start) + np.nansum(he - hs, axis=1)
         met = np.zeros(persons.size, bool)
         maybe = np.flatnonzero(bound >= need)
         if maybe.size:
-            met[maybe] = qualified(end[maybe, None], maybe)[:, 0] >= need
+            met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
+                                    window)[:, 0] >= need
         if met.any():
-            # qualified() is piecewise linear and non-decreasing in t, with kinks only where the
-            # window's trailing edge t - window passes an edge of a past interval: evaluate it
-            # at those kinks and interpolate linearly in the piece where it reaches `need`.
-            s_, e_ = start[met, None], end[met, None]
-            kinks = np.concatenate([s_, hs[met] + window, he[met] + window, e_], axis=1)
-            kinks = np.sort(np.clip(np.where(np.isnan(kinks), e_, kinks), s_, e_), axis=1)
-            value = qualified(kinks, met)
-            first = np.argmax(value >= need, axis=1)
-            rows = np.arange(first.size)
-            before = np.maximum(first - 1, 0)
-            t0, t1 = kinks[rows, before], kinks[rows, first]
-            f0, f1 = value[rows, before], value[rows, first]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                inside = t0 + (need - f0) * (t1 - t0) / (f1 - f0)
-            met_at = np.where((first == 0) | (f1 <= f0), t1, np.clip(inside, t0, t1))
+            # when the condition is met: the work is quadratic in a list's length, so each
+            # person is worked out with as many slots as their own list needs (to a power of
+            # two), not the longest list of the batch
+            m = np.flatnonzero(met)
+            filled = ~np.isnan(hs[m])
+            length = np.where(filled.any(axis=1), width - np.argmax(filled[:, ::-1], axis=1), 0)
+            slots = np.minimum(2 ** np.ceil(np.log2(np.maximum(length, 1))), width).astype(int)
+            met_at = np.empty(m.size)
+            for w in distinct(slots).tolist():
+                mine = slots == w
+                r = m[mine]
+                met_at[mine] = _reached(start[r], end[r], hs[r, :w], he[r, :w], need, window)
             # After a reset only this segment counts, so later resets come every `need` days.
-            left = end[met] - met_at
+            left = end[m] - met_at
             restart = met_at + np.floor(left / need) * need
             self.value[persons[met]] = 0.0
             hs[met] = np.nan
@@ -160,6 +151,36 @@ class CounterState:
         hs[new, slot] = start[new]
         he[new, slot] = end[new]
         return hs, he
+
+
+def _qualified(t: FloatArray, start: FloatArray, hs: FloatArray, he: FloatArray,
+               window: float) -> FloatArray:
+    """Qualifying days in (t - window, t] at times t (n, c) inside segments begun at `start`
+    (n), with past qualifying intervals [hs, he) (n, slots; NaN: an empty slot)."""
+    lo = (t - window)[..., None]
+    past = np.clip(he[:, None, :] - np.maximum(hs[:, None, :], lo), 0.0, None)
+    return np.asarray(t - start[:, None] + np.nansum(past, axis=2))
+
+
+def _reached(start: FloatArray, end: FloatArray, hs: FloatArray, he: FloatArray, need: float,
+             window: float) -> FloatArray:
+    """When qualifying days in the window first reach `need` inside segments [start, end),
+    for people whose segments' ends reach it. `_qualified` is piecewise linear and
+    non-decreasing in t, with kinks only where the window's trailing edge t - window passes
+    an edge of a past interval: evaluate it at those kinks and interpolate linearly in the
+    piece where it reaches `need`."""
+    s_, e_ = start[:, None], end[:, None]
+    kinks = np.concatenate([s_, hs + window, he + window, e_], axis=1)
+    kinks = np.sort(np.clip(np.where(np.isnan(kinks), e_, kinks), s_, e_), axis=1)
+    value = _qualified(kinks, start, hs, he, window)
+    first = np.argmax(value >= need, axis=1)
+    rows = np.arange(first.size)
+    before = np.maximum(first - 1, 0)
+    t0, t1 = kinks[rows, before], kinks[rows, first]
+    f0, f1 = value[rows, before], value[rows, first]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = t0 + (need - f0) * (t1 - t0) / (f1 - f0)
+    return np.asarray(np.where((first == 0) | (f1 <= f0), t1, np.clip(inside, t0, t1)))
 
 
 def counters_for_block(spells: SpellTable, block: CompiledBlock,
