@@ -82,3 +82,4 @@ def test_an_unreachable_scheduler_is_bad_input(small: Scenario, tmp_path: Path,
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         run_scenario(small, tmp_path / "out", scheduler="tcp://127.0.0.1:9")
     assert not (tmp_path / "out").exists()
+

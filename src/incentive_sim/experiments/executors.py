@@ -10,7 +10,15 @@ number of workers.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -67,3 +75,68 @@ def _dask(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], scheduler: str,
             future.add_done_callback(lambda _: tick())
         for future in futures:
             yield future.result()
+
+
+PR_SET_PDEATHSIG = 1          # prctl(2): the signal a process gets when its parent dies
+
+
+@contextlib.contextmanager
+def run_aside(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
+    """Start `fn(*args)` in a forked copy of this process, to run on another core beside
+    what the caller does in the block (matplotlib drawing the plots while the tables are
+    written); yields the function that waits for it and gives its result, or raises its
+    exception (called in the block; the block's end waits if it was not). The copy shares
+    this process's memory (nothing is pickled but the result), dies with it, and is stopped
+    if the block fails. Where forking is not safe (not Linux, or other threads running: a
+    Dask client's, a progress bar's), `fn` runs at once in this process instead."""
+    if sys.platform != "linux" or threading.active_count() > 1:
+        result = fn(*args)
+        yield lambda: result
+        return
+    parent = os.getpid()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                        # the copy
+        os.close(read)
+        status = 0
+        try:
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:                  # the caller died before prctl
+                os._exit(1)
+            data = pickle.dumps((True, fn(*args)))
+        except BaseException as exc:                   # any failure is the caller's to raise
+            status = 1
+            try:
+                data = pickle.dumps((False, exc))
+            except Exception:                           # an exception pickle cannot carry
+                data = pickle.dumps((False, RuntimeError(traceback.format_exc())))
+        with os.fdopen(write, "wb") as out:
+            out.write(data)
+        os._exit(status)
+    os.close(write)
+    waited = False
+
+    def wait() -> T:
+        nonlocal waited
+        with os.fdopen(read, "rb") as got:
+            data = got.read()
+        os.waitpid(pid, 0)
+        waited = True
+        if not data:
+            raise RuntimeError(f"the process running {fn.__name__} died")
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    try:
+        yield wait
+    except BaseException:
+        if not waited:                                  # the block failed: stop the copy
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            with contextlib.suppress(OSError):
+                os.close(read)
+        raise
+    if not waited:
+        wait()

@@ -70,7 +70,7 @@ from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
-from .executors import run_jobs
+from .executors import run_aside, run_jobs
 from .explain_store import EXPLAIN, write_explain_store
 
 FloatArray = npt.NDArray[np.float64]
@@ -383,18 +383,21 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                                 done=advance):
                 acc.add(rep)
         summary = acc.summary()
-        write_output(staging / COSTS, _costs_csv(acc, plan))
-        write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))
-        write_output(staging / MUNICIPALITIES_YEARLY, _municipalities_yearly_csv(acc, plan))
-        write_output(staging / STOCK, _stock_csv(acc, plan))
-        write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
-        write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
-        write_output(staging / REFERRALS, _referrals_csv(acc, plan))
-        write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
-        summary["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
-        write_output(staging / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        _checkpoint("tables written")
-        plots = write_run_plots(staging / PLOTS, plan, acc)
+        # the plots are drawn on the second core while the tables are written
+        with run_aside(write_run_plots, staging / PLOTS, plan, acc) as plotted:
+            write_output(staging / COSTS, _costs_csv(acc, plan))
+            write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))
+            write_output(staging / MUNICIPALITIES_YEARLY, _municipalities_yearly_csv(acc, plan))
+            write_output(staging / STOCK, _stock_csv(acc, plan))
+            write_output(staging / INDICATORS_FILE, _indicators_csv(acc, plan))
+            write_output(staging / TRANSITIONS, _transitions_csv(acc, scenario))
+            write_output(staging / REFERRALS, _referrals_csv(acc, plan))
+            write_output(staging / RESOLVED, resolved_yaml(scenario, seed, reps))
+            summary["provenance"] = provenance(scenario, seed, reps, command, started, transfers)
+            write_output(staging / SUMMARY,
+                         json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+            _checkpoint("tables written")
+            plots = plotted()
         _checkpoint("plots written")
         write_output(staging / REPORT, run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))
