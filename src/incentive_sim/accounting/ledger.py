@@ -255,6 +255,7 @@ class Ledger:
                                                          scenario.horizon_days - lag))
         bounds = bounds[bounds >= 0]
         people = int(spells.person_id.max()) + 1 if len(spells) else 1   # (cell, person) keys
+        by_counter = {name: np.zeros(COUNTER_DAY_BINS.size - 1) for name in plan.priced}
         for rows in person_chunks(spells, chunk_rows):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
@@ -279,6 +280,8 @@ class Ledger:
                 return np.asarray(summed, np.float64)[:n_years * n_munis].reshape(n_years,
                                                                                   n_munis)
 
+            for name in plan.priced:       # sums over segment pieces: those of the segments
+                by_counter[name] += paid_days_by_counter(pieces, plan.compiled[name], by_name)
             for name, rule in plan.compiled.items():
                 pricing = price(pieces, rule, costs, by_name)
                 booked[name] += _book_pricing(pricing, pieces, plan, book)
@@ -323,8 +326,6 @@ class Ledger:
                                ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
         first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
-        by_counter = {name: paid_days_by_counter(spells, plan.compiled[name], counters)
-                      for name in plan.priced}
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
                    counter_in_force(spells, plan.compiled[first], counters), by_counter,
                    yearly)

@@ -317,11 +317,20 @@ class LifeCourses:
         self.advance_to(self.horizon)
         idx = np.flatnonzero(self.active & (self.seg_start < self.horizon))
         self.record(idx, self.state[idx], self.seg_start[idx], self.horizon, censored=True)
-        columns = {k: np.concatenate([r[k] for r in self._records]) for k in COLUMNS}
+        # Nothing more is recorded: the counters' interval lists go, and each column's
+        # batches as soon as the column is joined, so the history is not held twice.
+        names = list(self.counters)
+        self.counters = {}
+        records, self._records = self._records, []
+        columns = {k: self._join(records, k) for k in COLUMNS}
         table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
             services=tuple(self.s.services), paid_days_per_week=self.s.benefits.paid_days_per_week)
-        for name in self.counters:
-            table = table.with_counter(
-                name, np.concatenate([r[COUNTER + name] for r in self._records]))
+        for name in names:
+            table = table.with_counter(name, self._join(records, COUNTER + name))
         return table
+
+    @staticmethod
+    def _join(records: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
+        """One column of the history from its batches, which are dropped."""
+        return np.concatenate([r.pop(key) for r in records])
