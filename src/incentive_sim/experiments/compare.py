@@ -55,6 +55,7 @@ from .run import (
     progress_bar,
     provenance,
     publish,
+    release_freed_memory,
     resolved_yaml,
     unstarted_services,
     write_output,
@@ -102,6 +103,7 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
             update={"in_force": rule})})
     plan = Plan.of(scenario, rules_priced=rules, transfers=transfers)
     result = simulate(scenario, replication, seed)
+    release_freed_memory()
     ledger = Ledger.build(scenario, result.spells, plan)
     # a rule may be asked for twice (compared with itself): priced once, reported twice
     order = [plan.priced.index(rule) for rule in rules]
