@@ -53,6 +53,7 @@ SERVICE = STATE_CODE["service"]
 PAYER_INDEX = {p: i for i, p in enumerate(PAYERS)}
 ITEM_INDEX = {item: i for i, item in enumerate(ITEMS)}
 CHUNK_ROWS = 100_000        # segments priced at a time (before splitting into months)
+STAIRCASE_ROWS = 2_000_000  # segments put on the staircase of paid days at a time
 
 
 # ---------------------------------------------------------------- months
@@ -94,8 +95,8 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
     each was paid, summed in the bins COUNTER_DAY_BINS (the last bin takes everything from
     its start on): where the caseload's days fall on the rule's staircase. A segment whose
     days advance the counter spreads them evenly over [c, c + paid days); one whose days do
-    not (a service day under the two-step rule) puts them all at its counter c. Exact, by the
-    cumulative amount below each bin edge: sum over segments of min(max(x - c, 0), days).
+    not (a service day under the two-step rule) puts them all at its counter c. Exact, in
+    one pass: a ramp's days in its first and last bins, and the whole bins in between.
     Under a timeline each day is placed on the staircase of the rule in force on its date."""
     if not isinstance(counters, Mapping):
         counters = {rule.name: counters}
@@ -112,21 +113,29 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
     paid = np.where(covered, spells.paid_days, 0.0)
     moving = counted_mask(spells, rule) & (paid > 0)     # a ramp of no days adds nothing
     edges = COUNTER_DAY_BINS
-    ramps = np.sort(counter[moving])
-    ramp_ends = np.sort(counter[moving] + paid[moving])
-    ramp_sum = np.concatenate([[0.0], np.cumsum(ramps)])
-    end_sum = np.concatenate([[0.0], np.cumsum(ramp_ends)])
-    i = np.searchsorted(ramps, edges, side="left")            # ramps begun below each edge
-    j = np.searchsorted(ramp_ends, edges, side="left")        # ... and ended below it
-    below = (i * edges - ramp_sum[i]) - (j * edges - end_sum[j])
-    points = np.sort(counter[~moving & (paid > 0)])
-    weights = paid[~moving & (paid > 0)][np.argsort(counter[~moving & (paid > 0)],
-                                                    kind="stable")]
-    point_sum = np.concatenate([[0.0], np.cumsum(weights)])
-    below = below + point_sum[np.searchsorted(points, edges, side="left")]
-    per_bin = np.diff(below)
-    per_bin[-1] += float(paid.sum()) - below[-1]          # everything from the last bin's start on
-    return np.asarray(np.maximum(per_bin, 0.0))
+    bins = edges.size - 1
+    total = np.zeros(bins)
+
+    def bin_of(x: FloatArray) -> IntArray:            # the last bin takes all from its start
+        return np.asarray(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1))
+
+    # a ramp [c, c + days): its part in its first bin, in its last, and the bins in between
+    # whole (counted by a difference array); days below the first edge are on no bin
+    c = np.maximum(counter[moving], edges[0])
+    e = np.maximum(counter[moving] + paid[moving], edges[0])
+    lo, hi = bin_of(c), bin_of(e)
+    one = lo == hi
+    total += np.bincount(lo[one], weights=(e - c)[one], minlength=bins)
+    lo, hi, c, e = lo[~one], hi[~one], c[~one], e[~one]
+    total += np.bincount(lo, weights=edges[lo + 1] - c, minlength=bins)
+    total += np.bincount(hi, weights=e - edges[hi], minlength=bins)
+    whole = np.cumsum(np.bincount(lo + 1, minlength=bins + 1)
+                      - np.bincount(hi, minlength=bins + 1))[:bins]
+    total += whole * np.diff(edges)
+    # a point: all its days at its counter
+    point = ~moving & (paid > 0) & (counter >= edges[0])
+    total += np.bincount(bin_of(counter[point]), weights=paid[point], minlength=bins)
+    return np.asarray(np.maximum(total, 0.0))
 
 
 def split_by_month(spells: SpellTable, month_starts: npt.ArrayLike,
@@ -255,7 +264,6 @@ class Ledger:
                                                          scenario.horizon_days - lag))
         bounds = bounds[bounds >= 0]
         people = int(spells.person_id.max()) + 1 if len(spells) else 1   # (cell, person) keys
-        by_counter = {name: np.zeros(COUNTER_DAY_BINS.size - 1) for name in plan.priced}
         for rows in person_chunks(spells, chunk_rows):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
@@ -280,8 +288,6 @@ class Ledger:
                 return np.asarray(summed, np.float64)[:n_years * n_munis].reshape(n_years,
                                                                                   n_munis)
 
-            for name in plan.priced:       # sums over segment pieces: those of the segments
-                by_counter[name] += paid_days_by_counter(pieces, plan.compiled[name], by_name)
             for name, rule in plan.compiled.items():
                 pricing = price(pieces, rule, costs, by_name)
                 booked[name] += _book_pricing(pricing, pieces, plan, book)
@@ -325,6 +331,14 @@ class Ledger:
                 yearly.amounts[r, :, :, PAYER_INDEX["municipality"],
                                ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
+        # the staircase of paid days: sums over segments, so taken a few million at a time
+        by_counter = {name: np.zeros(COUNTER_DAY_BINS.size - 1) for name in plan.priced}
+        for lo in range(0, len(spells), STAIRCASE_ROWS):
+            rows = np.arange(lo, min(lo + STAIRCASE_ROWS, len(spells)))
+            part = spells.take(rows)
+            here = {name: c[rows] for name, c in counters.items()}
+            for name in plan.priced:
+                by_counter[name] += paid_days_by_counter(part, plan.compiled[name], here)
         first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
         return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
                    counter_in_force(spells, plan.compiled[first], counters), by_counter,

@@ -71,13 +71,14 @@ class Runs:
 
 
 def outcomes(spells: SpellTable, horizon_days: float,
-             elapsed_days: FloatArray | None = None) -> dict[str, float]:
+             elapsed_days: FloatArray | None = None, runs: Runs | None = None
+             ) -> dict[str, float]:
     """Exits from unemployment by destination, completed spells and their mean length, the
     jobseeker stock and its long-term part at the start and at the horizon.
 
     `elapsed_days` as for `Runs.of`: spell lengths of the initial caseload include it.
     `mean_spell_days_new` is over the completed spells that began within the horizon (no left
-    truncation).
+    truncation). `runs`: `Runs.of(spells, elapsed_days)`, when the caller has it already.
     """
     out: dict[str, float] = {f"exits_to_{name}": 0.0 for name in TRANSITIONS}
     keys = ("exits_total", "completed_spells", "mean_spell_days", "mean_spell_days_new",
@@ -86,7 +87,7 @@ def outcomes(spells: SpellTable, horizon_days: float,
     out.update(dict.fromkeys(keys, 0.0))
     if len(spells) == 0:
         return out
-    runs = Runs.of(spells, elapsed_days)
+    runs = Runs.of(spells, elapsed_days) if runs is None else runs
     for code, name in DESTINATIONS.items():
         out[f"exits_to_{name}"] = float(np.count_nonzero(runs.next_state == code))
     out["exits_total"] = float(sum(out[f"exits_to_{name}"] for name in TRANSITIONS))
@@ -224,16 +225,18 @@ def jobseekers_and_in_service(stock: FloatArray) -> tuple[FloatArray, FloatArray
 
 
 def monthly_indicators(spells: SpellTable, month_starts: FloatArray,
-                       elapsed_days: FloatArray | None = None) -> FloatArray:
+                       elapsed_days: FloatArray | None = None, runs: Runs | None = None
+                       ) -> FloatArray:
     """`values[month, municipality, k]` for k in INDICATORS: jobseekers unemployed for a year
     or more at the month's first day; spells that ended in a job or in education during the
     month (up to the next month's start, the last month up to the horizon); and jobseekers at
-    the month's first day by how long they have been unemployed (DURATION_CLASSES)."""
+    the month's first day by how long they have been unemployed (DURATION_CLASSES). `runs`
+    as for `outcomes`."""
     n_months, n_munis = len(month_starts), len(spells.municipalities)
     out = np.zeros((n_months, n_munis, len(INDICATORS)))
     if len(spells) == 0:
         return out
-    runs = Runs.of(spells, elapsed_days)
+    runs = Runs.of(spells, elapsed_days) if runs is None else runs
     first_class = len(INDICATORS) - len(DURATION_CLASSES)
     for m, t in enumerate(month_starts):
         present = (runs.start <= t) & (runs.end > t)

@@ -51,6 +51,7 @@ from ..accounting.money import measures_dict, yearly_values
 from ..accounting.outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
+    Runs,
     counter_histogram,
     jobseekers_and_in_service,
     monthly_indicators,
@@ -165,12 +166,13 @@ class HistoryDigest:
         n_services = len(spells.services)
         stock = stock_by_month(spells, plan.month_starts)
         by_service = services_by_month(spells, plan.month_starts)
+        runs = Runs.of(spells, result.elapsed_days)             # read twice, made once
         return cls(
             stock, transition_counts(spells), services,
-            outcomes(spells, horizon, result.elapsed_days), referrals["counter"],
+            outcomes(spells, horizon, result.elapsed_days, runs), referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
-            monthly_indicators(spells, plan.month_starts, result.elapsed_days),
+            monthly_indicators(spells, plan.month_starts, result.elapsed_days, runs),
             by_service, Bill.stacked(spells, plan),
             Behaviour.of(referrals, stock, by_service, result.services,
                          len(plan.municipalities), horizon))
