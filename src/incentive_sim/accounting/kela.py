@@ -72,10 +72,11 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
     counters = rule_counters(spells, rule)
     payment_bounds = np.append(plan.month_starts - lag, horizon - lag)
     for rows in person_chunks(spells, chunk_rows):
+        rows = rows[spells.benefit_paid[rows]]        # only paid days are billed
         chunk = spells.take(rows)
         pieces, piece_counters, _, by_rule = split_by_phase(
             chunk, rule, {name: c[rows] for name, c in counters.items()},
-            only=chunk.benefit_paid, more_bounds=payment_bounds)
+            more_bounds=payment_bounds)
         paid = pieces.paid_days
         due = (pieces.start_day + lag < horizon) & (paid > 0)
         month = month_index(plan.month_starts, pieces.start_day + lag)
