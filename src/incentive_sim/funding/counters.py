@@ -70,10 +70,24 @@ class CounterState:
         return before
 
     def _qualify(self, persons: IntArray, start: FloatArray, end: FloatArray) -> None:
-        """Add qualifying time [start, end) and reset counters whose condition is met."""
+        """Add qualifying time [start, end) and reset counters whose condition is met: people
+        grouped by the length of their lists (to a power of two), each group working on as
+        many slots as its lists need, not the longest list of the batch."""
+        slots = np.minimum(self.used[persons] + 1, len(self.hist_start))
+        width = 2 ** np.ceil(np.log2(np.maximum(slots, 1))).astype(np.int64)
+        widths = distinct(width).tolist()
+        if len(widths) == 1:
+            self._qualify_some(persons, start, end, int(slots.max(initial=0)))
+            return
+        for w in widths:
+            mine = width == w
+            self._qualify_some(persons[mine], start[mine], end[mine], int(slots[mine].max()))
+
+    def _qualify_some(self, persons: IntArray, start: FloatArray, end: FloatArray,
+                      width: int) -> None:
+        """_qualify for people whose lists fit in `width` slots (one more than the longest)."""
         need = self.block.reset_days
         window = self.block.reset_within_days
-        width = min(int(self.used[persons].max(initial=0)) + 1, len(self.hist_start))
         hs = self._gather(self.hist_start, persons, width)
         he = self._gather(self.hist_end, persons, width)
         # Entries that ended before the earliest window this segment can look at never matter.

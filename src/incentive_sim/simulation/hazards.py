@@ -59,9 +59,12 @@ class CompetingRisks:
                 group_mult[list(groups).index(g), j] = mult
         return cls(tuple(hazards), edges, rates, group_mult)
 
-    def cumulative(self, multiplier: FloatArray) -> FloatArray:
-        """Cumulative total hazard at every band edge, per person: shape (n, bands)."""
-        total = multiplier @ self.rates.T                        # (n, bands)
+    def cumulative(self, multiplier: FloatArray, total: FloatArray | None = None
+                   ) -> FloatArray:
+        """Cumulative total hazard at every band edge, per person: shape (n, bands)
+        (`total`: `total_hazard(multiplier)`, when the caller has it)."""
+        if total is None:
+            total = self.total_hazard(multiplier)                # (n, bands)
         widths = np.diff(self.edges)
         cum = np.zeros_like(total)
         np.cumsum(total[:, :-1] * widths, axis=1, out=cum[:, 1:])
@@ -89,7 +92,7 @@ class CompetingRisks:
         if n == 0:
             return np.zeros(0), np.zeros(0, np.int64)
         total = self.total_hazard(multiplier)                    # (n, bands)
-        cum = self.cumulative(multiplier)                        # (n, bands)
+        cum = self.cumulative(multiplier, total)                        # (n, bands)
         b0 = np.searchsorted(self.edges, d_from, side="right") - 1
         rows = np.arange(n)
         h_from = cum[rows, b0] + total[rows, b0] * (d_from - self.edges[b0])
@@ -154,7 +157,7 @@ class CompetingRisks:
     def cumulative_at(self, d: FloatArray, multiplier: FloatArray) -> FloatArray:
         """The cumulative total hazard H(d) from duration 0 to d, per person."""
         total = self.total_hazard(multiplier)
-        cum = self.cumulative(multiplier)
+        cum = self.cumulative(multiplier, total)
         b = np.searchsorted(self.edges, d, side="right") - 1
         rows = np.arange(d.size)
         return np.asarray(cum[rows, b] + total[rows, b] * (d - self.edges[b]))
