@@ -9,7 +9,7 @@ one person (a registered jobseeker, activated or not); it ends with a move to an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,10 @@ class Runs:
     censored: BoolArray       # still open at the horizon
     initial: BoolArray        # the caseload at t = 0
     next_state: IntArray      # the state it ended in (-1 if none recorded)
+
+    def take(self, index: npt.ArrayLike) -> Runs:
+        """The runs at `index`, in its order."""
+        return Runs(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     @classmethod
     def of(cls, spells: SpellTable, elapsed_days: FloatArray | None = None) -> Runs:

@@ -34,8 +34,9 @@ from ..accounting.behaviour import Behaviour
 from ..accounting.ledger import Ledger, Plan, year_starts
 from ..accounting.money import MEASURES, measures, yearly_values
 from ..accounting.money import interval as interval
-from ..accounting.outcomes import outcomes, services_by_month, stock_by_month
+from ..accounting.outcomes import Runs, outcomes, services_by_month, stock_by_month
 from ..funding.money import cents
+from ..funding.spells import SpellTable
 from ..report.html import compare_report
 from ..report.plots import write_behaviour_plots, write_comparison_plot
 from ..report.tables import csv_bytes as _csv
@@ -62,6 +63,7 @@ from .run import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 COMPARISON = "comparison.csv"
 OUTCOMES = "outcomes.csv"
@@ -112,9 +114,8 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
     with_gross = np.concatenate([with_all, with_all.sum(axis=2, keepdims=True)], axis=2)
     amounts = np.concatenate([with_gross, with_gross.sum(axis=3, keepdims=True)], axis=3)
     spells = result.spells
-    per_muni = [_outcomes(spells, result.horizon_days, result.elapsed_days, None)]
-    per_muni += [_outcomes(spells, result.horizon_days, result.elapsed_days, m)
-                 for m in range(len(scenario.municipalities))]
+    per_muni = _outcomes(spells, result.horizon_days, result.elapsed_days,
+                         len(scenario.municipalities))
     outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
     assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
     yearly = yearly_values(ledger.yearly.amounts[order], ledger.yearly.stacked_people())
@@ -125,14 +126,30 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
     return ComparedRun(rules, amounts, outcome, yearly, behaviour)
 
 
-def _outcomes(spells: Any, horizon: float, elapsed: FloatArray, municipality: int | None
-              ) -> list[float]:
-    if municipality is not None:
-        spells = spells.take(np.flatnonzero(spells.municipality == municipality))
-    o = outcomes(spells, horizon, elapsed)
-    in_service = spells.state == SERVICE
-    o["service_days"] = float(np.sum(spells.end_day[in_service] - spells.start_day[in_service]))
-    return [float(o[k]) for k in OUTCOME_KEYS]
+def _outcomes(spells: SpellTable, horizon: float, elapsed: FloatArray, municipalities: int
+              ) -> list[list[float]]:
+    """OUTCOME_KEYS of the whole history, then of each municipality's part. The runs are made
+    once and shared out: a person's runs all lie in their municipality, and each part keeps
+    the order the whole has, so each figure is what the part alone would give."""
+    runs = Runs.of(spells, elapsed)
+    in_service = np.flatnonzero(spells.state == SERVICE)
+    days = spells.end_day[in_service] - spells.start_day[in_service]
+
+    def row(part: Runs, service_days: FloatArray) -> list[float]:
+        o = outcomes(spells, horizon, elapsed, part)
+        o["service_days"] = float(np.sum(service_days))
+        return [float(o[k]) for k in OUTCOME_KEYS]
+
+    by_run = _groups(runs.municipality, municipalities)
+    by_row = _groups(spells.municipality[in_service], municipalities)
+    return [row(runs, days)] + [row(runs.take(r), days[d])
+                                for r, d in zip(by_run, by_row, strict=True)]
+
+
+def _groups(codes: npt.NDArray[Any], n: int) -> list[IntArray]:
+    """The positions of each code 0..n-1, in order."""
+    order = np.argsort(codes, kind="stable")
+    return np.split(order, np.searchsorted(codes[order], np.arange(1, n)))
 
 
 @dataclass(frozen=True, eq=False)
