@@ -46,6 +46,7 @@ from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
 from ..simulation.engine import simulate
+from ..simulation.memory import release_freed_memory
 from .executors import run_jobs
 from .run import (
     MUNICIPALITIES_YEARLY,
@@ -56,7 +57,6 @@ from .run import (
     progress_bar,
     provenance,
     publish,
-    release_freed_memory,
     resolved_yaml,
     unstarted_services,
     write_output,

@@ -71,6 +71,7 @@ from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
+from ..simulation.memory import release_freed_memory
 from .executors import run_aside, run_jobs
 from .explain_store import EXPLAIN, write_explain_store
 
@@ -770,15 +771,6 @@ def _exchange(a: Path, b: Path) -> bool:
 @functools.cache
 def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
-
-
-def release_freed_memory() -> None:
-    """Hand the memory freed so far back to the system. The C library keeps freed heap for
-    reuse: after a national simulation 1.75 GB of it, which the pricing that follows would
-    otherwise hold on top of what it uses (glibc's malloc_trim; elsewhere nothing)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(AttributeError, OSError):
-            _libc().malloc_trim(0)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from ..funding.spells import COLUMNS, SpellTable
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
 from .hazards import CompetingRisks, Risks
+from .memory import release_freed_memory
 from .population import People, PersonStreams
 
 FloatArray = npt.NDArray[np.float64]
@@ -322,6 +323,7 @@ class LifeCourses:
         names = list(self.counters)
         self.counters = {}
         records, self._records = self._records, []
+        release_freed_memory()          # the lists' heap, before the columns are joined
         columns = {k: self._join(records, k) for k in COLUMNS}
         table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
