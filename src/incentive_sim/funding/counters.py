@@ -103,18 +103,8 @@ class CounterState:
             met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
                                     window)[:, 0] >= need
         if met.any():
-            # when the condition is met: the work is quadratic in a list's length, so each
-            # person is worked out with as many slots as their own list needs (to a power of
-            # two), not the longest list of the batch
             m = np.flatnonzero(met)
-            filled = ~np.isnan(hs[m])
-            length = np.where(filled.any(axis=1), width - np.argmax(filled[:, ::-1], axis=1), 0)
-            slots = np.minimum(2 ** np.ceil(np.log2(np.maximum(length, 1))), width).astype(int)
-            met_at = np.empty(m.size)
-            for w in distinct(slots).tolist():
-                mine = slots == w
-                r = m[mine]
-                met_at[mine] = _reached(start[r], end[r], hs[r, :w], he[r, :w], need, window)
+            met_at = _reached(start[m], end[m], hs[m], he[m], need, window)
             # After a reset only this segment counts, so later resets come every `need` days.
             left = end[m] - met_at
             restart = met_at + np.floor(left / need) * need
