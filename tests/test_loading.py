@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
+import yaml
 
-from incentive_sim.scenario import load_scenario
+from incentive_sim.scenario import load_scenario, loading
 from incentive_sim.scenario.loading import InputError, deep_merge, parse_yaml, read_with_extends
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,3 +63,61 @@ def test_a_scenario_can_extend_a_shipped_scenario(tmp_path: Path) -> None:
     assert s.funding.in_force == "fi_2015_two_step"
     assert s.funding.compare == ["fi_2015_two_step", "dk_2016_refusion"]  # kept from the base
     assert s.rule_names() == ["fi_2015_two_step", "dk_2016_refusion"]
+
+
+needs_libyaml = pytest.mark.skipif(loading._CParser is None, reason="PyYAML without libyaml")
+
+
+def _read_both(text: str) -> list[tuple[object, dict[object, object], list[object]]]:
+    """What the libyaml-event reader and the pure-Python one make of `text`: data, lines,
+    problems."""
+    out = []
+    for loader in (loading._FastLoader, loading._Loader):
+        node, data = loading._read(loader, text)
+        lines: dict[object, object] = {}
+        problems: list[object] = []
+        if node is not None:
+            loading._walk_nodes(node, (), "f.yaml", lines, problems)
+        out.append((data, lines, problems))
+    return out
+
+
+@needs_libyaml
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").rglob("*.yaml"))
+                         + sorted((REPO / "src" / "incentive_sim").rglob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_libyaml_events_read_every_shipped_file_as_the_python_reader_does(path: Path) -> None:
+    fast, python = _read_both(path.read_text(encoding="utf-8"))
+    assert fast == python
+
+
+@needs_libyaml
+def test_libyaml_events_keep_lines_columns_and_yaml_1_2_scalars() -> None:
+    text = ("a: &x\n  b: 1e5\n  c: [no, off, true]\n  d: 2025-13-01\n"
+            "e: *x\nf:\n  - .nan\n  - 'quoted'\n")
+    fast, python = _read_both(text)
+    assert fast[1] == python[1] and fast[2] == python[2]
+    assert fast[1][("e",)] == ("f.yaml", 5) and fast[1][("f", 1)] == ("f.yaml", 8)
+    inner = {"b": 1e5, "c": ["no", "off", True], "d": "2025-13-01"}
+    assert fast[0]["a"] == inner and fast[0]["e"] == inner
+    assert math.isnan(fast[0]["f"][0]) and fast[0]["f"][1] == "quoted"
+    (problem,) = fast[2]
+    assert problem.line == 7 and problem.column == 5 and "NaN" in problem.message
+
+
+@needs_libyaml
+@pytest.mark.parametrize("text", ["a: b: c\n", "a:\n  - x\n - y\n", "a: [1, 2\n",
+                                  "a: 1\n\tb: 2\n", "a: *nowhere\n", "a: !!int x\n"])
+def test_a_document_libyaml_refuses_gets_the_python_readers_message(text: str) -> None:
+    with pytest.raises(InputError) as fast:
+        parse_yaml(text, "f.yaml")
+    try:
+        loading._read(loading._Loader, text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        assert mark is not None
+        problem = fast.value.problems[0]
+        assert problem.line == mark.line + 1
+        assert str(exc.problem) in problem.message
+    else:
+        pytest.fail("the pure-Python reader read it")

@@ -299,6 +299,29 @@ for _first in "-+0123456789.":
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
+_CParser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None) \
+    if yaml.__with_libyaml__ else None
+
+if _CParser is not None:
+    class _FastLoader(_CParser, _Loader):  # type: ignore[misc]
+        """_Loader's composer, constructors and resolvers over libyaml's parser events:
+        reading the YAML text is some 6 times faster (a national scenario's 140 kB in 0.13 s
+        against 0.85). Only its events come from libyaml (its parser keeps its own stack, so
+        no nesting overflows it); nodes are built by _Loader's composer, which keeps the
+        nesting limit. A document it cannot read is read again by _Loader, whose messages
+        are the ones reported."""
+
+        get_single_node = yaml.composer.Composer.get_single_node
+        compose_document = yaml.composer.Composer.compose_document
+
+        def __init__(self, stream: str) -> None:
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._depth = 0
+
+
 def _expanded_size(root: yaml.Node) -> tuple[yaml.Node, str] | None:
     """The first node (in post-order) that, with its aliases expanded, holds more than
     MAX_NODES values or nests deeper than MAX_DEPTH; None if none does. Aliases share nodes,
@@ -339,6 +362,19 @@ def _expanded_size(root: yaml.Node) -> tuple[yaml.Node, str] | None:
     return None
 
 
+def _read(loader_class: Any, text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's root node and its data."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        too_big = _expanded_size(node) if node is not None else None
+        if too_big is not None:
+            raise _Limit(None, None, too_big[1], too_big[0].start_mark)
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, name: str) -> Located:
     """Parse YAML text (named `name` in messages), recording the line of every key."""
     bad = _FORBIDDEN.search(text)
@@ -349,15 +385,12 @@ def parse_yaml(text: str, name: str) -> Located:
             f"{column} is not allowed in YAML; remove it (inside double quotes it may be "
             f"written as the escape {_escape(bad.group())})", column)])
     try:
-        loader = _Loader(text)
         try:
-            node = loader.get_single_node()
-            too_big = _expanded_size(node) if node is not None else None
-            if too_big is not None:
-                raise _Limit(None, None, too_big[1], too_big[0].start_mark)
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+            node, data = _read(_FastLoader, text) if _CParser is not None else _read(_Loader, text)
+        except yaml.YAMLError:
+            if _CParser is None:
+                raise
+            node, data = _read(_Loader, text)     # its messages, or a document it can read
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at_line = mark.line + 1 if mark is not None else None
