@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import incentive_sim.experiments.explain as explain_module
@@ -25,10 +27,12 @@ from incentive_sim.funding.counters import rule_counters
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.spells import COLUMNS, SpellTable
 from incentive_sim.scenario import InputError, load_scenario
+from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import PAYERS
 from incentive_sim.simulation.engine import simulate
 
 REPO = Path(__file__).resolve().parents[1]
+_SMALL = load_scenario(REPO / "tests/fixtures/small_run.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +288,61 @@ def test_a_run_folder_without_the_stored_history_is_simulated_again_with_a_note(
     assert "simulating replication 0 again" in result.stderr
     assert "simulating" not in CliRunner().invoke(
         app, ["explain", str(run_dir), "--person", "5"]).stderr
+
+
+def _one_person(s: Scenario, states: list[int], bounds: list[float]) -> SpellTable:
+    from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE
+
+    u, lms = STATE_CODE["unemployed"], BENEFIT_CODE["labour_market_subsidy"]
+    n = len(states)
+    return SpellTable.from_columns(
+        {"person_id": [0] * n, "state": states,
+         "benefit": [lms if x == u else -1 for x in states],
+         "daily_amount": [37.21 if x == u else 0.0 for x in states],
+         "start_day": bounds[:-1], "end_day": bounds[1:]},
+        municipalities=tuple(s.municipalities), groups=tuple(s.groups),
+        services=tuple(s.services))
+
+
+def test_explain_dates_each_of_several_resets_in_the_piece_before_it() -> None:
+    """Two jobs under the graduated rule (365 days of work within 852): the first restarts
+    the counter on day 560 + 365 = 925, and its 35 days after that (925-960) still lie in the
+    window of the second job, which so restarts it on day 1100 + 365 - 35 = 1430."""
+    import datetime as dt
+
+    from incentive_sim.scenario.vocabulary import STATE_CODE
+
+    s = load_scenario(REPO / "tests/fixtures/small_run.yaml")
+    s = s.model_copy(update={"start_date": dt.date(2025, 1, 1), "horizon_days": 2000})
+    u, e = STATE_CODE["unemployed"], STATE_CODE["employed"]
+    spells = _one_person(s, [u, e, u, e, u], [0.0, 560.0, 960.0, 1100.0, 1500.0, 1600.0])
+    lines = explain_person(s, spells, 0, "fi_2025_graduated").rules["fi_2025_graduated"]
+    resets = [(line.start_date, ev) for line in lines for ev in line.events if "reset" in ev]
+    day = [(dt.date(2025, 1, 1) + dt.timedelta(days=d)).isoformat() for d in (960, 925, 1500,
+                                                                              1430)]
+    assert resets == [
+        (day[0], f"fi_2025_graduated counter reset to 0 on {day[1]} (employment condition met)"),
+        (day[2], f"fi_2025_graduated counter reset to 0 on {day[3]} (employment condition met)")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(lengths=st.lists(st.floats(1.0, 700.0).map(lambda x: round(x * 4) / 4), min_size=3,
+                        max_size=9),
+       rule=st.sampled_from(["fi_2025_graduated", "fi_2015_two_step", "fi_2006_one_step"]))
+def test_the_reset_day_is_the_one_found_day_by_day(lengths: list[float], rule: str) -> None:
+    """The moment the condition is met, rounded up to its day's end, is the day on which a
+    history cut into whole days first shows the counter lower than it grew to."""
+    from incentive_sim.accounting import explain as ex
+    from incentive_sim.funding.counters import counted_mask, counters_for_rule
+    from incentive_sim.scenario.vocabulary import STATE_CODE
+
+    s = _SMALL
+    u, e = STATE_CODE["unemployed"], STATE_CODE["employed"]
+    states = [u if i % 2 == 0 else e for i in range(len(lengths))]
+    spells = _one_person(s, states, [0.0, *np.cumsum(lengths).tolist()])
+    compiled = Plan.of(s).compiled[rule]
+    counter = counters_for_rule(spells, compiled)
+    grown = counter + np.where(counted_mask(spells, compiled), spells.paid_days, 0.0)
+    dropped = np.flatnonzero(counter[1:] < grown[:-1] - 1e-9) + 1
+    for k in dropped.tolist():
+        assert ex._reset_day(spells, k, compiled) == ex._reset_day_by_days(spells, k, compiled)

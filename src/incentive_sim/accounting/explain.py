@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.counters import counted_mask, counters_for_rule, rule_counters, split_at
+from ..funding.counters import (
+    counted_mask,
+    counters_for_rule,
+    reset_moment,
+    rule_counters,
+    split_at,
+)
 from ..funding.pricing import price
 from ..funding.rules import NO_RULE, CompiledRule, ShareSchedule
 from ..funding.spells import SpellTable
@@ -196,9 +202,21 @@ def _events(rule: CompiledRule, s: SpellTable, k: int, counters: dict[str, Float
 
 def _reset_day(s: SpellTable, k: int, rule: CompiledRule) -> float:
     """The day on which the rule's counter restarted before piece k of one person's pieces:
-    the history before k is cut into whole days and its counter recomputed; the counter is 0
-    from the end of the day in which the condition was met (365 days of work from day 0: day
-    365)."""
+    the counter is 0 from the end of the day in which the condition was met (365 days of work
+    from day 0: day 365). The restart falls inside piece k - 1 (the counter at its start
+    already holds every restart before it): the moment the condition is met there, rounded up
+    to the end of its day."""
+    block = rule.blocks[max(int(rule.block_of_benefit[int(s.benefit[k])]), 0)]
+    met = reset_moment(s.take(np.arange(k)), block)
+    if met is None:                   # a counter that fell otherwise: found day by day
+        return _reset_day_by_days(s, k, rule)
+    return min(float(np.ceil(met)), float(s.end_day[k - 1]))
+
+
+def _reset_day_by_days(s: SpellTable, k: int, rule: CompiledRule) -> float:
+    """_reset_day by brute force: the history before k is cut into whole days and its counter
+    recomputed; the first day of piece k - 1 whose end finds it lower than it grew to is the
+    day."""
     before = s.take(np.arange(k))
     days = np.arange(np.floor(before.start_day.min()), np.ceil(before.end_day.max()) + 1.0)
     fine, _, _ = split_at(before, days, {})
@@ -206,6 +224,7 @@ def _reset_day(s: SpellTable, k: int, rule: CompiledRule) -> float:
     counter = counters_for_rule(fine, rule)
     grown = counter + np.where(counted_mask(fine, rule), fine.paid_days, 0.0)
     drop = np.flatnonzero(counter[1:] < grown[:-1] - 1e-9)
+    drop = drop[fine.start_day[drop] >= s.start_day[k - 1]]     # the last restart before k
     return float(fine.end_day[drop[0]]) if drop.size else float(s.start_day[k])
 
 

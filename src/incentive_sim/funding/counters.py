@@ -87,26 +87,10 @@ class CounterState:
                       width: int) -> None:
         """_qualify for people whose lists fit in `width` slots (one more than the longest)."""
         need = self.block.reset_days
-        window = self.block.reset_within_days
-        hs = self._gather(self.hist_start, persons, width)
-        he = self._gather(self.hist_end, persons, width)
-        # Entries that ended before the earliest window this segment can look at never matter.
-        stale = he <= (start - window)[:, None]
-        hs[stale] = np.nan
-        he[stale] = np.nan
-        # all the qualifying time there is, in or out of any window, bounds what a window
-        # holds: only where it reaches the condition is the window worth measuring
-        bound = (end - start) + np.nansum(he - hs, axis=1)
-        met = np.zeros(persons.size, bool)
-        maybe = np.flatnonzero(bound >= need)
-        if maybe.size:
-            met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
-                                    window)[:, 0] >= need
+        hs, he, met, met_at = self._conditions(persons, start, end, width)
         if met.any():
-            m = np.flatnonzero(met)
-            met_at = _reached(start[m], end[m], hs[m], he[m], need, window)
             # After a reset only this segment counts, so later resets come every `need` days.
-            left = end[m] - met_at
+            left = end[met] - met_at
             restart = met_at + np.floor(left / need) * need
             self.value[persons[met]] = 0.0
             hs[met] = np.nan
@@ -124,6 +108,41 @@ class CounterState:
             self.hist_start[j][persons] = hs[:, j]
             self.hist_end[j][persons] = he[:, j]
         self.used[persons] = (~np.isnan(hs)).sum(axis=1)
+
+    def _conditions(self, persons: IntArray, start: FloatArray, end: FloatArray, width: int
+                    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_], FloatArray]:
+        """The persons' qualifying intervals (the first `width` slots, those too old for any
+        window this segment looks at emptied), whether their condition is met inside the
+        qualifying segments [start, end), and when, for those where it is."""
+        need = self.block.reset_days
+        window = self.block.reset_within_days
+        hs = self._gather(self.hist_start, persons, width)
+        he = self._gather(self.hist_end, persons, width)
+        # Entries that ended before the earliest window this segment can look at never matter.
+        stale = he <= (start - window)[:, None]
+        hs[stale] = np.nan
+        he[stale] = np.nan
+        # all the qualifying time there is, in or out of any window, bounds what a window
+        # holds: only where it reaches the condition is the window worth measuring
+        bound = (end - start) + np.nansum(he - hs, axis=1)
+        met = np.zeros(persons.size, bool)
+        maybe = np.flatnonzero(bound >= need)
+        if maybe.size:
+            met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
+                                    window)[:, 0] >= need
+        m = np.flatnonzero(met)
+        met_at = (_reached(start[m], end[m], hs[m], he[m], need, window) if m.size
+                  else np.zeros(0))
+        return hs, he, met, met_at
+
+    def reset_moment(self, person: int, start: float, end: float) -> float | None:
+        """When the person's counter would restart inside a qualifying segment [start, end)
+        that follows the segments advanced so far (the condition first met), or None."""
+        persons = np.array([person], np.int64)
+        width = min(int(self.used[person]) + 1, len(self.hist_start))
+        _, _, met, met_at = self._conditions(persons, np.array([float(start)]),
+                                             np.array([float(end)]), width)
+        return float(met_at[0]) if met[0] else None
 
     @staticmethod
     def _gather(columns: list[FloatArray], persons: IntArray, width: int) -> FloatArray:
@@ -261,6 +280,22 @@ def _block_counters(spells: SpellTable, block: CompiledBlock, order: IntArray) -
         resume = q_last[p] + 1                          # the first row after the walk
         out[after] = counters.value[dense] + running[after] - running[resume]
     return out
+
+
+def reset_moment(spells: SpellTable, block: CompiledBlock) -> float | None:
+    """One person's segments in time order: when the block's counter restarts inside the last
+    of them (the reset condition first met there), or None. The segments before it are
+    walked one at a time: for the few segments of one person, not for a population."""
+    n = len(spells)
+    if block.reset_states is None or n == 0 or not block.reset_states[spells.state[n - 1]]:
+        return None
+    counters = CounterState(block, spells.prior_paid_days[:1], spells.paid_days_per_week)
+    me = np.zeros(1, np.int64)
+    for r in range(n - 1):
+        at = slice(r, r + 1)
+        counters.advance(me, spells.state[at], spells.benefit[at], spells.benefit_paid[at],
+                         spells.start_day[at], spells.end_day[at])
+    return counters.reset_moment(0, float(spells.start_day[n - 1]), float(spells.end_day[n - 1]))
 
 
 def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
