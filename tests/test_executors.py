@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from incentive_sim.experiments import executors
+from incentive_sim.experiments import run as run_module
 from incentive_sim.experiments.executors import run_jobs
 from incentive_sim.experiments.run import run_scenario
 from incentive_sim.scenario import InputError, Scenario, load_scenario
@@ -40,6 +41,10 @@ def summary_without_timing(out: Path) -> dict[str, Any]:
 
 def assert_same_outputs(a: Path, b: Path) -> None:
     for name in FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    stored = sorted(p.relative_to(a) for p in (a / "explain").rglob("*"))
+    assert stored and stored == sorted(p.relative_to(b) for p in (b / "explain").rglob("*"))
+    for name in stored:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     assert summary_without_timing(a) == summary_without_timing(b)
 
@@ -72,6 +77,24 @@ def test_a_dask_cluster_gives_the_same_outputs_as_a_serial_run(
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         run_scenario(small, tmp_path, write_spells=True, scheduler=cluster.scheduler_address)
+    assert_same_outputs(serial, tmp_path)
+
+
+def test_a_worker_that_does_not_see_the_output_folder_sends_its_files_back(
+        small: Scenario, serial: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a Dask worker on another machine would: replication 0 writes spells.csv.gz and
+    explain/ into a folder of its own, and the run puts them in the output folder."""
+    monkeypatch.setattr(run_module, "sees_folder", lambda folder: False)
+    handed: list[str] = []
+    write = run_module.write_job_files
+
+    def recorded(staging: Path, files: dict[str, bytes]) -> None:
+        handed.extend(files)
+        write(staging, files)
+
+    monkeypatch.setattr(run_module, "write_job_files", recorded)
+    run_scenario(small, tmp_path, write_spells=True)
+    assert "spells.csv.gz" in handed and "explain/index.json" in handed
     assert_same_outputs(serial, tmp_path)
 
 

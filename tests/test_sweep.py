@@ -104,6 +104,27 @@ def test_a_sweep_killed_halfway_and_resumed_equals_an_uninterrupted_one(
     assert (killed / "sweep.csv").read_bytes() == (whole / "sweep.csv").read_bytes()
 
 
+def test_points_run_where_the_sweep_folder_is_not_seen_are_written_by_the_sweep(
+        small: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Dask workers on other machines: the points' result.json come back with their
+    results and are the same files as when the workers write them."""
+    sweep(small, [SETS[0]], tmp_path / "seen", replications=1)
+    monkeypatch.setattr(sweep_module, "sees_folder", lambda folder: False)
+    written: list[Path] = []
+    real = sweep_module._write
+    monkeypatch.setattr(sweep_module, "_write",
+                        lambda out, path, text: (written.append(path), real(out, path, text)))
+    sweep(small, [SETS[0]], tmp_path / "unseen", replications=1)
+    results = sorted(p.relative_to(tmp_path / "unseen")
+                     for p in (tmp_path / "unseen").glob("points/*/result.json"))
+    assert [p.relative_to(tmp_path / "unseen") for p in written
+            if p.name == "result.json"] == results and len(results) == 3
+    for name in (*results, Path("sweep.csv")):
+        seen, unseen = (tmp_path / "seen" / name).read_text(), (tmp_path / "unseen" / name
+                                                                ).read_text()
+        assert seen == unseen, name
+
+
 def test_resuming_a_different_sweep_is_refused(small: Scenario, tmp_path: Path) -> None:
     sweep(small, [SETS[0]], tmp_path, replications=1)
     with pytest.raises(InputError, match="holds a different sweep"):

@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -120,6 +120,9 @@ class Replication:
     bill: FloatArray                           # Bill: recipients, paid days, euros stacked
     yearly: FloatArray                         # money.yearly_values (rule, year, muni, measure)
     behaviour: Behaviour                       # what the municipalities did
+    # files the job wrote for the output folder but could not put there itself (a worker on
+    # another machine): {path relative to the staging folder: content}
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def of(cls, scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -184,7 +187,16 @@ def replicate(scenario: Scenario, seed: int, replication: int,
               explain_dir: Path | None = None) -> Replication:
     """Simulate and price one replication (a job for any executor); with `spells_path`, also
     write its segments there, and with `explain_dir` what `explain` reads (explain_store).
-    `transfers`: whether each rule gets its transfers."""
+    `transfers`: whether each rule gets its transfers. Both are paths in a run's staging
+    folder: a job on a machine that does not see that folder (a remote Dask worker) writes
+    them into a folder of its own and sends them back in `Replication.files`."""
+    with _job_outputs(spells_path, explain_dir) as (here, files):
+        rep = _replicate(scenario, seed, replication, here[0], transfers, here[1])
+    return replace(rep, files=files) if files else rep
+
+
+def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Path | None,
+               transfers: bool, explain_dir: Path | None) -> Replication:
     plan = Plan.of(scenario, transfers=transfers)
     result = simulate(scenario, replication, seed)
     release_freed_memory()
@@ -219,6 +231,39 @@ def replicate(scenario: Scenario, seed: int, replication: int,
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
     return Replication.of(scenario, plan, result, ledger, history)
+
+
+def sees_folder(folder: Path) -> bool:
+    """Whether this process sees `folder` (a staging folder, whose name is random, so that a
+    folder of that path on another machine is no false positive)."""
+    return folder.is_dir()
+
+
+@contextlib.contextmanager
+def _job_outputs(*targets: Path | None) -> Iterator[tuple[list[Path | None],
+                                                          dict[str, bytes]]]:
+    """Where a job writes the files and folders `targets` (paths in one staging folder): there,
+    when this process sees that folder (the run's own process, a local worker, a Dask worker
+    on the same filesystem); else in a temporary folder of its own, whose files are handed
+    back, once the job is done, as {path relative to the staging folder: content}."""
+    given = [t for t in targets if t is not None]
+    if not given or sees_folder(given[0].parent):
+        yield list(targets), {}
+        return
+    files: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="incentive-sim-job-") as own:
+        yield [Path(own) / t.name if t is not None else None for t in targets], files
+        for path in sorted(Path(own).rglob("*")):
+            if path.is_file():
+                files[path.relative_to(own).as_posix()] = path.read_bytes()
+
+
+def write_job_files(staging: Path, files: Mapping[str, bytes]) -> None:
+    """Put the files a job handed back (`Replication.files`) into the staging folder."""
+    for name, data in files.items():
+        path = staging / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_output(path, data)
 
 
 # ---------------------------------------------------------------- accumulating replications
@@ -385,6 +430,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
         with progress_bar(bool(progress), reps, f"{scenario.name}: replications") as advance:
             for rep in run_jobs(replicate, jobs, workers=workers, scheduler=scheduler,
                                 done=advance):
+                write_job_files(staging, rep.files)
                 acc.add(rep)
         summary = acc.summary()
         # the plots are drawn on the second core while the tables are written

@@ -44,6 +44,7 @@ from .run import (
     remove_stale_partials,
     replicate,
     scenario_hash,
+    sees_folder,
     write_atomic,
 )
 
@@ -151,8 +152,9 @@ def _free_keys(scenario: Scenario, parent: list[str]) -> bool:
 
 def point_job(scenario: Scenario, settings: dict[str, Any], seed: int, replications: int,
               folder: Path, transfers: bool = True) -> dict[str, Any]:
-    """Run one point (all its replications) and write its result.json; never raises for a
-    failure inside the model: the exception is the result. `transfers`: whether each rule
+    """Run one point (all its replications) and write its result.json (when this process sees
+    the sweep's folder; else the sweep writes it from the result); never raises for a failure
+    inside the model: the exception is the result. `transfers`: whether each rule
     gets its transfers (as in `run`)."""
     result: dict[str, Any] = {
         "settings": settings, "seed": seed, "replications": replications,
@@ -176,9 +178,14 @@ def point_job(scenario: Scenario, settings: dict[str, Any], seed: int, replicati
         result["figures"] = None
         result["error"] = {"type": type(exc).__name__, "message": str(exc),
                            "traceback": traceback.format_exc()}
-    _write(folder.parent.parent, folder / RESULT,
-           json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    out = folder.parent.parent
+    if sees_folder(out):   # else a worker on another machine: the sweep writes it (sweep)
+        _write(out, folder / RESULT, _result_text(result))
     return result
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
 
 
 def _write(out: Path, path: Path, text: str) -> None:
@@ -244,6 +251,8 @@ def sweep(scenario: Scenario, sets: Sequence[str], out_dir: Path | str, *,
         for i, result in zip(todo, run_jobs(point_job, jobs, workers=workers,
                                             scheduler=scheduler, done=advance), strict=True):
             results[i] = result
+            if not (folders[i] / RESULT).is_file():   # the point ran where it cannot see out
+                _write(out, folders[i] / RESULT, _result_text(result))
     ordered = [results[i] for i in range(len(points))]
     _write(out, out / TABLE, _table(keys, ordered))
     try:
