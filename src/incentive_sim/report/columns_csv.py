@@ -1,0 +1,247 @@
+"""CSV of millions of rows from numpy columns, a chunk of rows at a time, without a Python string
+per cell.
+
+Each cell of a chunk is laid out as ASCII (or UTF-8) bytes in a fixed-width slot of a byte
+matrix, with a mask of the bytes it uses; the masked bytes in row order are the CSV text. The
+text is the same, byte for byte, as Python's formatting and `csv.writer` give (`format(x,
+".4f")` of a float, `str` of an integer, names quoted as `csv.writer` quotes them): numbers are
+rounded as integers scaled by 10 ** digits, and the few values whose scaled product lies too
+close to a rounding tie for the float product to decide it are formatted by Python. A chunk with
+a value that is not finite (`format` gives `nan`, `inf`) or too large to scale exactly is
+written by Python whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Bytes = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+CHUNK_ROWS = 200_000
+_ZERO = ord("0")
+# "00", "01", ... "99" as two-byte units: two digits per division
+_PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode("ascii"), np.uint16)
+
+
+class Slot:
+    """One row's bytes of a chunk (`text`) and which of them a cell uses (`used`), filled
+    part by part from the left."""
+
+    def __init__(self, n: int, width: int) -> None:
+        self.text = np.empty((n, width), np.uint8)
+        self.used = np.empty((n, width), bool)
+        self.at = 0
+
+    def put(self, width: int) -> tuple[Bytes, Mask]:
+        """The next `width` columns, to fill."""
+        a, self.at = self.at, self.at + width
+        return self.text[:, a:self.at], self.used[:, a:self.at]
+
+    def constant(self, raw: bytes) -> None:
+        text, used = self.put(len(raw))
+        text[:] = np.frombuffer(raw, np.uint8)
+        used[:] = True
+
+    def lines(self) -> bytes:
+        """The used bytes in row order (flat: a 2-d mask would make index arrays)."""
+        return self.text.reshape(-1)[self.used.reshape(-1)].tobytes()
+
+
+def _digits_width(v: npt.NDArray[np.integer]) -> int:
+    return len(str(int(v.max()))) if v.size else 1
+
+
+def _digits(slot: Slot, v: npt.NDArray[np.integer], width: int, pad: bool = False) -> None:
+    """Non-negative integers as right-aligned decimal digits in `width` columns of the slot,
+    leading zeros unused (at least one digit: 0 is "0") unless `pad`."""
+    text, used = slot.put(width)
+    pairs = (width + 1) // 2
+    small = np.uint32 if width <= 9 else np.uint64       # unsigned division is faster
+    rest = v.astype(small)
+    two = np.empty((v.size, pairs), np.uint16)
+    for j in range(pairs - 1, -1, -1):
+        rest, r = np.divmod(rest, small(100))
+        two[:, j] = _PAIRS[r]
+    text[:] = two.view(np.uint8)[:, 2 * pairs - width:]
+    if pad:
+        used[:] = True
+        return
+    length = np.ones(v.size, np.int8)
+    for k in range(1, width):
+        length += v >= 10 ** k
+    np.greater_equal(np.arange(width, dtype=np.int8)[None, :], (width - length)[:, None],
+                     out=used)
+
+
+@dataclass(frozen=True)
+class IntColumn:
+    """Integers, as `str` writes them."""
+
+    values: npt.NDArray[np.integer]
+
+    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+        v = np.asarray(self.values[rows], np.int64)
+        magnitude = np.abs(v)
+        return 1 + _digits_width(magnitude), (v < 0, magnitude)
+
+    def fill(self, slot: Slot, width: int, prepared: Any) -> None:
+        negative, magnitude = prepared
+        text, used = slot.put(1)
+        text[:] = ord("-")
+        used[:, 0] = negative
+        _digits(slot, magnitude, width - 1)
+
+    def text(self, rows: IntArray) -> list[str]:
+        return [str(x) for x in self.values[rows].tolist()]
+
+
+@dataclass(frozen=True)
+class FixedColumn:
+    """Floats with `digits` decimals, as `format(x, f".{digits}f")` writes them."""
+
+    values: npt.NDArray[np.floating]
+    digits: int
+
+    def fits(self, rows: IntArray) -> bool:
+        """Whether every value is finite and, scaled, an exact integer of a float."""
+        x = np.abs(np.asarray(self.values[rows], np.float64))
+        return bool(np.isfinite(x).all() and x.max(initial=0.0) < 2.0 ** 52 / 10 ** self.digits)
+
+    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+        x = np.asarray(self.values[rows], np.float64)
+        scale = 10 ** self.digits
+        product = np.abs(x) * scale
+        scaled = np.rint(product)
+        # rint of the float product is the correctly rounded scaled value unless the exact
+        # product may lie on the other side of a tie: then Python's exact formatting decides
+        tie = np.abs(product - np.floor(product) - 0.5) <= np.maximum(4 * np.spacing(product),
+                                                                      1e-9)
+        unsure = np.flatnonzero(tie)
+        v = scaled.astype(np.int64)
+        if unsure.size:          # few distinct values, such as a half cent, recur often
+            spec = f".{self.digits}f"
+            values, where = np.unique(np.abs(x[unsure]), return_inverse=True)
+            exact = [int(format(a, spec).replace(".", "")) for a in values.tolist()]
+            v[unsure] = np.asarray(exact, np.int64)[where]
+        whole, fraction = np.divmod(v, scale)
+        width = 1 + _digits_width(whole) + (1 + self.digits if self.digits else 0)
+        return width, (np.signbit(x), whole, fraction)
+
+    def fill(self, slot: Slot, width: int, prepared: Any) -> None:
+        negative, whole, fraction = prepared
+        text, used = slot.put(1)
+        text[:] = ord("-")
+        used[:, 0] = negative
+        _digits(slot, whole, width - 1 - (1 + self.digits if self.digits else 0))
+        if self.digits:
+            slot.constant(b".")
+            _digits(slot, fraction, self.digits, pad=True)
+
+    def text(self, rows: IntArray) -> list[str]:
+        spec = f".{self.digits}f"
+        return [format(x, spec) for x in np.asarray(self.values[rows], np.float64).tolist()]
+
+
+@dataclass(frozen=True)
+class NameColumn:
+    """Codes written as the names of `table` (code -1: empty), quoted as `csv.writer` quotes
+    them."""
+
+    codes: npt.NDArray[np.integer]
+    table: Sequence[str]
+
+    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+        names = [_quoted(name).encode("utf-8") for name in (*self.table, "")]
+        width = max(1, *(len(b) for b in names))
+        lookup = np.zeros((len(names), width), np.uint8)
+        for i, b in enumerate(names):
+            lookup[i, :len(b)] = np.frombuffer(b, np.uint8)
+        length = np.array([len(b) for b in names], np.int32)
+        code = np.asarray(self.codes[rows], np.int64)
+        index = np.where(code < 0, len(names) - 1, code)
+        return width, (lookup, length, index)
+
+    def fill(self, slot: Slot, width: int, prepared: Any) -> None:
+        lookup, length, index = prepared
+        text, used = slot.put(width)
+        np.take(lookup, index, axis=0, out=text)
+        np.less(np.arange(width, dtype=np.int32)[None, :], length[index][:, None], out=used)
+
+    def text(self, rows: IntArray) -> list[str]:
+        lookup = np.asarray([*self.table, ""], dtype=object)
+        return list(lookup[np.asarray(self.codes[rows])])
+
+
+@dataclass(frozen=True)
+class FlagColumn:
+    """Booleans as 1 and 0."""
+
+    values: npt.NDArray[np.bool_]
+
+    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+        return 1, np.asarray(self.values[rows], bool)
+
+    def fill(self, slot: Slot, width: int, prepared: Any) -> None:
+        text, used = slot.put(1)
+        text[:, 0] = prepared.astype(np.uint8) + _ZERO
+        used[:] = True
+
+    def text(self, rows: IntArray) -> list[str]:
+        return ["1" if x else "0" for x in self.values[rows].tolist()]
+
+
+Column = IntColumn | FixedColumn | NameColumn | FlagColumn
+
+
+def _quoted(name: str) -> str:
+    """A cell as `csv.writer` writes it (beside another cell, so that an empty one stays
+    empty)."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\n").writerow([name, ""])
+    return buffer.getvalue()[:-2]
+
+
+def header_line(header: Sequence[str]) -> bytes:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\n").writerow(header)
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_lines(columns: Sequence[Column], rows: IntArray) -> bytes:
+    """The CSV lines (no header) of `rows` of the columns."""
+    if rows.size == 0:
+        return b""
+    if not all(c.fits(rows) for c in columns if isinstance(c, FixedColumn)):
+        return slow_csv_lines(columns, rows)
+    prepared = [c.prepare(rows) for c in columns]
+    slot = Slot(rows.size, sum(width for width, _ in prepared) + len(columns))
+    for i, (column, (width, data)) in enumerate(zip(columns, prepared, strict=True)):
+        column.fill(slot, width, data)
+        slot.constant(b"," if i < len(columns) - 1 else b"\n")
+    return slot.lines()
+
+
+def slow_csv_lines(columns: Sequence[Column], rows: IntArray) -> bytes:
+    """csv_lines by Python's formatting and `csv.writer`, a string per cell: the reference."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\n").writerows(
+        zip(*(c.text(rows) for c in columns), strict=True))
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_chunks(header: Sequence[str], columns: Sequence[Column], order: IntArray,
+               chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """The CSV text of the rows `order` of the columns, the header first, then a chunk of
+    `chunk_rows` lines at a time."""
+    yield header_line(header)
+    for lo in range(0, order.size, chunk_rows):
+        yield csv_lines(columns, order[lo:lo + chunk_rows])
