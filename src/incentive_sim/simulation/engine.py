@@ -33,6 +33,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import gc
 import heapq
 import itertools
 import math
@@ -127,20 +128,44 @@ class ServiceStats:
 class Referrals:
     """One row per accepted referral: who, when, to which service, at what counter, and
     what the municipality expects it to save (net of the service's cost to it, under the rule
-    in force, whatever its strategy: comparable across strategies and rules)."""
+    in force, whatever its strategy: comparable across strategies and rules).
 
-    person: list[int] = field(default_factory=list)
-    day: list[float] = field(default_factory=list)
-    service: list[int] = field(default_factory=list)
-    municipality: list[int] = field(default_factory=list)
-    counter: list[float] = field(default_factory=list)   # in-force rule's paid-day counter
-    saving: list[float] = field(default_factory=list)    # expected saving, in the currency
+    Kept as the batches they were made in, arrays each (a national run makes over a million
+    referrals: as Python numbers they took some 300 MB), joined by `arrays`."""
+
+    FIELDS = ("person", "day", "service", "municipality", "counter", "saving")
+    batches: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, person: IntArray, day: FloatArray, service: int,
+            municipality: npt.NDArray[np.integer], counter: FloatArray,
+            saving: FloatArray) -> None:
+        n = person.size
+        self.batches.append((np.array(person, np.int64), np.array(day, np.float64),
+                             np.full(n, service, np.int64), np.array(municipality, np.int64),
+                             np.array(counter, np.float64), np.array(saving, np.float64)))
+        self.count += n
+
+    def _joined(self) -> tuple[np.ndarray, ...]:
+        if len(self.batches) != 1:        # joined once, and kept as one batch
+            empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64),
+                     np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+            batches = self.batches or [empty]
+            self.batches = [tuple(np.concatenate([b[k] for b in batches])
+                                  for k in range(len(self.FIELDS)))]
+        return self.batches[0]
+
+    def set_saving(self, rows: IntArray, saving: FloatArray) -> None:
+        self._joined()[self.FIELDS.index("saving")][rows] = saving
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"person": np.asarray(self.person, np.int64), "day": np.asarray(self.day),
-                "service": np.asarray(self.service, np.int64),
-                "municipality": np.asarray(self.municipality, np.int64),
-                "counter": np.asarray(self.counter), "saving": np.asarray(self.saving)}
+        """The columns (read-only views of what is kept)."""
+        out = {}
+        for name, column in zip(self.FIELDS, self._joined(), strict=True):
+            view = column.view()
+            view.flags.writeable = False
+            out[name] = view
+        return out
 
 
 @dataclass
@@ -668,7 +693,6 @@ class Engine:
         """The expected saving of the referrals whose strategy did not work it out, all at
         once at the end: what each was expected to save when it was made."""
         pending, self._unvalued = self._unvalued, []
-        saving = np.asarray(self.referrals.saving, np.float64)
         for svc in self.services:
             mine = [c for c in pending if c[0] == svc.index]
             if not mine:
@@ -676,8 +700,7 @@ class Engine:
             at, person, t, duration, counter, basic, benefit = (
                 np.concatenate([c[k] for c in mine]) for k in range(1, 8))
             gross, cost = self._value(svc, person, counter, t, duration, basic, benefit)
-            saving[at] = gross - cost
-        self.referrals.saving = saving.tolist()
+            self.referrals.set_saving(at, gross - cost)
 
     # ---------------------------------------------------------------- places
 
@@ -795,7 +818,7 @@ class Engine:
         at = np.broadcast_to(np.asarray(t, np.float64), who.shape)
         stats = self.stats[svc.name]
         if saving is None:     # worked out at the end, in one batch
-            first = len(self.referrals.saving)
+            first = self.referrals.count
             courses = self.courses
             self._unvalued.append((svc.index, np.arange(first, first + who.size), who.copy(),
                                    at.copy(), at - courses.spell_start[who], counter.copy(),
@@ -803,12 +826,7 @@ class Engine:
             saving = np.full(who.size, np.nan)
         self.courses.take(who, at)
         stats.referrals += int(who.size)
-        self.referrals.person.extend(who.tolist())
-        self.referrals.day.extend(at.tolist())
-        self.referrals.service.extend([svc.index] * who.size)
-        self.referrals.municipality.extend(muni.tolist())
-        self.referrals.counter.extend(counter.tolist())
-        self.referrals.saving.extend(saving.tolist())
+        self.referrals.add(who, at, svc.index, muni, counter, saving)
         now = self.env.now
         at_once = at <= now
         if at_once.all():
@@ -1017,16 +1035,25 @@ class Engine:
 
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
     """Simulate one replication of the scenario."""
-    result = Engine(s, replication, s.seed if seed is None else seed).run()
+    engine = Engine(s, replication, s.seed if seed is None else seed)
+    result = engine.run()
+    # The engine's processes refer to it (a cycle): it goes at the next full collection, which
+    # comes now, before anything more is allocated beside the history, not at some later time.
+    del engine
+    gc.collect()
     _service_time_stats(result)
     return result
 
 
 def _service_time_stats(result: SimulationResult) -> None:
-    """Queue and place-use integrals from the recorded waiting and service segments."""
+    """Queue and place-use integrals from the recorded waiting and service segments (taken
+    out first: a few of the history's rows, not masks of all of them per service)."""
     spells = result.spells
+    rows = np.flatnonzero((spells.state == WAITING) | (spells.state == SERVICE))
+    service, state = spells.service[rows], spells.state[rows]
+    duration = spells.end_day[rows] - spells.start_day[rows]
     for code, stats in enumerate(result.services.values()):
-        mine = spells.service == code
-        stats.queue_days_total = float(spells.duration[mine & (spells.state == WAITING)].sum())
-        stats.busy_place_days = float(spells.duration[mine & (spells.state == SERVICE)].sum())
+        mine = service == code
+        stats.queue_days_total = float(duration[mine & (state == WAITING)].sum())
+        stats.busy_place_days = float(duration[mine & (state == SERVICE)].sum())
 

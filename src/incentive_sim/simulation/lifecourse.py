@@ -334,5 +334,9 @@ class LifeCourses:
 
     @staticmethod
     def _join(records: list[dict[str, np.ndarray]], key: str) -> np.ndarray:
-        """One column of the history from its batches, which are dropped."""
-        return np.concatenate([r.pop(key) for r in records])
+        """One column of the history from its batches, which are dropped and their heap handed
+        back: the column is a fresh allocation of its own, which the batches' freed heap
+        would not serve."""
+        column = np.concatenate([r.pop(key) for r in records])
+        release_freed_memory()
+        return column
