@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, person_chunks
 from ..scenario.vocabulary import STATE_CODE, STATES, TRANSITIONS
 
 FloatArray = npt.NDArray[np.float64]
@@ -28,6 +28,7 @@ JOBSEEKER_STATES[[STATE_CODE[s] for s in ("unemployed", "waiting", "service")]] 
 DESTINATIONS: dict[int, str] = {STATE_CODE[state]: name for name, state in TRANSITIONS.items()}
 LONG_TERM_DAYS = 365.0
 COUNTER_BIN_EDGES = np.arange(0.0, 1500.0 + 50.0, 50.0)
+CHUNK_ROWS = 1_000_000     # segments read at a time (whole people where it matters)
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,10 +49,22 @@ class Runs:
         return Runs(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     @classmethod
-    def of(cls, spells: SpellTable, elapsed_days: FloatArray | None = None) -> Runs:
+    def of(cls, spells: SpellTable, elapsed_days: FloatArray | None = None,
+           chunk_rows: int | None = None) -> Runs:
         """`elapsed_days[person_id]`, when given, is how long the spell of a person already
-        unemployed at t = 0 had lasted then (without it their spells begin at t = 0)."""
-        order = spells.person_order()
+        unemployed at t = 0 had lasted then (without it their spells begin at t = 0). Made
+        some whole people at a time (`chunk_rows` rows), in person order."""
+        parts = [cls._of_rows(spells, rows, elapsed_days)
+                 for rows in person_chunks(spells, chunk_rows or CHUNK_ROWS)]
+        if len(parts) == 1:
+            return parts[0]
+        return Runs(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                       for f in fields(cls)})
+
+    @classmethod
+    def _of_rows(cls, spells: SpellTable, order: IntArray,
+                 elapsed_days: FloatArray | None) -> Runs:
+        """The runs of the rows `order`: whole people, in person order."""
         pid = spells.person_id[order]
         state = spells.state[order]
         seeker = JOBSEEKER_STATES[state]
@@ -61,7 +74,7 @@ class Runs:
         seeker_prev = np.concatenate([[False], seeker[:-1]])
         firsts = np.flatnonzero(seeker & ~(same_prev & seeker_prev))   # first row of each run
         lasts = np.flatnonzero(seeker & ~(same_next & seeker_next))    # last row of each run
-        start = spells.start_day[order][firsts]
+        start = spells.start_day[order[firsts]]
         origin = start.copy()
         initial = ~same_prev[firsts] & (start <= 0.0)
         person = pid[firsts]
@@ -69,8 +82,8 @@ class Runs:
             known = initial & (person < len(elapsed_days))
             origin[known] -= elapsed_days[person[known]]
         next_state = np.where(same_next[lasts], np.append(state[1:], -1)[lasts], -1)
-        return cls(person, spells.municipality[order][firsts].astype(np.int64), origin, start,
-                   spells.end_day[order][lasts], spells.censored[order][lasts], initial,
+        return cls(person, spells.municipality[order[firsts]].astype(np.int64), origin, start,
+                   spells.end_day[order[lasts]], spells.censored[order[lasts]], initial,
                    next_state.astype(np.int64))
 
 
@@ -121,13 +134,17 @@ def stock_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:
     n_months = len(month_starts)
     shape = (len(spells.municipalities), len(spells.groups), len(STATES))
     cells = int(np.prod(shape))
-    lo = np.searchsorted(month_starts, spells.start_day, side="left")
-    hi = np.searchsorted(month_starts, spells.end_day, side="left")
-    cell = np.ravel_multi_index((spells.municipality, spells.group, spells.state), shape)
-    present = hi > lo
     size = (n_months + 1) * cells
-    delta = (np.bincount(lo[present] * cells + cell[present], minlength=size)
-             - np.bincount(hi[present] * cells + cell[present], minlength=size))
+    delta = np.zeros(size, np.int64)
+    for lo_row in range(0, len(spells), CHUNK_ROWS):      # counts: exact whatever the chunks
+        rows = slice(lo_row, lo_row + CHUNK_ROWS)
+        lo = np.searchsorted(month_starts, spells.start_day[rows], side="left")
+        hi = np.searchsorted(month_starts, spells.end_day[rows], side="left")
+        cell = np.ravel_multi_index((spells.municipality[rows], spells.group[rows],
+                                     spells.state[rows]), shape)
+        present = hi > lo
+        delta += (np.bincount(lo[present] * cells + cell[present], minlength=size)
+                  - np.bincount(hi[present] * cells + cell[present], minlength=size))
     counts = np.cumsum(delta.reshape(n_months + 1, cells), axis=0)[:n_months]
     return np.asarray(counts.reshape(n_months, *shape), np.float64)
 
@@ -157,16 +174,18 @@ def transition_counts(spells: SpellTable) -> FloatArray:
     size = n_states * n_states * n_slots
     if len(spells) < 2:
         return np.zeros((n_states, n_states, n_slots))
-    order = spells.person_order()
-    pid = spells.person_id[order]
-    state = spells.state[order].astype(np.int64)
-    service = spells.service[order].astype(np.int64)
-    pair = np.flatnonzero(pid[1:] == pid[:-1])
-    frm, to = state[pair], state[pair + 1]
-    with_service = (frm == STATE_CODE["service"]) | (frm == STATE_CODE["waiting"])
-    slot = np.where(with_service & (service[pair] >= 0), service[pair] + 1, 0)
-    key = (frm * n_states + to) * n_slots + slot
-    return np.bincount(key, minlength=size).reshape(n_states, n_states, n_slots).astype(float)
+    counts = np.zeros(size, np.int64)
+    for order in person_chunks(spells, CHUNK_ROWS):     # pairs lie within a person
+        pid = spells.person_id[order]
+        state = spells.state[order].astype(np.int64)
+        service = spells.service[order].astype(np.int64)
+        pair = np.flatnonzero(pid[1:] == pid[:-1])
+        frm, to = state[pair], state[pair + 1]
+        with_service = (frm == STATE_CODE["service"]) | (frm == STATE_CODE["waiting"])
+        slot = np.where(with_service & (service[pair] >= 0), service[pair] + 1, 0)
+        key = (frm * n_states + to) * n_slots + slot
+        counts += np.bincount(key, minlength=size)
+    return counts.reshape(n_states, n_states, n_slots).astype(float)
 
 
 REFERRAL_BIN_DAYS = 20.0        # referrals.csv: bins of 20 paid days...
