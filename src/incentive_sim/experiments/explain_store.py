@@ -69,13 +69,16 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     start = spells.start_day[order]
     _save(folder, "start_day", start)
     columns: dict[str, str] = {}
-    end = spells.end_day[order]
     predicted = np.empty(n)
     predicted[:-1] = start[1:]
     last = np.ones(n, bool)                         # each person's last row
     last[:-1] = first[1:]
     predicted[last] = float(horizon_days)
+    del last
+    end = spells.end_day[order]
     columns["end_day"] = _save_predicted(folder, "end_day", end, predicted)
+    length = end - start                            # all the counters need of the two
+    del start, end, predicted
     daily = spells.daily_amount[order]
     columns["daily_amount"] = _save_predicted(folder, "daily_amount", daily,
                                               _carried_amounts(daily, paid, first))
@@ -83,16 +86,19 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
                                             daily)
     del daily
     prior = spells.prior_paid_days[order]
+    predicted = np.empty(n)
     predicted[1:] = prior[:-1]
     predicted[first] = 0.0
     columns["prior_paid_days"] = _save_predicted(folder, "prior_paid_days", prior, predicted)
+    prior_first = prior[first]
+    del prior
     rate = spells.paid_days_per_week / 7.0
     for k, (name, counter) in enumerate(counters.items()):
         c = np.asarray(counter, np.float64)[order]
-        step = _counted_days(counted_mask(spells, rules[name])[order], start, end, rate)
+        step = _counted(counted_mask(spells, rules[name])[order], length, rate)
         np.add(c[:-1], step[:-1], out=predicted[1:])
         del step
-        predicted[first] = prior[first]
+        predicted[first] = prior_first
         columns[f"counter_{k}"] = _save_predicted(folder, f"counter_{k}", c, predicted)
     index = {
         "format": FORMAT, "rows": n, "people": int(persons.size),
@@ -170,7 +176,12 @@ def has_store(folder: Path) -> bool:
 def _counted_days(counted: npt.NDArray[np.bool_], start: FloatArray, end: FloatArray,
                   rate: float) -> FloatArray:
     """The paid days each row adds to a counter (the same arithmetic writing and reading)."""
-    return np.where(counted, (end - start) * rate, 0.0)
+    return _counted(counted, end - start, rate)
+
+
+def _counted(counted: npt.NDArray[np.bool_], length: FloatArray, rate: float) -> FloatArray:
+    """_counted_days of rows `length` = end - start long."""
+    return np.where(counted, length * rate, 0.0)
 
 
 def _carried_amounts(daily: FloatArray, paid: npt.NDArray[np.bool_],
