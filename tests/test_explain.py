@@ -325,9 +325,9 @@ def test_explain_dates_each_of_several_resets_in_the_piece_before_it() -> None:
         (day[2], f"fi_2025_graduated counter reset to 0 on {day[3]} (employment condition met)")]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(lengths=st.lists(st.floats(1.0, 700.0).map(lambda x: round(x * 4) / 4), min_size=3,
-                        max_size=9),
+                        max_size=7),
        rule=st.sampled_from(["fi_2025_graduated", "fi_2015_two_step", "fi_2006_one_step"]))
 def test_the_reset_day_is_the_one_found_day_by_day(lengths: list[float], rule: str) -> None:
     """The moment the condition is met, rounded up to its day's end, is the day on which a
