@@ -332,11 +332,12 @@ class Ledger:
                                ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
         # the staircase of paid days: sums over segments, so taken a few million at a time
+        # (views of the history's columns: slices copy nothing)
         by_counter = {name: np.zeros(COUNTER_DAY_BINS.size - 1) for name in plan.priced}
         for lo in range(0, len(spells), STAIRCASE_ROWS):
-            rows = np.arange(lo, min(lo + STAIRCASE_ROWS, len(spells)))
-            part = spells.take(rows)
-            here = {name: c[rows] for name, c in counters.items()}
+            span = slice(lo, min(lo + STAIRCASE_ROWS, len(spells)))
+            part = spells.take(span)
+            here = {name: c[span] for name, c in counters.items()}
             for name in plan.priced:
                 by_counter[name] += paid_days_by_counter(part, plan.compiled[name], here)
         first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force

@@ -130,9 +130,10 @@ class SpellTable:
     def columns(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in COLUMNS}
 
-    def take(self, index: npt.ArrayLike) -> SpellTable:
-        """The rows at `index` (an integer or boolean array), counters included."""
-        idx = np.asarray(index)
+    def take(self, index: npt.ArrayLike | slice) -> SpellTable:
+        """The rows at `index` (an integer or boolean array, or a slice: then the columns
+        are views, not copies), counters included."""
+        idx = index if isinstance(index, slice) else np.asarray(index)
         rows: dict[str, Any] = {k: v[idx] for k, v in self.columns().items()}
         return replace(self, **rows,
                        counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()})
