@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 try:
     import fcntl
@@ -96,6 +96,7 @@ PLOTS = "plots"
 REPORT = "report.html"
 TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
+T = TypeVar("T")
 SPELLS_GZIP_LEVEL = 1        # model choice: 4 x faster than the default 6, files some 15 % larger
 RESOLVED = "scenario.resolved.yaml"
 SERVICE_STATS = ("starts", "completions", "referrals", "declined", "left_queue")
@@ -220,10 +221,11 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     simple = plan.simple_rules()
     missing = [name for name in simple if name not in spells.counter_at_start]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        later = {name: pool.submit(counters_for_rule, spells, simple[name])
+        later = {name: pool.submit(released, counters_for_rule, spells, simple[name])
                  for name in missing[1::2]}
-        digest = pool.submit(HistoryDigest.of, plan, result)
-        given = {name: counters_for_rule(spells, simple[name]) for name in missing[0::2]}
+        digest = pool.submit(released, HistoryDigest.of, plan, result)
+        given = {name: released(counters_for_rule, spells, simple[name])
+                 for name in missing[0::2]}
         given.update({name: future.result() for name, future in later.items()})
         stored = None
         if explain_dir is not None:
@@ -231,8 +233,8 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
             # counters as priced (kept online by the engine, or computed above)
             counters = {name: given[name] if name in given else spells.counter_at_start[name]
                         for name in plan.explained_rules()}
-            stored = pool.submit(write_explain_store, explain_dir, spells, counters, simple,
-                                 result.horizon_days)
+            stored = pool.submit(released, write_explain_store, explain_dir, spells, counters,
+                                 simple, result.horizon_days)
         ledger = Ledger.build(scenario, spells, plan, counters_given=given)
         history = digest.result()
         if stored is not None:
@@ -240,6 +242,16 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
     return Replication.of(scenario, plan, result, ledger, history)
+
+
+def released(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, then the heap it freed handed back. Each thread allocates from an arena of
+    its own, which keeps what it frees: a national replication's pricing and digest so held
+    their peaks one on top of the other (2.5 GiB through the ledger, 2.9 at explain's store)."""
+    try:
+        return fn(*args)
+    finally:
+        release_freed_memory()
 
 
 def sees_folder(folder: Path) -> bool:
