@@ -14,8 +14,9 @@ written by Python whole.
 from __future__ import annotations
 
 import csv
+import functools
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,13 @@ def _digits_width(v: npt.NDArray[np.integer]) -> int:
     return len(str(int(v.max()))) if v.size else 1
 
 
+def _sign(slot: Slot, negative: npt.NDArray[np.bool_]) -> None:
+    """A minus sign in the next column of the slot, used where `negative`."""
+    text, used = slot.put(1)
+    text[:] = ord("-")
+    used[:, 0] = negative
+
+
 def _digits(slot: Slot, v: npt.NDArray[np.integer], width: int, pad: bool = False) -> None:
     """Non-negative integers as right-aligned decimal digits in `width` columns of the slot,
     leading zeros unused (at least one digit: 0 is "0") unless `pad`."""
@@ -95,9 +103,7 @@ class IntColumn:
 
     def fill(self, slot: Slot, width: int, prepared: Any) -> None:
         negative, magnitude = prepared
-        text, used = slot.put(1)
-        text[:] = ord("-")
-        used[:, 0] = negative
+        _sign(slot, negative)
         _digits(slot, magnitude, width - 1)
 
     def text(self, rows: IntArray) -> list[str]:
@@ -138,9 +144,7 @@ class FixedColumn:
 
     def fill(self, slot: Slot, width: int, prepared: Any) -> None:
         negative, whole, fraction = prepared
-        text, used = slot.put(1)
-        text[:] = ord("-")
-        used[:, 0] = negative
+        _sign(slot, negative)
         _digits(slot, whole, width - 1 - (1 + self.digits if self.digits else 0))
         if self.digits:
             slot.constant(b".")
@@ -159,16 +163,21 @@ class NameColumn:
     codes: npt.NDArray[np.integer]
     table: Sequence[str]
 
-    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+    @functools.cached_property
+    def _lookup(self) -> tuple[Bytes, npt.NDArray[np.int32]]:
+        """The quoted names (the last one empty, for code -1) as rows of bytes, and their
+        lengths."""
         names = [_quoted(name).encode("utf-8") for name in (*self.table, "")]
-        width = max(1, *(len(b) for b in names))
-        lookup = np.zeros((len(names), width), np.uint8)
+        lookup = np.zeros((len(names), max(1, *(len(b) for b in names))), np.uint8)
         for i, b in enumerate(names):
             lookup[i, :len(b)] = np.frombuffer(b, np.uint8)
-        length = np.array([len(b) for b in names], np.int32)
+        return lookup, np.array([len(b) for b in names], np.int32)
+
+    def prepare(self, rows: IntArray) -> tuple[int, Any]:
+        lookup, length = self._lookup
         code = np.asarray(self.codes[rows], np.int64)
-        index = np.where(code < 0, len(names) - 1, code)
-        return width, (lookup, length, index)
+        index = np.where(code < 0, len(length) - 1, code)
+        return lookup.shape[1], (lookup, length, index)
 
     def fill(self, slot: Slot, width: int, prepared: Any) -> None:
         lookup, length, index = prepared
@@ -202,18 +211,21 @@ class FlagColumn:
 Column = IntColumn | FixedColumn | NameColumn | FlagColumn
 
 
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as `csv.writer` writes them, with "\\n" line ends."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
 def _quoted(name: str) -> str:
     """A cell as `csv.writer` writes it (beside another cell, so that an empty one stays
     empty)."""
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\n").writerow([name, ""])
-    return buffer.getvalue()[:-2]
+    return csv_text([[name, ""]])[:-2]
 
 
 def header_line(header: Sequence[str]) -> bytes:
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\n").writerow(header)
-    return buffer.getvalue().encode("utf-8")
+    return csv_text([header]).encode("utf-8")
 
 
 def csv_lines(columns: Sequence[Column], rows: IntArray) -> bytes:
@@ -232,10 +244,7 @@ def csv_lines(columns: Sequence[Column], rows: IntArray) -> bytes:
 
 def slow_csv_lines(columns: Sequence[Column], rows: IntArray) -> bytes:
     """csv_lines by Python's formatting and `csv.writer`, a string per cell: the reference."""
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\n").writerows(
-        zip(*(c.text(rows) for c in columns), strict=True))
-    return buffer.getvalue().encode("utf-8")
+    return csv_text(zip(*(c.text(rows) for c in columns), strict=True)).encode("utf-8")
 
 
 def csv_chunks(header: Sequence[str], columns: Sequence[Column], order: IntArray,

@@ -3,9 +3,8 @@ percentages, and months and years the horizon covers only in part labelled as pa
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,14 +13,11 @@ import numpy.typing as npt
 
 from ..accounting.money import YEARLY_MEASURES, YEARLY_STATISTICS, yearly_columns, yearly_summary
 from ..funding.money import cents
+from .columns_csv import csv_text
 
 
 def csv_bytes(header: Sequence[str], rows: Any) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    return csv_text(itertools.chain([header], rows)).encode("utf-8")
 
 
 def format_count(x: float) -> str:
