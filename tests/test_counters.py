@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from incentive_sim.funding.counters import counters_for_rule
+from incentive_sim.funding.counters import CounterState, counters_for_rule
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule
 from incentive_sim.funding.spells import SpellTable
@@ -99,3 +101,38 @@ def test_the_order_by_person_is_the_three_key_sort_whatever_the_row_order(shuffl
         "start_day": start[rows], "end_day": end[rows]})
     expected = np.lexsort((table.end_day, table.start_day, table.person_id))
     np.testing.assert_array_equal(table.person_order(), expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(people=st.lists(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 30)),
+                                min_size=1, max_size=40), min_size=1, max_size=6),
+       dense=st.integers(1, 3))
+def test_interval_lists_past_the_dense_slots_give_the_same_counters(
+        people: list[list[tuple[int, int]]], dense: int) -> None:
+    # Short jobs between short spells of unemployment: lists of up to 40 intervals inside the
+    # window. The slots past the first `dense` are kept for the people who reach them only;
+    # the counters must be those of lists held as columns over everyone, bit for bit.
+    block = TWO_STEP.blocks[0]
+    n = len(people)
+    rounds = max(len(p) for p in people)
+    states = [CounterState(block, np.zeros(n), 5, history_slots=slots)
+              for slots in (dense, 64)]
+    t = np.zeros(n)
+    longest = np.zeros(n, np.int64)          # the longest list each person has had
+    for k in range(rounds):
+        who = np.array([i for i, p in enumerate(people) if k < len(p)], np.int64)
+        job = np.array([people[i][k][0] for i in who], float)
+        gap = np.array([people[i][k][1] for i in who], float)
+        for state, length in ((U, gap), (E, job)):
+            start, end = t[who], t[who] + length
+            got = [c.advance(who, np.full(who.size, state), np.where(state == U, 0, -1),
+                             np.full(who.size, state == U), start, end) for c in states]
+            assert np.array_equal(got[0], got[1])
+            t[who] = end
+            longest = np.maximum(longest, states[1].used)
+    assert np.array_equal(states[0].value, states[1].value)
+    # only the people whose lists have passed the dense slots have a row of the wide ones
+    wide = states[0].slots
+    assert wide.rows == int((longest > dense).sum())
+    if wide.rows:
+        assert np.array_equal(wide.row >= 0, longest > dense)

@@ -25,6 +25,82 @@ IntArray = npt.NDArray[np.int64]
 
 CHUNK_ROWS = 1_000_000     # segments whose counters are computed at a time (whole people)
 
+class IntervalSlots:
+    """The qualifying-interval lists of `n` people, slot j holding each person's j-th
+    [start, end) (NaN: empty). The first `dense` slots are columns over everyone; a slot past
+    them is kept only for the people whose lists have reached it, as rows of a matrix that
+    grows with them: a few people with many short jobs in the window would otherwise give
+    everyone a column of every slot (over 360 MB of NaN at national scale)."""
+
+    def __init__(self, n: int, dense: int) -> None:
+        self.dense = dense
+        self.start = [np.full(n, np.nan) for _ in range(dense)]
+        self.end = [np.full(n, np.nan) for _ in range(dense)]
+        self.row = np.zeros(0, np.int32)       # each person's row of the wide slots, or -1
+        self.wide_start = np.empty((0, 0))
+        self.wide_end = np.empty((0, 0))
+        self.rows = 0                          # rows of the wide slots in use
+        self.n = n
+
+    def __len__(self) -> int:
+        """Slots any list has needed so far."""
+        return self.dense + self.wide_start.shape[1]
+
+    def gather(self, persons: IntArray, width: int) -> tuple[FloatArray, FloatArray]:
+        """The first `width` slots of the persons' lists, one row per person."""
+        hs = np.empty((persons.size, width))
+        he = np.empty((persons.size, width))
+        for j in range(min(width, self.dense)):
+            hs[:, j] = self.start[j][persons]
+            he[:, j] = self.end[j][persons]
+        if width > self.dense:
+            wide = slice(self.dense, width)
+            hs[:, wide] = np.nan
+            he[:, wide] = np.nan
+            row = self.row[persons]
+            has = np.flatnonzero(row >= 0)
+            hs[has, wide] = self.wide_start[row[has], :width - self.dense]
+            he[has, wide] = self.wide_end[row[has], :width - self.dense]
+        return hs, he
+
+    def scatter(self, persons: IntArray, hs: FloatArray, he: FloatArray) -> None:
+        """Write the first hs.shape[1] slots of the persons' lists (slots past them are left
+        as they are)."""
+        width = hs.shape[1]
+        for j in range(min(width, self.dense)):
+            self.start[j][persons] = hs[:, j]
+            self.end[j][persons] = he[:, j]
+        if width <= self.dense:
+            return
+        wide = slice(self.dense, width)
+        self._make_room(persons[~np.isnan(hs[:, wide]).all(axis=1)], width - self.dense)
+        row = self.row[persons]
+        has = np.flatnonzero(row >= 0)
+        self.wide_start[row[has], :width - self.dense] = hs[has, wide]
+        self.wide_end[row[has], :width - self.dense] = he[has, wide]
+
+    def _make_room(self, persons: IntArray, columns: int) -> None:
+        """Rows for those of `persons` without one, and at least `columns` wide slots."""
+        if self.row.size == 0:
+            self.row = np.full(self.n, -1, np.int32)
+        new = persons[self.row[persons] < 0]
+        rows = max(self.rows + new.size, self.wide_start.shape[0])
+        if rows > self.wide_start.shape[0]:
+            rows = max(rows, 2 * self.wide_start.shape[0], 1024)
+        columns = max(columns, self.wide_start.shape[1])
+        if (rows, columns) != self.wide_start.shape:
+            self.wide_start = _grown(self.wide_start, rows, columns)
+            self.wide_end = _grown(self.wide_end, rows, columns)
+        self.row[new] = np.arange(self.rows, self.rows + new.size, dtype=np.int32)
+        self.rows += new.size
+
+
+def _grown(a: FloatArray, rows: int, columns: int) -> FloatArray:
+    out = np.full((rows, columns), np.nan)
+    out[:a.shape[0], :a.shape[1]] = a
+    return out
+
+
 class CounterState:
     """The counters of one liability block for a population of `n` people.
 
@@ -40,10 +116,7 @@ class CounterState:
         self.rate = paid_days_per_week / 7.0
         n = len(self.value)
         slots = history_slots if block.reset_states is not None else 0
-        # one array per slot (a column), so that a list longer than any before adds a column
-        # instead of copying everyone's lists into wider ones
-        self.hist_start = [np.full(n, np.nan) for _ in range(slots)]
-        self.hist_end = [np.full(n, np.nan) for _ in range(slots)]
+        self.slots = IntervalSlots(n, slots)
         # each person's intervals fill their first slots: how many (so that a batch works on
         # the slots its people use, not the widest list anyone has)
         self.used = np.zeros(n, np.int32)
@@ -73,7 +146,7 @@ class CounterState:
         """Add qualifying time [start, end) and reset counters whose condition is met: people
         grouped by the length of their lists (to a power of two), each group working on as
         many slots as its lists need, not the longest list of the batch."""
-        slots = np.minimum(self.used[persons] + 1, len(self.hist_start))
+        slots = np.minimum(self.used[persons] + 1, len(self.slots))
         width = 2 ** np.ceil(np.log2(np.maximum(slots, 1))).astype(np.int64)
         widths = distinct(width).tolist()
         if len(widths) == 1:
@@ -100,13 +173,7 @@ class CounterState:
         keep = np.flatnonzero(~met)
         if keep.size:
             hs, he = self._append(hs, he, keep, start, end)
-        n = self.value.size
-        for j in range(hs.shape[1]):
-            if j == len(self.hist_start):               # a list longer than any before
-                self.hist_start.append(np.full(n, np.nan))
-                self.hist_end.append(np.full(n, np.nan))
-            self.hist_start[j][persons] = hs[:, j]
-            self.hist_end[j][persons] = he[:, j]
+        self.slots.scatter(persons, hs, he)
         self.used[persons] = (~np.isnan(hs)).sum(axis=1)
 
     def _conditions(self, persons: IntArray, start: FloatArray, end: FloatArray, width: int
@@ -116,8 +183,7 @@ class CounterState:
         qualifying segments [start, end), and when, for those where it is."""
         need = self.block.reset_days
         window = self.block.reset_within_days
-        hs = self._gather(self.hist_start, persons, width)
-        he = self._gather(self.hist_end, persons, width)
+        hs, he = self.slots.gather(persons, width)
         # Entries that ended before the earliest window this segment can look at never matter.
         stale = he <= (start - window)[:, None]
         hs[stale] = np.nan
@@ -139,18 +205,10 @@ class CounterState:
         """When the person's counter would restart inside a qualifying segment [start, end)
         that follows the segments advanced so far (the condition first met), or None."""
         persons = np.array([person], np.int64)
-        width = min(int(self.used[person]) + 1, len(self.hist_start))
+        width = min(int(self.used[person]) + 1, len(self.slots))
         _, _, met, met_at = self._conditions(persons, np.array([float(start)]),
                                              np.array([float(end)]), width)
         return float(met_at[0]) if met[0] else None
-
-    @staticmethod
-    def _gather(columns: list[FloatArray], persons: IntArray, width: int) -> FloatArray:
-        """The first `width` slots of the persons' lists, one row per person."""
-        out = np.empty((persons.size, width))
-        for j in range(width):
-            out[:, j] = columns[j][persons]
-        return out
 
     def _append(self, hs: FloatArray, he: FloatArray, rows: IntArray, start: FloatArray,
                 end: FloatArray) -> tuple[FloatArray, FloatArray]:

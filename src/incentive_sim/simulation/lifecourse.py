@@ -36,6 +36,8 @@ LMS = BENEFIT_CODE["labour_market_subsidy"]
 
 # Records hold each counter under this prefix and the rule's name.
 COUNTER = "counter:"
+# history columns that are attributes of the person, the same in each of their segments
+PERSON_COLUMNS = ("municipality", "group", "prior_paid_days")
 
 # What ends a person's open segment.
 ENDS_BY_EXIT, ENDS_BY_EXHAUSTION, ENDS_BY_JOB_LOSS, ENDS_NEVER = 0, 1, 2, 3
@@ -195,10 +197,10 @@ class LifeCourses:
     def _append(self, idx: IntArray, state: np.ndarray, start: FloatArray, end: FloatArray,
                 service: np.ndarray, paid: np.ndarray, censored: bool) -> None:
         benefit = np.where(paid, self.benefit[idx], NO_BENEFIT).astype(np.int8)
+        # the person's own attributes (municipality, group, prior paid days) are not kept
+        # per segment here: they are read once for the whole history at the join
         record: dict[str, np.ndarray] = {
             "person_id": idx,
-            "municipality": self.people.municipality[idx],
-            "group": self.people.group[idx],
             "state": state,
             "service": service,
             "benefit": benefit,
@@ -208,7 +210,6 @@ class LifeCourses:
             "start_day": start,
             "end_day": end,
             "censored": np.full(idx.size, censored),
-            "prior_paid_days": self.people.prior_paid_days[idx],
         }
         for name, counters in self.counters.items():
             record[COUNTER + name] = counters.advance(idx, state, benefit, paid, start, end,
@@ -324,7 +325,10 @@ class LifeCourses:
         self.counters = {}
         records, self._records = self._records, []
         release_freed_memory()          # the lists' heap, before the columns are joined
-        columns = {k: self._join(records, k) for k in COLUMNS}
+        columns = {k: self._join(records, k) for k in COLUMNS if k not in PERSON_COLUMNS}
+        for k in PERSON_COLUMNS:
+            columns[k] = getattr(self.people, k)[columns["person_id"]]
+        columns = {k: columns[k] for k in COLUMNS}
         table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
             services=tuple(self.s.services), paid_days_per_week=self.s.benefits.paid_days_per_week)
