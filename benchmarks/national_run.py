@@ -159,6 +159,9 @@ def measure(stage: str, *args: str) -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     figures["process_s"] = process_s
     figures["printed"] = done.stdout.strip().splitlines()[:-1]
+    # progress on stderr as each stage ends (a national run is minutes of otherwise silence)
+    print(f"  {stage} done: {figures.get('wall_s', process_s):.1f} s, peak "
+          f"{figures['peak_mib'] / 1024:.2f} GiB", file=sys.stderr, flush=True)
     return figures
 
 
