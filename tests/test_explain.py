@@ -23,7 +23,7 @@ from incentive_sim.experiments.explain_store import (
     write_explain_store,
 )
 from incentive_sim.experiments.run import run_scenario
-from incentive_sim.funding.counters import rule_counters
+from incentive_sim.funding.counters import counters_for_rule, rule_counters
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.spells import COLUMNS, SpellTable
 from incentive_sim.scenario import InputError, load_scenario
@@ -229,6 +229,27 @@ def test_the_stored_history_is_the_simulated_one_bit_for_bit(run_dir: Path) -> N
     assert read_person(store, int(people.max()) + 1, plan.simple_rules()) is None
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_store_written_some_people_at_a_time_is_the_store_written_at_once(
+        run_dir: Path, tmp_path: Path) -> None:
+    """Chunks of about 50 rows of whole people (the national chunks hold a million): every
+    file, the predicted columns' exceptions included, is byte for byte the one-chunk store."""
+    scenario, seed = load_run(run_dir)
+    spells = simulate(scenario, 0, seed).spells
+    plan = Plan.of(scenario)
+    rules = plan.simple_rules()
+    counters = {name: counters_for_rule(spells, rule) for name, rule in rules.items()}
+    write_explain_store(tmp_path / "one", spells, counters, rules, 400.0,
+                        chunk_rows=len(spells) + 1)
+    write_explain_store(tmp_path / "many", spells, counters, rules, 400.0, chunk_rows=50)
+    one = _files(tmp_path / "one")
+    assert any(name.endswith(".rows.npy") for name in one)
+    assert _files(tmp_path / "many") == one
+
+
 def test_a_history_no_prediction_fits_is_stored_whole_and_read_back_exactly(
         tmp_path: Path) -> None:
     """Gaps between segments, -0.0, NaN, amounts and counters that follow nothing, ids
@@ -255,6 +276,9 @@ def test_a_history_no_prediction_fits_is_stored_whole_and_read_back_exactly(
     store = tmp_path / EXPLAIN
     write_explain_store(store, table, counters, rules, horizon_days=400.0)
     assert "whole" in read_index(store)["columns"].values()
+    write_explain_store(tmp_path / "chunked", table, counters, rules, horizon_days=400.0,
+                        chunk_rows=30)
+    assert _files(tmp_path / "chunked") == _files(store)
     order = table.person_order()
     for p in np.unique(person).tolist():
         rows = order[table.person_id[order] == p]

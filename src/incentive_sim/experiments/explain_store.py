@@ -14,6 +14,7 @@ holds the name tables."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -25,7 +26,7 @@ import numpy.typing as npt
 
 from ..funding.counters import counted_mask
 from ..funding.rules import CompiledRule
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, person_chunks
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -36,79 +37,164 @@ FORMAT = 1
 CODES = ("municipality", "group", "state", "service", "benefit")
 PREDICTED = ("end_day", "daily_amount", "basic_part", "prior_paid_days")
 BENEFIT_PAID, CENSORED = 1, 2          # bits of flags.npy
+CHUNK_ROWS = 1_000_000                 # rows put into person order at a time (whole people)
 
 
 def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str, FloatArray],
-                        rules: Mapping[str, CompiledRule], horizon_days: float) -> None:
+                        rules: Mapping[str, CompiledRule], horizon_days: float,
+                        chunk_rows: int = CHUNK_ROWS) -> None:
     """Write `spells` (one replication's history) and `counters` (rule name -> the counter at
     every segment start, in the table's row order, as priced) into `folder`. `rules` holds
-    the simple rule of each counter (its paid days predict the counter)."""
-    # Column by column, each gathered into person order, saved and dropped: at national scale
-    # a row-length float64 column is some 60 MB, and the run's history and ledger are alive.
+    the simple rule of each counter (its paid days predict the counter).
+
+    Some whole people at a time (about `chunk_rows` rows): every prediction looks only at a
+    person's own rows, so each chunk is gathered into person order, predicted, appended to
+    the files and dropped. At national scale the run's history and ledger are alive beside
+    this, and whole gathered columns took some 470 MiB."""
     folder.mkdir(parents=True, exist_ok=True)
-    order = spells.person_order()
     n = len(spells)
-    pid = spells.person_id[order]
-    first = np.ones(n, bool)
-    first[1:] = pid[1:] != pid[:-1]
-    starts = np.flatnonzero(first)
-    persons = pid[starts]
-    del pid
-    numbered = bool(np.array_equal(persons, np.arange(persons.size)))
-    if not numbered:                   # ids 0..P-1 (the engine's) need no table
-        _save(folder, "persons", persons.astype(_int_type(persons)))
-    offsets = np.append(starts, n)
-    _save(folder, "offsets", offsets.astype(_int_type(offsets)))
-    del starts, offsets
-    for name in CODES:
-        codes = np.asarray(getattr(spells, name))[order]
-        _save(folder, name, codes.astype(_int_type(codes)))
-    paid = spells.benefit_paid[order]
-    _save(folder, "flags", (paid * BENEFIT_PAID | spells.censored[order] * CENSORED
-                            ).astype(np.uint8))
-    start = spells.start_day[order]
-    _save(folder, "start_day", start)
-    columns: dict[str, str] = {}
-    predicted = np.empty(n)
-    predicted[:-1] = start[1:]
-    last = np.ones(n, bool)                         # each person's last row
-    last[:-1] = first[1:]
-    predicted[last] = float(horizon_days)
-    del last
-    end = spells.end_day[order]
-    columns["end_day"] = _save_predicted(folder, "end_day", end, predicted)
-    length = end - start                            # all the counters need of the two
-    del start, end, predicted
-    daily = spells.daily_amount[order]
-    columns["daily_amount"] = _save_predicted(folder, "daily_amount", daily,
-                                              _carried_amounts(daily, paid, first))
-    columns["basic_part"] = _save_predicted(folder, "basic_part", spells.basic_part[order],
-                                            daily)
-    del daily
-    prior = spells.prior_paid_days[order]
-    predicted = np.empty(n)
-    predicted[1:] = prior[:-1]
-    predicted[first] = 0.0
-    columns["prior_paid_days"] = _save_predicted(folder, "prior_paid_days", prior, predicted)
-    prior_first = prior[first]
-    del prior
     rate = spells.paid_days_per_week / 7.0
-    for k, (name, counter) in enumerate(counters.items()):
-        c = np.asarray(counter, np.float64)[order]
-        step = _counted(counted_mask(spells, rules[name])[order], length, rate)
-        np.add(c[:-1], step[:-1], out=predicted[1:])
-        del step
-        predicted[first] = prior_first
-        columns[f"counter_{k}"] = _save_predicted(folder, f"counter_{k}", c, predicted)
+    row_type = _int_type(np.array([n]))
+    names = list(counters)
+    codes = {name: _int_type(np.asarray(getattr(spells, name))) for name in CODES}
+    chunks = person_chunks(spells, chunk_rows)       # views of the person order
+    with contextlib.ExitStack() as files:
+        def whole(name: str, dtype: Any) -> _ColumnFile:
+            return files.enter_context(_ColumnFile(folder / f"{name}.npy", dtype, n))
+
+        code_files = {name: whole(name, kind) for name, kind in codes.items()}
+        flags_file = whole("flags", np.uint8)
+        start_file = whole("start_day", np.float64)
+        predicted = {name: _Predicted(name, row_type)
+                     for name in (*PREDICTED, *(f"counter_{k}" for k in range(len(names))))}
+        persons: list[IntArray] = []
+        starts: list[IntArray] = []
+        at = 0
+        for rows in chunks:
+            m = rows.size
+            pid = spells.person_id[rows]
+            first = np.ones(m, bool)
+            first[1:] = pid[1:] != pid[:-1]         # a chunk begins with a person's first row
+            starts.append(at + np.flatnonzero(first))
+            persons.append(pid[first])
+            del pid
+            for name, out in code_files.items():
+                out.put(np.asarray(getattr(spells, name))[rows].astype(codes[name]))
+            paid = spells.benefit_paid[rows]
+            flags_file.put((paid * BENEFIT_PAID | spells.censored[rows] * CENSORED
+                            ).astype(np.uint8))
+            start = spells.start_day[rows]
+            start_file.put(start)
+            guess = np.empty(m)
+            guess[:-1] = start[1:]
+            last = np.ones(m, bool)                     # each person's last row
+            last[:-1] = first[1:]
+            guess[last] = float(horizon_days)
+            end = spells.end_day[rows]
+            predicted["end_day"].add(at, end, guess)
+            length = end - start                        # all the counters need of the two
+            del start, end, last
+            daily = spells.daily_amount[rows]
+            predicted["daily_amount"].add(at, daily, _carried_amounts(daily, paid, first))
+            predicted["basic_part"].add(at, spells.basic_part[rows], daily)
+            del daily
+            prior = spells.prior_paid_days[rows]
+            guess[1:] = prior[:-1]
+            guess[first] = 0.0
+            predicted["prior_paid_days"].add(at, prior, guess)
+            prior_first = prior[first]
+            del prior
+            part = spells.take(rows)
+            for k, name in enumerate(names):
+                c = np.asarray(counters[name], np.float64)[rows]
+                step = _counted(counted_mask(part, rules[name]), length, rate)
+                np.add(c[:-1], step[:-1], out=guess[1:])
+                guess[first] = prior_first
+                predicted[f"counter_{k}"].add(at, c, guess)
+            del part
+            at += m
+    person_ids = np.concatenate(persons) if persons else np.zeros(0, np.int64)
+    numbered = bool(np.array_equal(person_ids, np.arange(person_ids.size)))
+    if not numbered:                   # ids 0..P-1 (the engine's) need no table
+        _save(folder, "persons", person_ids.astype(_int_type(person_ids)))
+    offsets = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), n)
+    _save(folder, "offsets", offsets.astype(_int_type(offsets)))
+    columns: dict[str, str] = {}
+    whole_columns = {name: getattr(spells, name) for name in PREDICTED}
+    for k, name in enumerate(names):
+        whole_columns[f"counter_{k}"] = np.asarray(counters[name], np.float64)
+    for name, column in predicted.items():
+        columns[name] = column.save(folder, whole_columns[name], chunks)
     index = {
-        "format": FORMAT, "rows": n, "people": int(persons.size),
-        "last_person": int(persons.max()) if n else -1, "persons_numbered": numbered,
+        "format": FORMAT, "rows": n, "people": int(person_ids.size),
+        "last_person": int(person_ids.max()) if n else -1, "persons_numbered": numbered,
         "municipalities": list(spells.municipalities), "groups": list(spells.groups),
         "services": list(spells.services), "paid_days_per_week": spells.paid_days_per_week,
-        "horizon_days": float(horizon_days), "counters": list(counters), "columns": columns,
+        "horizon_days": float(horizon_days), "counters": names, "columns": columns,
     }
     (folder / INDEX).write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n",
                                 encoding="utf-8")
+
+
+class _ColumnFile:
+    """A `.npy` file of `n` values written a chunk at a time, in order: the bytes `np.save`
+    writes for the whole column."""
+
+    def __init__(self, path: Path, dtype: Any, n: int) -> None:
+        self.path, self.dtype, self.n = path, np.dtype(dtype), n
+        self.written = 0
+
+    def __enter__(self) -> _ColumnFile:
+        self.file = self.path.open("wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.n,)}
+        np.lib.format.write_array_header_1_0(self.file, header)
+        return self
+
+    def put(self, values: npt.NDArray[Any]) -> None:
+        values = np.ascontiguousarray(values, self.dtype)
+        self.file.write(values.data)
+        self.written += values.size
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        if exc[0] is None and self.written != self.n:
+            raise RuntimeError(f"{self.path}: {self.written} values written of {self.n}")
+
+
+class _Predicted:
+    """A column saved as the rows where a prediction fails and their values, gathered a chunk
+    at a time (`_save_predicted` for a whole column, in parts)."""
+
+    def __init__(self, name: str, row_type: Any) -> None:
+        self.name, self.row_type = name, row_type
+        self.rows: list[npt.NDArray[Any]] = []
+        self.values: list[FloatArray] = []
+        self.count = 0
+
+    def add(self, at: int, values: FloatArray, predicted: FloatArray) -> None:
+        """Rows at, at + 1, ... of the column, with what was predicted for them."""
+        wrong = np.flatnonzero(values.view(np.int64) != predicted.view(np.int64))
+        self.rows.append((wrong + at).astype(self.row_type))
+        self.values.append(values[wrong])
+        self.count += wrong.size
+
+    def save(self, folder: Path, values: FloatArray, chunks: list[IntArray]) -> str:
+        """Save the failed predictions, or the whole column (`values`, in table order, put
+        into person order a chunk at a time) if that is smaller; return how it was saved."""
+        n = values.size
+        if self.count * (np.dtype(self.row_type).itemsize + 8) >= n * 8:
+            with _ColumnFile(folder / f"{self.name}.npy", np.float64, n) as out:
+                for rows in chunks:
+                    out.put(values[rows])
+            return "whole"
+        _save(folder, f"{self.name}.rows", _joined(self.rows, self.row_type))
+        _save(folder, f"{self.name}.values", _joined(self.values, np.float64))
+        return "predicted"
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def read_person(folder: Path, person: int, rules: Mapping[str, CompiledRule]
@@ -232,20 +318,6 @@ def _load(folder: Path, name: str) -> npt.NDArray[Any]:
     values: npt.NDArray[Any] = np.load(folder / f"{name}.npy", mmap_mode="r",
                                        allow_pickle=False)
     return values
-
-
-def _save_predicted(folder: Path, name: str, values: FloatArray, predicted: FloatArray
-                    ) -> str:
-    """Save the rows whose value is not the predicted one, bit for bit (-0.0 and NaN
-    included), or the whole column if that is smaller; return how it was saved."""
-    wrong = np.flatnonzero(values.view(np.int64) != predicted.view(np.int64))
-    rows = wrong.astype(_int_type(np.array([values.size])))
-    if wrong.size * (rows.itemsize + 8) >= values.size * 8:
-        _save(folder, name, values)
-        return "whole"
-    _save(folder, f"{name}.rows", rows)
-    _save(folder, f"{name}.values", values[wrong])
-    return "predicted"
 
 
 def _read_predicted(folder: Path, name: str, how: str, a: int, b: int,
