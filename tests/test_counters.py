@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from incentive_sim.funding.counters import counters_for_rule
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule
-from incentive_sim.funding.spells import SpellTable
+from incentive_sim.funding.spells import SpellTable, stable_order
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.vocabulary import STATE_CODE
 
@@ -99,3 +101,38 @@ def test_the_order_by_person_is_the_three_key_sort_whatever_the_row_order(shuffl
         "start_day": start[rows], "end_day": end[rows]})
     expected = np.lexsort((table.end_day, table.start_day, table.person_id))
     np.testing.assert_array_equal(table.person_order(), expected)
+    np.testing.assert_array_equal(table.person_starts(), np.arange(people) * per)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2 ** 62), 2 ** 62), max_size=60), st.integers(1, 2 ** 62),
+       st.booleans())
+def test_the_packed_stable_sort_is_the_stable_argsort(keys: list[int], spread: int,
+                                                       presorted: bool) -> None:
+    """Keys packed with their row index sort to numpy's stable argsort: few distinct keys
+    (many ties), negative keys, keys too far apart to pack (the fallback) and keys already
+    in order."""
+    key = np.array(keys, np.int64) % spread - spread // 2
+    if presorted:
+        key = np.sort(key)
+    order, sorted_key = stable_order(key)
+    expected = np.argsort(key, kind="stable")
+    np.testing.assert_array_equal(np.arange(key.size) if order is None else order, expected)
+    np.testing.assert_array_equal(sorted_key, key[expected])
+
+
+def test_the_order_by_person_when_one_persons_rows_are_out_of_time_order() -> None:
+    """Rows in person order but one person's segments swapped, or two zero-length segments
+    and a longer one starting together in the wrong order: the three-key sort, and the
+    people's first rows."""
+    person = np.array([3, 3, 5, 5, 5, 8, 8])
+    start = np.array([0.0, 10.0, 20.0, 20.0, 20.0, 5.0, 1.0])
+    end = np.array([10.0, 12.0, 30.0, 20.0, 20.0, 9.0, 5.0])
+    table = SpellTable.from_columns({
+        "person_id": person, "state": np.full(person.size, U),
+        "benefit": np.zeros(person.size, np.int64), "daily_amount": np.full(person.size, 37.21),
+        "start_day": start, "end_day": end})
+    np.testing.assert_array_equal(table.person_order(), [0, 1, 3, 4, 2, 6, 5])
+    np.testing.assert_array_equal(table.person_starts(), [0, 2, 5])
+    np.testing.assert_array_equal(table.take(table.person_order()).person_order(),
+                                  np.arange(person.size))
