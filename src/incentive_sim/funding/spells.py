@@ -215,16 +215,23 @@ def stable_order(key: IntArray) -> tuple[IntArray | None, IntArray]:
     return order, packed
 
 
-def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
-    """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
-    split a person (bonuses look at a person's consecutive segments)."""
-    order = spells.person_order()
-    n = order.size
+def person_chunk_bounds(spells: SpellTable, chunk_rows: int) -> IntArray:
+    """Where the chunks of `person_chunks` begin and end, as positions into `person_order`:
+    0, the cuts, then the number of rows."""
+    n = len(spells)
     if n <= chunk_rows:
-        return [order]
+        return np.array([0, n], np.int64)
     starts = spells.person_starts()
     cuts = distinct(starts[np.minimum(np.searchsorted(starts, np.arange(chunk_rows, n,
                                                                           chunk_rows)),
                                        starts.size - 1)])
-    cuts = cuts[cuts > 0]
-    return np.split(order, cuts)
+    return np.concatenate([[0], cuts[cuts > 0], [n]]).astype(np.int64)
+
+
+def person_chunks(spells: SpellTable, chunk_rows: int) -> list[IntArray]:
+    """Row indices in person order, cut into chunks of about `chunk_rows` rows that never
+    split a person (bonuses look at a person's consecutive segments)."""
+    order = spells.person_order()
+    if order.size <= chunk_rows:
+        return [order]
+    return np.split(order, person_chunk_bounds(spells, chunk_rows)[1:-1])
