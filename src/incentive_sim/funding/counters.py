@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .rules import NO_RULE, CompiledBlock, CompiledRule
-from .spells import SpellTable, distinct, person_chunk_bounds
+from .rules import NO_RULE, CompiledBlock, CompiledRule, in_mask
+from .spells import SpellTable, distinct, person_chunk_bounds, select
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -132,8 +132,14 @@ class CounterState:
             met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
                                     window)[:, 0] >= need
         m = np.flatnonzero(met)
-        met_at = (_reached(start[m], end[m], hs[m], he[m], need, window) if m.size
-                  else np.zeros(0))
+        met_at = np.zeros(m.size)
+        if m.size:
+            # most conditions are met within one long job, with no earlier work in the list
+            alone = np.isnan(hs[m]).all(axis=1)
+            met_at[alone] = _reached_alone(start[m[alone]], end[m[alone]], need)
+            some = m[~alone]
+            met_at[~alone] = _reached(start[some], end[some], hs[some], he[some], need,
+                                      window)
         return hs, he, met, met_at
 
     def reset_moment(self, person: int, start: float, end: float) -> float | None:
@@ -207,6 +213,19 @@ def _reached(start: FloatArray, end: FloatArray, hs: FloatArray, he: FloatArray,
     return np.asarray(np.where((first == 0) | (f1 <= f0), t1, np.clip(inside, t0, t1)))
 
 
+def _reached_alone(start: FloatArray, end: FloatArray, need: float) -> FloatArray:
+    """`_reached` for people with no past qualifying interval (every slot empty), the same
+    operations on one dimension: the qualifying days at t are then t - start, its only
+    kinks the segment's ends, and the moment the one interpolation between them."""
+    f0 = (start - start) + 0.0            # as `_qualified` sums the empty slots: + 0.0
+    f1 = (end - start) + 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = start + (need - f0) * (end - start) / (f1 - f0)
+    at_start = f0 >= need                 # np.argmax finds the first kink, `start`, there
+    return np.asarray(np.where(at_start, start,
+                               np.where(f1 <= f0, end, np.clip(inside, start, end))))
+
+
 def counters_for_block(spells: SpellTable, block: CompiledBlock,
                        chunk_rows: int = CHUNK_ROWS) -> FloatArray:
     """The block's counter at the start of every segment, computed from the whole history
@@ -223,22 +242,25 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock,
         return out
     order = spells.person_order()
     starts = spells.person_starts()
-    sizes = np.diff(starts, append=n)
     length = spells.duration
     # paid days each segment adds, worked out in table order (sequential reads) and read
     # in person order once, rather than gathering every column the sum needs
-    counted = block.counts[spells.state] & block.benefits[spells.benefit] & spells.benefit_paid
-    inc = np.where(counted, length * (spells.paid_days_per_week / 7.0), 0.0)[order]
+    counted = (in_mask(block.counts, spells.state) & in_mask(block.benefits, spells.benefit)
+               & spells.benefit_paid)
+    inc = select(counted, length * (spells.paid_days_per_week / 7.0), 0.0)[order]
     bounds = person_chunk_bounds(spells, chunk_rows)
     running = np.empty(n)                               # exclusive running sum per chunk
     for lo, hi in pairwise(bounds.tolist()):
         np.cumsum(inc[lo:hi], out=running[lo:hi])
     running -= inc
-    counter = np.repeat(spells.prior_paid_days[order[starts]], sizes)
+    person = np.zeros(n, np.int64)                      # dense person index of each row
+    person[starts[1:]] = 1
+    np.cumsum(person, out=person)
+    counter = spells.prior_paid_days[order[starts]][person]
     counter += running
-    counter -= np.repeat(running[starts], sizes)
+    counter -= running[starts][person]
     if block.reset_states is not None:
-        _walk_resets(spells, block, order, starts, sizes, length, running, bounds, counter)
+        _walk_resets(spells, block, order, starts, person, length, running, bounds, counter)
     out[order] = counter
     return out
 
@@ -249,7 +271,7 @@ _SHORT_LISTS = 8
 
 
 def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, starts: IntArray,
-                 sizes: IntArray, length: FloatArray, running: FloatArray, bounds: IntArray,
+                 person: IntArray, length: FloatArray, running: FloatArray, bounds: IntArray,
                  counter: FloatArray) -> None:
     """Redo `counter` (the running sums, in person order) for the people whose employment
     condition can be met, in place.
@@ -268,11 +290,11 @@ def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, star
     last bits can depend on the company: such histories are walked chunk by chunk
     (`bounds`), the company their counters were always computed in."""
     assert block.reset_states is not None
-    qualifying = block.reset_states[spells.state][order]
+    qualifying = in_mask(block.reset_states, spells.state)[order]
     qualifying[starts[1:] - 1] = False                     # people's last segments
     qualifying[-1] = False
     q_rows = np.flatnonzero(qualifying)
-    person = np.repeat(np.arange(starts.size), sizes)[q_rows]
+    person = person[q_rows]
     total = np.bincount(person, weights=length[order[q_rows]], minlength=starts.size)
     keep = (total >= block.reset_days)[person]
     q_rows, person = q_rows[keep], person[keep]
@@ -288,7 +310,7 @@ def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, star
         groups = np.searchsorted(q_first, bounds)
     for lo, hi in pairwise(groups.tolist()):
         if hi > lo:
-            _walk(spells, block, order, starts[walked[lo:hi]] + sizes[walked[lo:hi]],
+            _walk(spells, block, order, np.append(starts, order.size)[walked[lo:hi] + 1],
                   q_first[lo:hi], q_last[lo:hi], running, counter)
 
 
