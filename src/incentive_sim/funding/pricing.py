@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE
+from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE, STATES
 from .counters import counter_in_force, rule_counters, split_by_phase
 from .rules import NO_RULE, CompiledRule, in_mask
 from .spells import SpellTable, select
@@ -248,21 +248,32 @@ def bonus_payments(spells: SpellTable, rule: CompiledRule, counter_at_start: Flo
         return BonusPayments(np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
                              np.zeros(0, np.int8), np.zeros(0, np.int8))
     order = spells.person_order()
-    pid = spells.person_id[order]
+    n = order.size
     state = spells.state[order]
-    same_person = np.concatenate([[False], pid[1:] == pid[:-1]])
-    prev_state = np.concatenate([[-1], state[:-1]])
-    new_run = ~same_person | (prev_state != state)
-    run = np.cumsum(new_run) - 1
-    run_end = np.zeros(run[-1] + 1)
-    np.maximum.at(run_end, run, spells.end_day[order])
-    start = spells.start_day[order]
-    counter = counter_at_start[order]
+    # A run: a person's consecutive segments in one state. Only runs entered from another
+    # state of the same person, into a state some bonus rewards, are looked at further.
+    first = np.zeros(n, bool)
+    first[spells.person_starts()] = True
+    new_run = first.copy()
+    new_run[1:] |= state[1:] != state[:-1]
+    run_starts = np.flatnonzero(new_run)
+    targets = np.zeros(len(STATES), bool)
+    targets[[b.target_state for b in rule.bonuses]] = True
+    entry = np.flatnonzero(~first[run_starts] & in_mask(targets, state[run_starts]))
+    lo = run_starts[entry]
+    size = np.append(run_starts, n)[entry + 1] - lo      # segments in each run
+    # the day each run ends: the latest end of its segments (at least 0, as it always was)
+    offset = np.cumsum(size) - size
+    rows = np.repeat(lo - offset, size) + np.arange(size.sum())
+    run_end = (np.maximum(np.maximum.reduceat(spells.end_day[order[rows]], offset), 0.0)
+               if lo.size else np.zeros(0))
+    start = spells.start_day[order[lo]]
+    counter = counter_at_start[order[lo]]
     parts = []
     for b in rule.bonuses:
-        entry = new_run & same_person & (state == b.target_state)
-        ok = entry & (run_end[run] - start >= b.lasting_days) & (counter >= b.min_counter)
-        rows = order[ok]
+        ok = ((state[lo] == b.target_state) & (run_end - start >= b.lasting_days)
+              & (counter >= b.min_counter))
+        rows = order[lo[ok]]
         parts.append((rows, start[ok] + b.lasting_days, np.full(rows.size, b.amount),
                       np.full(rows.size, PAYERS.index(b.payer), np.int8),
                       np.full(rows.size, PAYERS.index(b.payee), np.int8)))
