@@ -198,11 +198,14 @@ def _municipal_share(benefit: npt.NDArray[np.int8], state: npt.NDArray[np.int8],
         moving = charged & counts
         still = charged & ~counts
         sched = block.schedule
+        if not charged.any():
+            continue
+        at_counter, share = sched.integral_and_share(counter)
         if moving.any():
-            municipality = select(moving, basic * (sched.integral(counter + paid)
-                                                   - sched.integral(counter)), municipality)
+            municipality = select(moving, basic * (sched.integral(counter + paid) - at_counter),
+                                  municipality)
         if still.any():
-            municipality = select(still, basic * paid * sched.share_at(counter), municipality)
+            municipality = select(still, basic * paid * share, municipality)
     return municipality
 
 
