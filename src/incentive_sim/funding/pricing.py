@@ -255,20 +255,24 @@ def bonus_payments(spells: SpellTable, rule: CompiledRule, counter_at_start: Flo
     state = spells.state[order]
     # A run: a person's consecutive segments in one state. Only runs entered from another
     # state of the same person, into a state some bonus rewards, are looked at further.
-    first = np.zeros(n, bool)
-    first[spells.person_starts()] = True
-    new_run = first.copy()
-    new_run[1:] |= state[1:] != state[:-1]
-    run_starts = np.flatnonzero(new_run)
+    new_run = np.zeros(n + 1, bool)                      # one past the end: a run ends there
+    new_run[spells.person_starts()] = True
+    new_run[n] = True
+    first = new_run.copy()
+    new_run[1:n] |= state[1:] != state[:-1]
     targets = np.zeros(len(STATES), bool)
     targets[[b.target_state for b in rule.bonuses]] = True
-    entry = np.flatnonzero(~first[run_starts] & in_mask(targets, state[run_starts]))
-    lo = run_starts[entry]
-    size = np.append(run_starts, n)[entry + 1] - lo      # segments in each run
+    lo = np.flatnonzero(new_run[:n] & ~first[:n] & in_mask(targets, state))
+    hi = lo + 1                                          # where each run ends (exclusive)
+    going = np.flatnonzero(~new_run[hi])                 # runs of more than one segment
+    while going.size:
+        hi[going] += 1
+        going = going[~new_run[hi[going]]]
+    size = hi - lo
     # the day each run ends: the latest end of its segments (at least 0, as it always was)
     offset = np.cumsum(size) - size
-    rows = np.repeat(lo - offset, size) + np.arange(size.sum())
-    run_end = (np.maximum(np.maximum.reduceat(spells.end_day[order[rows]], offset), 0.0)
+    in_runs = np.repeat(lo - offset, size) + np.arange(size.sum())
+    run_end = (np.maximum(np.maximum.reduceat(spells.end_day[order[in_runs]], offset), 0.0)
                if lo.size else np.zeros(0))
     start = spells.start_day[order[lo]]
     counter = counter_at_start[order[lo]]
