@@ -25,6 +25,12 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CHUNK_ROWS = 1_000_000     # segments whose counters are computed at a time (whole people)
+BLOCK_ROWS = 1 << 16       # rows of element-wise work at a time
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(lo, lo + BLOCK_ROWS) for lo in range(0, n, BLOCK_ROWS)]
+
 
 class CounterState:
     """The counters of one liability block for a population of `n` people.
@@ -242,12 +248,16 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock,
         return out
     order = spells.person_order()
     starts = spells.person_starts()
-    length = spells.duration
-    # paid days each segment adds, worked out in table order (sequential reads) and read
-    # in person order once, rather than gathering every column the sum needs
-    counted = (in_mask(block.counts, spells.state) & in_mask(block.benefits, spells.benefit)
-               & spells.benefit_paid)
-    inc = select(counted, length * (spells.paid_days_per_week / 7.0), 0.0)[order]
+    # paid days each segment adds, worked out in table order (sequential reads, a block of
+    # rows at a time so that temporaries stay in cache) and read in person order once,
+    # rather than gathering every column the sum needs
+    inc = np.empty(n)
+    rate = spells.paid_days_per_week / 7.0
+    for rows in _blocks(n):
+        counted = (in_mask(block.counts, spells.state[rows])
+                   & in_mask(block.benefits, spells.benefit[rows]) & spells.benefit_paid[rows])
+        inc[rows] = select(counted, (spells.end_day[rows] - spells.start_day[rows]) * rate, 0.0)
+    inc = inc[order]
     bounds = person_chunk_bounds(spells, chunk_rows)
     running = np.empty(n)                               # exclusive running sum per chunk
     for lo, hi in pairwise(bounds.tolist()):
@@ -256,11 +266,12 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock,
     person = np.zeros(n, np.int64)                      # dense person index of each row
     person[starts[1:]] = 1
     np.cumsum(person, out=person)
-    counter = spells.prior_paid_days[order[starts]][person]
-    counter += running
-    counter -= running[starts][person]
+    prior, at_start = spells.prior_paid_days[order[starts]], running[starts]
+    counter = np.empty(n)
+    for rows in _blocks(n):
+        counter[rows] = prior[person[rows]] + running[rows] - at_start[person[rows]]
     if block.reset_states is not None:
-        _walk_resets(spells, block, order, starts, person, length, running, bounds, counter)
+        _walk_resets(spells, block, order, starts, person, running, bounds, counter)
     out[order] = counter
     return out
 
@@ -271,8 +282,8 @@ _SHORT_LISTS = 8
 
 
 def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, starts: IntArray,
-                 person: IntArray, length: FloatArray, running: FloatArray, bounds: IntArray,
-                 counter: FloatArray) -> None:
+                 person: IntArray, running: FloatArray, bounds: IntArray, counter: FloatArray
+                 ) -> None:
     """Redo `counter` (the running sums, in person order) for the people whose employment
     condition can be met, in place.
 
@@ -295,7 +306,9 @@ def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, star
     qualifying[-1] = False
     q_rows = np.flatnonzero(qualifying)
     person = person[q_rows]
-    total = np.bincount(person, weights=length[order[q_rows]], minlength=starts.size)
+    q_table_rows = order[q_rows]
+    total = np.bincount(person, minlength=starts.size,
+                        weights=spells.end_day[q_table_rows] - spells.start_day[q_table_rows])
     keep = (total >= block.reset_days)[person]
     q_rows, person = q_rows[keep], person[keep]
     if q_rows.size == 0:
