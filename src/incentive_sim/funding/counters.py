@@ -317,14 +317,16 @@ def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, star
     walked = person[first]                             # dense person index of each walker
     q_first = q_rows[first]
     q_last = q_rows[np.append(first[1:], q_rows.size) - 1]
+    person_end = starts[np.minimum(walked + 1, starts.size - 1)]   # the next person's start
+    person_end[walked + 1 == starts.size] = order.size
     if np.diff(first, append=q_rows.size).max() < _SHORT_LISTS:
         groups = np.array([0, walked.size])
     else:
         groups = np.searchsorted(q_first, bounds)
     for lo, hi in pairwise(groups.tolist()):
         if hi > lo:
-            _walk(spells, block, order, np.append(starts, order.size)[walked[lo:hi] + 1],
-                  q_first[lo:hi], q_last[lo:hi], running, counter)
+            _walk(spells, block, order, person_end[lo:hi], q_first[lo:hi], q_last[lo:hi],
+                  running, counter)
 
 
 def _walk(spells: SpellTable, block: CompiledBlock, order: IntArray, person_end: IntArray,
