@@ -5,14 +5,16 @@ people with several segments each, a mix of states and benefits), then measures 
 (a) the counters of each rule (`counters_for_rule`) and (b) pricing with those counters given
 (`price(spells, rule, counter_at_start=c)`), best of `--repeats`, and the peak resident memory.
 
-A SpellTable caches its person order (a lexsort of all rows) on first use, and every rule's
-counters (and bonuses) reuse it. Counters are therefore timed both "cold" (a fresh copy of the
-table each repeat, the sort included) and "warm" (order cached, as for the second and later rule
-priced on one history); the sort alone is reported too.
+A SpellTable caches its person order (a stable sort of the rows by person, checked to be in
+time order within each person) on first use, and every rule's counters (and bonuses) reuse it.
+Counters are therefore timed both "cold" (a fresh copy of the table each repeat, the sort
+included) and "warm" (order cached, as for the second and later rule priced on one history);
+the sort alone is reported too.
 
     python benchmarks/pricing_throughput.py [--segments N] [--repeats R] [--seed S] [--profile]
 
-The goal stated in the issue is at least 5 million segments a second per rule for pricing.
+The goal (issue 15): counters plus pricing of a fresh table, at least 5 million segments a
+second per rule (the "cold+pricing" column).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from incentive_sim.scenario.rules import preset, preset_names
 from incentive_sim.scenario.schema import FundingRule
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE, STATE_CODE, STATES
 
-GOAL = 5_000_000  # segments per second per rule, for pricing
+GOAL = 5_000_000  # segments per second per rule, counters (person sort included) + pricing
 
 # Share of segments in each state, and mean calendar days of a segment there.
 STATE_MIX = {
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                             np.array([0.0, 0.0, 12.0]))
 
     t_order, _ = best_of(args.repeats, lambda t: t.person_order(), setup=lambda: replace(spells))
-    print(f"person order (lexsort of all rows, once per table): {t_order:.2f} s")
+    print(f"person order (sort of all rows by person, once per table): {t_order:.2f} s")
 
     rows = []
     for name, rule in rules_to_measure().items():
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     print("rates in million segments per second (seconds in brackets); cold = person order "
           "sorted in the call, warm = cached\n")
     header = (f"{'rule':<24} {'counters cold':>17} {'counters warm':>17} {'pricing':>17} "
-              f"{'cold+pricing':>17} {'warm+pricing':>17} {'pricing >= 5M/s':>16}")
+              f"{'cold+pricing':>17} {'warm+pricing':>17} {'cold+pricing >= 5M/s':>21}")
     print(header)
     print("-" * len(header))
 
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, t_cold, t_warm, t_price in rows:
         print(f"{name:<24} {cell(t_cold):>17} {cell(t_warm):>17} {cell(t_price):>17} "
               f"{cell(t_cold + t_price):>17} {cell(t_warm + t_price):>17} "
-              f"{'yes' if n / t_price >= GOAL else 'no':>16}")
+              f"{'yes' if n / (t_cold + t_price) >= GOAL else 'no':>21}")
 
     if args.profile:
         rule = rules_to_measure()["fi_2025_graduated"]

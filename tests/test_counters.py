@@ -7,10 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incentive_sim.funding.counters import CounterState, counters_for_rule
+from incentive_sim.funding.counters import (
+    CounterState,
+    _reached,
+    _reached_alone,
+    counters_for_rule,
+)
 from incentive_sim.funding.pricing import price
-from incentive_sim.funding.rules import CompiledRule
-from incentive_sim.funding.spells import SpellTable
+from incentive_sim.funding.rules import CompiledRule, in_mask, step_of
+from incentive_sim.funding.spells import SpellTable, select, stable_order
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.vocabulary import STATE_CODE
 
@@ -101,6 +106,7 @@ def test_the_order_by_person_is_the_three_key_sort_whatever_the_row_order(shuffl
         "start_day": start[rows], "end_day": end[rows]})
     expected = np.lexsort((table.end_day, table.start_day, table.person_id))
     np.testing.assert_array_equal(table.person_order(), expected)
+    np.testing.assert_array_equal(table.person_starts(), np.arange(people) * per)
 
 
 @settings(max_examples=30, deadline=None)
@@ -136,3 +142,95 @@ def test_interval_lists_past_the_dense_slots_give_the_same_counters(
     assert wide.rows == int((longest > dense).sum())
     if wide.rows:
         assert np.array_equal(wide.row >= 0, longest > dense)
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2 ** 62), 2 ** 62), max_size=60), st.integers(1, 2 ** 62),
+       st.booleans())
+def test_the_packed_stable_sort_is_the_stable_argsort(keys: list[int], spread: int,
+                                                       presorted: bool) -> None:
+    """Keys packed with their row index sort to numpy's stable argsort: few distinct keys
+    (many ties), negative keys, keys too far apart to pack (the fallback) and keys already
+    in order."""
+    key = np.array(keys, np.int64) % spread - spread // 2
+    if presorted:
+        key = np.sort(key)
+    order, sorted_key = stable_order(key)
+    expected = np.argsort(key, kind="stable")
+    np.testing.assert_array_equal(np.arange(key.size) if order is None else order, expected)
+    np.testing.assert_array_equal(sorted_key, key[expected])
+
+
+def test_the_order_by_person_when_one_persons_rows_are_out_of_time_order() -> None:
+    """Rows in person order but one person's segments swapped, or two zero-length segments
+    and a longer one starting together in the wrong order: the three-key sort, and the
+    people's first rows."""
+    person = np.array([3, 3, 5, 5, 5, 8, 8])
+    start = np.array([0.0, 10.0, 20.0, 20.0, 20.0, 5.0, 1.0])
+    end = np.array([10.0, 12.0, 30.0, 20.0, 20.0, 9.0, 5.0])
+    table = SpellTable.from_columns({
+        "person_id": person, "state": np.full(person.size, U),
+        "benefit": np.zeros(person.size, np.int64), "daily_amount": np.full(person.size, 37.21),
+        "start_day": start, "end_day": end})
+    np.testing.assert_array_equal(table.person_order(), [0, 1, 3, 4, 2, 6, 5])
+    np.testing.assert_array_equal(table.person_starts(), [0, 2, 5])
+    np.testing.assert_array_equal(table.take(table.person_order()).person_order(),
+                                  np.arange(person.size))
+
+
+finite_or_not = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), finite_or_not, finite_or_not), min_size=1,
+                max_size=40), finite_or_not)
+def test_the_branch_free_select_is_np_where_bit_for_bit(rows: list[tuple[bool, float, float]],
+                                                        scalar: float) -> None:
+    mask = np.array([r[0] for r in rows])
+    a = np.array([r[1] for r in rows])
+    b = np.array([r[2] for r in rows])
+    for other in (b, scalar, 0.0):
+        expected = np.where(mask, a, other)
+        assert select(mask, a, other).tobytes() == expected.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=9).map(np.array), st.data())
+def test_a_mask_over_codes_by_comparison_is_indexing_it(mask: np.ndarray,
+                                                        data: st.DataObject) -> None:
+    codes = np.array(data.draw(st.lists(st.integers(-mask.size, mask.size - 1), max_size=30)),
+                     np.int8)
+    np.testing.assert_array_equal(in_mask(mask, codes), mask[codes])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3) | st.sampled_from([0.0, -0.0, 100.0]), min_size=1,
+                max_size=7), st.lists(finite_or_not | st.sampled_from([100.0, -0.0]),
+                                      max_size=30), st.booleans())
+def test_the_step_of_a_counter_is_the_binary_search(knots: list[float], x: list[float],
+                                                    ordered: bool) -> None:
+    """Knots tie, counters fall on them, NaN and infinities; unordered knots take the
+    binary search itself."""
+    k = np.sort(knots) if ordered else np.array(knots)
+    values = np.array(x)
+    expected = np.maximum(np.searchsorted(k, values, side="right") - 1, 0)
+    np.testing.assert_array_equal(step_of(k, values), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-2000, 2000) | st.integers(-2000, 2000).map(float),
+       st.floats(0, 2000) | st.integers(0, 900).map(float) | st.just(0.0),
+       st.floats(0, 900) | st.sampled_from([0.0, 182.0, 365.0]), st.integers(1, 5),
+       st.floats(1.0, 1200.0) | st.sampled_from([852.0, 1095.0]))
+def test_the_reset_moment_of_a_person_with_no_earlier_work_is_the_general_ones(
+        start: float, length: float, need: float, slots: int, window: float) -> None:
+    """`_reached_alone` takes the same operations as `_reached` over empty slots: the same
+    bits, whatever the width of the (empty) interval lists."""
+    s, e = np.array([start]), np.array([start + length])
+    empty = np.full((1, slots), np.nan)
+    if not (e - s)[0] + 0.0 >= need:       # _reached is asked only where the condition is met
+        return
+    expected = _reached(s, e, empty, empty, need, window)
+    assert _reached_alone(s, e, need).tobytes() == expected.tobytes()

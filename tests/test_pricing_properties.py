@@ -21,6 +21,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from incentive_sim.funding import counters, pricing
 from incentive_sim.funding.counters import (
     CounterState,
     RuleCounters,
@@ -655,3 +656,100 @@ def test_counters_computed_some_people_at_a_time_are_the_whole_historys(
         chunked = counters_for_block(spells, block, chunk_rows=chunk_rows)
         scale = RTOL * scale_of(float(np.abs(whole).max(initial=0.0)))
         np.testing.assert_allclose(chunked, whole, rtol=RTOL, atol=scale)
+
+
+def plain_price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts,
+                counter: np.ndarray) -> dict[str, np.ndarray]:
+    """A simple rule's prices by the plain whole-array formulas (boolean masks, np.where, a
+    binary search for the share step), as pricing was first written."""
+    def integral(s: Any, x: np.ndarray) -> np.ndarray:
+        i = np.maximum(np.searchsorted(s._knots, x, side="right") - 1, 0)
+        return np.asarray(s._integral[i] + s.shares[i] * (x - s._knots[i]))
+
+    paid = np.where(spells.benefit_paid, (spells.end_day - spells.start_day) * (5 / 7.0), 0.0)
+    basic = np.where(spells.benefit == ER, np.minimum(spells.basic_part, spells.daily_amount),
+                     spells.daily_amount)
+    public = basic * paid
+    municipality = np.zeros(len(spells))
+    for i, block in enumerate(rule.blocks):
+        covered = rule.block_of_benefit[spells.benefit] == i
+        counts = covered & block.counts[spells.state]
+        charged = covered & block.charged[spells.state]
+        moving, still = charged & counts, charged & ~counts
+        s = block.schedule
+        municipality[moving] = basic[moving] * (integral(s, counter[moving] + paid[moving])
+                                                - integral(s, counter[moving]))
+        i_still = np.maximum(np.searchsorted(s.thresholds, counter[still], side="right") - 1, 0)
+        municipality[still] = basic[still] * paid[still] * s.shares[i_still]
+    in_service = (spells.state == SERVICE) & (spells.service >= 0)
+    code = np.where(in_service, spells.service, 0)
+    days = np.where(in_service, spells.end_day - spells.start_day, 0.0)
+    cost = services.cost_per_day[code] * days
+    by_state = services.paid_by_state[code]
+    compensation = np.minimum(services.state_compensation_per_day[code] * days, cost)
+    out = {"benefit.municipality": municipality, "benefit.state": public - municipality,
+           "benefit.fund": spells.daily_amount * paid - public,
+           "service.state": np.where(by_state, cost, compensation),
+           "service.municipality": np.where(by_state, 0.0, cost - compensation)}
+    # bonuses: every run of a person's segments in one state, its end by maximum.at
+    order = spells.person_order()
+    pid, state = spells.person_id[order], spells.state[order]
+    same_person = np.concatenate([[False], pid[1:] == pid[:-1]])
+    new_run = ~same_person | (np.concatenate([[-1], state[:-1]]) != state)
+    run = np.cumsum(new_run) - 1
+    run_end = np.zeros(run[-1] + 1)
+    np.maximum.at(run_end, run, spells.end_day[order])
+    start = spells.start_day[order]
+    segment, day = [], []
+    for b in rule.bonuses:
+        ok = (new_run & same_person & (state == b.target_state)
+              & (run_end[run] - start >= b.lasting_days) & (counter[order] >= b.min_counter))
+        segment.append(order[ok])
+        day.append(start[ok] + b.lasting_days)
+    out["bonuses.segment"] = np.concatenate(segment or [np.zeros(0, np.int64)])
+    out["bonuses.day"] = np.concatenate(day or [np.zeros(0)])
+    return out
+
+
+@MANY
+@given(histories(max_people=4, max_segments=8), simple_rules, service_costs,
+       st.sampled_from([1, 2, 5, 1 << 16]))
+def test_pricing_block_by_block_gives_the_bits_of_the_plain_formulas(
+        history: History, rule: CompiledRule, services: ServiceCosts, block_rows: int
+) -> None:
+    """Pricing works a block of rows at a time with branch-free selects, masks by
+    comparison and share steps by counting; each row's amounts must be those of the plain
+    formulas to the last bit, bonuses included, however the rows are cut into blocks."""
+    doc = rule.rule.model_dump(by_alias=True)
+    doc["bonuses"] = [{"on": "employment", "lasting_days": 30, "amount": 900, "from": "state",
+                       "to": "municipality"}]
+    rule = CompiledRule.compile(rule.name, FundingRule.model_validate(doc))
+    spells = history.table()
+    counter = counters_for_rule(spells, rule)
+    default, pricing.BLOCK_ROWS = pricing.BLOCK_ROWS, block_rows
+    try:
+        got = pricing_arrays(price(spells, rule, services, counter_at_start=counter))
+    finally:
+        pricing.BLOCK_ROWS = default
+    for key, expected in plain_price(spells, rule, services, counter).items():
+        assert got[key].tobytes() == expected.tobytes(), key
+
+
+@MANY
+@given(histories(max_people=6, max_segments=8)
+       | histories(max_people=6, max_segments=8, short_jobs=True), simple_rules,
+       st.integers(1, 30))
+def test_walking_people_together_or_chunk_by_chunk_gives_the_same_bits(
+        history: History, rule: CompiledRule, chunk_rows: int) -> None:
+    """Fewer than 8 qualifying segments each: all the walked people share the rounds of the
+    walk. Walked chunk by chunk instead (as people with longer lists are), their counters
+    are the same to the last bit."""
+    spells = history.table()
+    for block in rule.blocks:
+        together = counters_for_block(spells, block, chunk_rows=chunk_rows)
+        default, counters._SHORT_LISTS = counters._SHORT_LISTS, 0
+        try:
+            by_chunk = counters_for_block(spells, block, chunk_rows=chunk_rows)
+        finally:
+            counters._SHORT_LISTS = default
+        assert together.tobytes() == by_chunk.tobytes()

@@ -12,18 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .rules import NO_RULE, CompiledBlock, CompiledRule
-from .spells import SpellTable, distinct, person_chunks
+from .rules import NO_RULE, CompiledBlock, CompiledRule, in_mask
+from .spells import SpellTable, distinct, person_chunk_bounds, select
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CHUNK_ROWS = 1_000_000     # segments whose counters are computed at a time (whole people)
+BLOCK_ROWS = 1 << 16       # rows of element-wise work at a time
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(lo, lo + BLOCK_ROWS) for lo in range(0, n, BLOCK_ROWS)]
+
 
 class IntervalSlots:
     """The qualifying-interval lists of `n` people, slot j holding each person's j-th
@@ -197,8 +204,14 @@ class CounterState:
             met[maybe] = _qualified(end[maybe, None], start[maybe], hs[maybe], he[maybe],
                                     window)[:, 0] >= need
         m = np.flatnonzero(met)
-        met_at = (_reached(start[m], end[m], hs[m], he[m], need, window) if m.size
-                  else np.zeros(0))
+        met_at = np.zeros(m.size)
+        if m.size:
+            # most conditions are met within one long job, with no earlier work in the list
+            alone = np.isnan(hs[m]).all(axis=1)
+            met_at[alone] = _reached_alone(start[m[alone]], end[m[alone]], need)
+            some = m[~alone]
+            met_at[~alone] = _reached(start[some], end[some], hs[some], he[some], need,
+                                      window)
         return hs, he, met, met_at
 
     def reset_moment(self, person: int, start: float, end: float) -> float | None:
@@ -264,80 +277,138 @@ def _reached(start: FloatArray, end: FloatArray, hs: FloatArray, he: FloatArray,
     return np.asarray(np.where((first == 0) | (f1 <= f0), t1, np.clip(inside, t0, t1)))
 
 
+def _reached_alone(start: FloatArray, end: FloatArray, need: float) -> FloatArray:
+    """`_reached` for people with no past qualifying interval (every slot empty), the same
+    operations on one dimension: the qualifying days at t are then t - start, its only
+    kinks the segment's ends, and the moment the one interpolation between them."""
+    f0 = (start - start) + 0.0            # as `_qualified` sums the empty slots: + 0.0
+    f1 = (end - start) + 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = start + (need - f0) * (end - start) / (f1 - f0)
+    at_start = f0 >= need                 # np.argmax finds the first kink, `start`, there
+    return np.asarray(np.where(at_start, start,
+                               np.where(f1 <= f0, end, np.clip(inside, start, end))))
+
+
 def counters_for_block(spells: SpellTable, block: CompiledBlock,
                        chunk_rows: int = CHUNK_ROWS) -> FloatArray:
-    """The block's counter at the start of every segment, computed from the whole history,
-    some whole people at a time (a person's counter depends on their own segments only)."""
-    out = np.empty(len(spells))
-    for rows in person_chunks(spells, chunk_rows):
-        out[rows] = _block_counters(spells, block, rows)
-    return out
+    """The block's counter at the start of every segment, computed from the whole history
+    (a person's counter depends on their own segments only).
 
-
-def _block_counters(spells: SpellTable, block: CompiledBlock, order: IntArray) -> FloatArray:
-    """The block's counter at the start of the rows `order`: whole people, in person order,
-    each person's rows in time order."""
-    n = order.size
+    Without a reset the counter is the prior paid days plus the running sum of counted paid
+    days, summed over the rows in person order some whole people (`chunk_rows` rows) at a
+    time, as they always were: float sums depend on where they start. People whose
+    employment condition can be met are then walked through `CounterState` (_walk_resets).
+    """
+    n = len(spells)
     out = np.empty(n)
     if n == 0:
         return out
-    pid = spells.person_id[order]
-    first = np.concatenate([[True], pid[1:] != pid[:-1]])
-    person = np.cumsum(first) - 1                      # dense person index per row
-    firsts = np.flatnonzero(first)
-    initial = spells.prior_paid_days[order[firsts]]
-    state = spells.state[order]
-    benefit = spells.benefit[order]
-    paid = spells.benefit_paid[order]
-    start = spells.start_day[order]
-    end = spells.end_day[order]
-    # Without a reset the counter is the running sum of counted paid days.
-    counted = block.counts[state] & block.benefits[benefit] & paid
-    inc = np.where(counted, (end - start) * (spells.paid_days_per_week / 7.0), 0.0)
-    running = np.cumsum(inc) - inc                      # exclusive running sum over all rows
-    out[:] = initial[person] + running - running[firsts][person]
-    # Qualifying time in a person's last segment cannot reset a counter any later segment
-    # uses; only people who qualify before their last segment need their path walked.
-    if block.reset_states is None:
-        return out
-    last = np.append(pid[1:] != pid[:-1], True)
-    # ... and only those whose qualifying time before their last segment adds up to the
-    # condition: with less in all, no window holds enough
-    qualifying = block.reset_states[state] & ~last
-    total = np.bincount(person[qualifying], weights=(end - start)[qualifying],
-                        minlength=firsts.size)
-    walk = total >= block.reset_days
-    if not walk.any():
-        return out
-    # Before a person's first qualifying segment nothing can reset the counter (the running
-    # sum holds), and after the last one nothing can any more (the counter then runs on from
-    # where the walk leaves it): walk the rows in between only.
-    index = np.arange(n)
-    q_rows = np.flatnonzero(qualifying & walk[person])
-    q_first = np.full(firsts.size, n)
-    q_last = np.full(firsts.size, -1)
-    np.minimum.at(q_first, person[q_rows], q_rows)
-    np.maximum.at(q_last, person[q_rows], q_rows)
-    rows = np.flatnonzero(walk[person] & (index >= q_first[person])
-                          & (index <= q_last[person]))
-    who = np.cumsum(np.concatenate([[True], person[rows][1:] != person[rows][:-1]])) - 1
-    walked = np.flatnonzero(walk)                       # dense person index of each `who`
-    rank = rows - q_first[person[rows]]
-    by_rank = np.argsort(rank, kind="stable")
-    bounds = np.searchsorted(rank[by_rank], np.arange(rank.max() + 2))
-    counters = CounterState(block, out[q_first[walked]], spells.paid_days_per_week)
-    for k in range(rank.max() + 1):
-        at = by_rank[bounds[k]:bounds[k + 1]]
-        r = rows[at]
-        out[r] = counters.advance(who[at], state[r], benefit[r], paid[r], start[r], end[r])
-    # the rows after the last qualifying one: on from the walk's final value
-    after = np.flatnonzero(walk[person] & (index > q_last[person]))
-    if after.size:
-        p = person[after]
-        dense = np.searchsorted(walked, p)
-        resume = q_last[p] + 1                          # the first row after the walk
-        out[after] = counters.value[dense] + running[after] - running[resume]
+    order = spells.person_order()
+    starts = spells.person_starts()
+    # paid days each segment adds, worked out in table order (sequential reads, a block of
+    # rows at a time so that temporaries stay in cache) and read in person order once,
+    # rather than gathering every column the sum needs
+    inc = np.empty(n)
+    rate = spells.paid_days_per_week / 7.0
+    for rows in _blocks(n):
+        counted = (in_mask(block.counts, spells.state[rows])
+                   & in_mask(block.benefits, spells.benefit[rows]) & spells.benefit_paid[rows])
+        inc[rows] = select(counted, (spells.end_day[rows] - spells.start_day[rows]) * rate, 0.0)
+    inc = inc[order]
+    bounds = person_chunk_bounds(spells, chunk_rows)
+    running = np.empty(n)                               # exclusive running sum per chunk
+    for lo, hi in pairwise(bounds.tolist()):
+        np.cumsum(inc[lo:hi], out=running[lo:hi])
+    running -= inc
+    person = np.zeros(n, np.int64)                      # dense person index of each row
+    person[starts[1:]] = 1
+    np.cumsum(person, out=person)
+    prior, at_start = spells.prior_paid_days[order[starts]], running[starts]
+    counter = np.empty(n)
+    for rows in _blocks(n):
+        counter[rows] = prior[person[rows]] + running[rows] - at_start[person[rows]]
+    if block.reset_states is not None:
+        _walk_resets(spells, block, order, starts, person, running, bounds, counter)
+    out[order] = counter
     return out
+
+
+# Below this many qualifying segments a person's interval list stays short enough (at most 8
+# slots) that its float sums do not depend on the people walked alongside (see _walk_resets).
+_SHORT_LISTS = 8
+
+
+def _walk_resets(spells: SpellTable, block: CompiledBlock, order: IntArray, starts: IntArray,
+                 person: IntArray, running: FloatArray, bounds: IntArray, counter: FloatArray
+                 ) -> None:
+    """Redo `counter` (the running sums, in person order) for the people whose employment
+    condition can be met, in place.
+
+    Qualifying time in a person's last segment cannot reset a counter any later segment
+    uses, so only people whose qualifying time before their last segment adds up to the
+    condition are walked (about one person in ten in a national history). Before their
+    first qualifying segment nothing can reset the counter (the running sum holds); from
+    there to their last qualifying segment they go through `CounterState`, one round per
+    segment position and all of them at once; after it the counter runs on from where the
+    walk left it.
+
+    All walked people share the rounds when every one of them has fewer than `_SHORT_LISTS`
+    qualifying segments. A longer interval list is summed over as many slots as the widest
+    list of the people walked with it, and from 9 slots on numpy sums pairwise, so the
+    last bits can depend on the company: such histories are walked chunk by chunk
+    (`bounds`), the company their counters were always computed in."""
+    assert block.reset_states is not None
+    qualifying = in_mask(block.reset_states, spells.state)[order]
+    qualifying[starts[1:] - 1] = False                     # people's last segments
+    qualifying[-1] = False
+    q_rows = np.flatnonzero(qualifying)
+    person = person[q_rows]
+    q_table_rows = order[q_rows]
+    total = np.bincount(person, minlength=starts.size,
+                        weights=spells.end_day[q_table_rows] - spells.start_day[q_table_rows])
+    keep = (total >= block.reset_days)[person]
+    q_rows, person = q_rows[keep], person[keep]
+    if q_rows.size == 0:
+        return
+    first = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
+    walked = person[first]                             # dense person index of each walker
+    q_first = q_rows[first]
+    q_last = q_rows[np.append(first[1:], q_rows.size) - 1]
+    person_end = starts[np.minimum(walked + 1, starts.size - 1)]   # the next person's start
+    person_end[walked + 1 == starts.size] = order.size
+    if np.diff(first, append=q_rows.size).max() < _SHORT_LISTS:
+        groups = np.array([0, walked.size])
+    else:
+        groups = np.searchsorted(q_first, bounds)
+    for lo, hi in pairwise(groups.tolist()):
+        if hi > lo:
+            _walk(spells, block, order, person_end[lo:hi], q_first[lo:hi], q_last[lo:hi],
+                  running, counter)
+
+
+def _walk(spells: SpellTable, block: CompiledBlock, order: IntArray, person_end: IntArray,
+          q_first: IntArray, q_last: IntArray, running: FloatArray, counter: FloatArray
+          ) -> None:
+    """Walk some people from their first qualifying row to their last (positions in person
+    order), then run their counters on to `person_end` (exclusive)."""
+    state = CounterState(block, counter[q_first], spells.paid_days_per_week)
+    span = q_last - q_first + 1
+    for k in range(int(span.max())):
+        who = np.flatnonzero(span > k)
+        at = q_first[who] + k
+        r = order[at]
+        counter[at] = state.advance(who, spells.state[r], spells.benefit[r],
+                                    spells.benefit_paid[r], spells.start_day[r],
+                                    spells.end_day[r])
+    # the rows after the last qualifying one: on from the walk's final value
+    resume = q_last + 1
+    m = person_end - resume
+    at = np.repeat(resume - np.cumsum(m) + m, m) + np.arange(m.sum())
+    after = np.repeat(state.value, m)
+    after += running[at]
+    after -= np.repeat(running[resume], m)
+    counter[at] = after
 
 
 def reset_moment(spells: SpellTable, block: CompiledBlock) -> float | None:

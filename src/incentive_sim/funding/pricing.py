@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE
+from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE, STATES
 from .counters import counter_in_force, rule_counters, split_by_phase
-from .rules import NO_RULE, CompiledRule
-from .spells import SpellTable
+from .rules import NO_RULE, CompiledRule, in_mask
+from .spells import SpellTable, select
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 ER = BENEFIT_CODE["earnings_related"]
 SERVICE = STATE_CODE["service"]
+BLOCK_ROWS = 1 << 16   # rows priced at a time
 
 
 @dataclass(frozen=True)
@@ -117,29 +118,62 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
     else:
         counters = {rule.name: np.asarray(counter_at_start, np.float64)}
     n = len(spells)
-    paid = spells.paid_days
-    basic = co_financeable(spells)
-    gross = spells.daily_amount * paid
-    public = basic * paid
+    shares = {"municipality": np.empty(n), "state": np.empty(n), "fund": np.empty(n)}
     if rule.is_timeline:
-        municipality = _timeline_share(spells, rule, counters)
-    else:
-        municipality = _municipal_share(spells.benefit, spells.state, paid, basic, rule,
-                                        counters[rule.name])
-    benefit = {"municipality": municipality, "state": public - municipality,
-               "fund": gross - public}
+        shares["municipality"] = _timeline_share(spells, rule, counters)
     service_cost = {p: np.zeros(n) for p in PAYERS}
-    if services is not None and len(services.cost_per_day):
-        in_service = (spells.state == SERVICE) & (spells.service >= 0)
-        code = np.where(in_service, spells.service, 0)
-        days = np.where(in_service, spells.duration, 0.0)
-        cost = services.cost_per_day[code] * days
-        by_state = services.paid_by_state[code]
-        compensation = np.minimum(services.state_compensation_per_day[code] * days, cost)
-        service_cost["state"] = np.where(by_state, cost, compensation)
-        service_cost["municipality"] = np.where(by_state, 0.0, cost - compensation)
-    return Pricing(rule.name, benefit, service_cost, _bonuses(spells, rule, counters),
+    costs = services if services is not None and len(services.cost_per_day) else None
+    # Block by block: each row's amounts depend on that row alone, and a block's temporaries
+    # stay in the processor's cache instead of each making a pass over memory.
+    for lo in range(0, n, BLOCK_ROWS):
+        rows = slice(lo, lo + BLOCK_ROWS)
+        _price_rows(spells, rows, rule, counters, shares)
+        if costs is not None:
+            _service_rows(spells, rows, costs, service_cost)
+    return Pricing(rule.name, shares, service_cost, _bonuses(spells, rule, counters),
                    counter_in_force(spells, rule, counters))
+
+
+def _price_rows(spells: SpellTable, rows: slice, rule: CompiledRule,
+                counters: Mapping[str, FloatArray], shares: dict[str, FloatArray]) -> None:
+    """The benefit cost of the rows to each payer, written into `shares` (a timeline's
+    municipal share is there already)."""
+    benefit = spells.benefit[rows]
+    daily = spells.daily_amount[rows]
+    paid = select(spells.benefit_paid[rows],
+                  (spells.end_day[rows] - spells.start_day[rows])
+                  * (spells.paid_days_per_week / 7.0), 0.0)
+    basic = select(benefit == ER, np.minimum(spells.basic_part[rows], daily), daily)
+    public = basic * paid
+    municipality = shares["municipality"][rows]
+    if not rule.is_timeline:
+        municipality[:] = _municipal_share(benefit, spells.state[rows], paid, basic, rule,
+                                           counters[rule.name][rows])
+    np.subtract(public, municipality, out=shares["state"][rows])
+    np.subtract(daily * paid, public, out=shares["fund"][rows])
+
+
+def _service_rows(spells: SpellTable, rows: slice, services: ServiceCosts,
+                  service_cost: dict[str, FloatArray]) -> None:
+    """The service cost of the rows to the state and the municipality. A row in no service
+    costs what service 0 costs for no days; the others are worked out one by one."""
+    to_state = service_cost["state"][rows]
+    to_municipality = service_cost["municipality"][rows]
+    to_state[:], to_municipality[:] = _service_split(services, np.zeros(1, np.int64),
+                                                     np.zeros(1))
+    service = spells.service[rows]
+    at = np.flatnonzero((spells.state[rows] == SERVICE) & (service >= 0))
+    days = spells.end_day[rows][at] - spells.start_day[rows][at]
+    to_state[at], to_municipality[at] = _service_split(services, service[at], days)
+
+
+def _service_split(services: ServiceCosts, code: npt.NDArray[np.integer], days: FloatArray
+                   ) -> tuple[FloatArray, FloatArray]:
+    """The cost of `days` in services `code` to the state and to the municipality."""
+    cost = services.cost_per_day[code] * days
+    by_state = services.paid_by_state[code]
+    compensation = np.minimum(services.state_compensation_per_day[code] * days, cost)
+    return np.where(by_state, cost, compensation), np.where(by_state, 0.0, cost - compensation)
 
 
 def co_financeable(spells: SpellTable) -> FloatArray:
@@ -153,18 +187,25 @@ def co_financeable(spells: SpellTable) -> FloatArray:
 def _municipal_share(benefit: npt.NDArray[np.int8], state: npt.NDArray[np.int8],
                      paid: FloatArray, basic: FloatArray, rule: CompiledRule,
                      counter: FloatArray) -> FloatArray:
-    """The municipality's part of each segment's co-financeable amount under a simple rule."""
+    """The municipality's part of each segment's co-financeable amount under a simple rule.
+    Worked out for every row and kept where the block charges it: on a block of rows that
+    is faster than picking the rows out and putting them back."""
     municipality = np.zeros(paid.size)
     for i, block in enumerate(rule.blocks):
-        covered = rule.block_of_benefit[benefit] == i
-        counts = covered & block.counts[state]
-        charged = covered & block.charged[state]
+        covered = in_mask(rule.block_of_benefit == i, benefit)
+        counts = in_mask(block.counts, state)
+        charged = covered & in_mask(block.charged, state)
         moving = charged & counts
         still = charged & ~counts
         sched = block.schedule
-        municipality[moving] = basic[moving] * (sched.integral(counter[moving] + paid[moving])
-                                                - sched.integral(counter[moving]))
-        municipality[still] = basic[still] * paid[still] * sched.share_at(counter[still])
+        if not charged.any():
+            continue
+        at_counter, share = sched.integral_and_share(counter)
+        if moving.any():
+            municipality = select(moving, basic * (sched.integral(counter + paid) - at_counter),
+                                  municipality)
+        if still.any():
+            municipality = select(still, basic * paid * share, municipality)
     return municipality
 
 
@@ -210,21 +251,36 @@ def bonus_payments(spells: SpellTable, rule: CompiledRule, counter_at_start: Flo
         return BonusPayments(np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
                              np.zeros(0, np.int8), np.zeros(0, np.int8))
     order = spells.person_order()
-    pid = spells.person_id[order]
+    n = order.size
     state = spells.state[order]
-    same_person = np.concatenate([[False], pid[1:] == pid[:-1]])
-    prev_state = np.concatenate([[-1], state[:-1]])
-    new_run = ~same_person | (prev_state != state)
-    run = np.cumsum(new_run) - 1
-    run_end = np.zeros(run[-1] + 1)
-    np.maximum.at(run_end, run, spells.end_day[order])
-    start = spells.start_day[order]
-    counter = counter_at_start[order]
+    # A run: a person's consecutive segments in one state. Only runs entered from another
+    # state of the same person, into a state some bonus rewards, are looked at further.
+    new_run = np.zeros(n + 1, bool)                      # one past the end: a run ends there
+    new_run[spells.person_starts()] = True
+    new_run[n] = True
+    first = new_run.copy()
+    new_run[1:n] |= state[1:] != state[:-1]
+    targets = np.zeros(len(STATES), bool)
+    targets[[b.target_state for b in rule.bonuses]] = True
+    lo = np.flatnonzero(new_run[:n] & ~first[:n] & in_mask(targets, state))
+    hi = lo + 1                                          # where each run ends (exclusive)
+    going = np.flatnonzero(~new_run[hi])                 # runs of more than one segment
+    while going.size:
+        hi[going] += 1
+        going = going[~new_run[hi[going]]]
+    size = hi - lo
+    # the day each run ends: the latest end of its segments (at least 0, as it always was)
+    offset = np.cumsum(size) - size
+    in_runs = np.repeat(lo - offset, size) + np.arange(size.sum())
+    run_end = (np.maximum(np.maximum.reduceat(spells.end_day[order[in_runs]], offset), 0.0)
+               if lo.size else np.zeros(0))
+    start = spells.start_day[order[lo]]
+    counter = counter_at_start[order[lo]]
     parts = []
     for b in rule.bonuses:
-        entry = new_run & same_person & (state == b.target_state)
-        ok = entry & (run_end[run] - start >= b.lasting_days) & (counter >= b.min_counter)
-        rows = order[ok]
+        ok = ((state[lo] == b.target_state) & (run_end - start >= b.lasting_days)
+              & (counter >= b.min_counter))
+        rows = order[lo[ok]]
         parts.append((rows, start[ok] + b.lasting_days, np.full(rows.size, b.amount),
                       np.full(rows.size, PAYERS.index(b.payer), np.int8),
                       np.full(rows.size, PAYERS.index(b.payee), np.int8)))
