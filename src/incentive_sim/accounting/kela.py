@@ -24,6 +24,7 @@ from ..funding.counters import rule_counters, split_by_phase
 from ..funding.pricing import co_financeable
 from ..funding.rules import CompiledRule
 from ..funding.spells import SpellTable, distinct, person_chunks
+from ..memory import handing_back
 from ..scenario.vocabulary import BENEFITS
 from .ledger import Plan, month_index
 
@@ -71,7 +72,7 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
     horizon = float(plan.scenario.horizon_days)
     counters = rule_counters(spells, rule)
     payment_bounds = np.append(plan.month_starts - lag, horizon - lag)
-    for rows in person_chunks(spells, chunk_rows):
+    for rows in handing_back(person_chunks(spells, chunk_rows)):
         rows = rows[spells.benefit_paid[rows]]        # only paid days are billed
         chunk = spells.take(rows)
         pieces, piece_counters, _, by_rule = split_by_phase(

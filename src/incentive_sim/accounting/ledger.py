@@ -41,6 +41,7 @@ from ..funding.pricing import Pricing, ServiceCosts, price
 from ..funding.rules import CompiledRule, compile_rule
 from ..funding.spells import SpellTable, distinct, person_chunks
 from ..funding.transfers import transfer_amounts
+from ..memory import handing_back
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario, Transfers
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
@@ -264,7 +265,7 @@ class Ledger:
                                                          scenario.horizon_days - lag))
         bounds = bounds[bounds >= 0]
         people = int(spells.person_id.max()) + 1 if len(spells) else 1   # (cell, person) keys
-        for rows in person_chunks(spells, chunk_rows):
+        for rows in handing_back(person_chunks(spells, chunk_rows)):
             chunk = spells.take(rows)
             # Only segments that cost something need splitting (jobs, education ... stay whole).
             costly = chunk.benefit_paid | ((chunk.state == SERVICE) & (chunk.service >= 0))

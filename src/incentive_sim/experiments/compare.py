@@ -37,6 +37,7 @@ from ..accounting.money import interval as interval
 from ..accounting.outcomes import Runs, outcomes, services_by_month, stock_by_month
 from ..funding.money import cents
 from ..funding.spells import SpellTable
+from ..memory import release_freed_memory
 from ..report.html import compare_report
 from ..report.plots import write_behaviour_plots, write_comparison_plot
 from ..report.tables import csv_bytes as _csv
@@ -46,7 +47,6 @@ from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
 from ..simulation.engine import simulate
-from ..simulation.memory import release_freed_memory
 from .executors import run_jobs
 from .run import (
     MUNICIPALITIES_YEARLY,

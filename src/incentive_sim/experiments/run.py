@@ -63,6 +63,7 @@ from ..accounting.outcomes import (
 from ..funding.counters import counters_for_rule
 from ..funding.money import cents
 from ..funding.spells import SpellTable
+from ..memory import release_freed_memory
 from ..report.columns_csv import (
     Column,
     FixedColumn,
@@ -79,7 +80,6 @@ from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
-from ..simulation.memory import release_freed_memory
 from .executors import run_aside, run_jobs
 from .explain_store import EXPLAIN, write_explain_store
 
@@ -218,6 +218,7 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     # too, the second's first, so the ledger has them soon.
     spells = result.spells
     spells.person_order()                        # cached on the table, before both read it
+    spells.person_starts()
     simple = plan.simple_rules()
     missing = [name for name in simple if name not in spells.counter_at_start]
     with ThreadPoolExecutor(max_workers=1) as pool:

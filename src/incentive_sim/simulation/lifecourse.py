@@ -18,10 +18,10 @@ import numpy.typing as npt
 from ..funding.counters import RuleCounters
 from ..funding.rules import CompiledRule
 from ..funding.spells import COLUMNS, SpellTable
+from ..memory import release_freed_memory
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFIT_CODE, NO_BENEFIT, STATE_CODE
 from .hazards import CompetingRisks, Risks
-from .memory import release_freed_memory
 from .population import People, PersonStreams
 
 FloatArray = npt.NDArray[np.float64]
