@@ -58,6 +58,8 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
     names = list(counters)
     codes = {name: _int_type(np.asarray(getattr(spells, name))) for name in CODES}
     chunks = person_chunks(spells, chunk_rows)       # views of the person order
+    starts = spells.person_starts()                  # where each person begins in it
+    person_ids = spells.person_id[spells.person_order()[starts]]
     with contextlib.ExitStack() as files:
         def whole(name: str, dtype: Any) -> _ColumnFile:
             return files.enter_context(_ColumnFile(folder / f"{name}.npy", dtype, n))
@@ -67,17 +69,11 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
         start_file = whole("start_day", np.float64)
         predicted = {name: _Predicted(name, row_type)
                      for name in (*PREDICTED, *(f"counter_{k}" for k in range(len(names))))}
-        persons: list[IntArray] = []
-        starts: list[IntArray] = []
         at = 0
         for rows in chunks:
             m = rows.size
-            pid = spells.person_id[rows]
-            first = np.ones(m, bool)
-            first[1:] = pid[1:] != pid[:-1]         # a chunk begins with a person's first row
-            starts.append(at + np.flatnonzero(first))
-            persons.append(pid[first])
-            del pid
+            first = np.zeros(m, bool)                  # each person's first row
+            first[starts[np.searchsorted(starts, at):np.searchsorted(starts, at + m)] - at] = True
             for name, out in code_files.items():
                 out.put(np.asarray(getattr(spells, name))[rows].astype(codes[name]))
             paid = spells.benefit_paid[rows]
@@ -113,11 +109,10 @@ def write_explain_store(folder: Path, spells: SpellTable, counters: Mapping[str,
                 predicted[f"counter_{k}"].add(at, c, guess)
             del part
             at += m
-    person_ids = np.concatenate(persons) if persons else np.zeros(0, np.int64)
     numbered = bool(np.array_equal(person_ids, np.arange(person_ids.size)))
     if not numbered:                   # ids 0..P-1 (the engine's) need no table
         _save(folder, "persons", person_ids.astype(_int_type(person_ids)))
-    offsets = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), n)
+    offsets = np.append(starts, n)
     _save(folder, "offsets", offsets.astype(_int_type(offsets)))
     columns: dict[str, str] = {}
     whole_columns = {name: getattr(spells, name) for name in PREDICTED}
