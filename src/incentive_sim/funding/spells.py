@@ -183,10 +183,7 @@ class SpellTable:
     def person_starts(self) -> IntArray:
         """Where each person's rows begin in `person_order` (positions into it), one per
         person, increasing."""
-        if "person_starts" not in self._cache:
-            pid = self.person_id[self.person_order()]
-            self._cache["person_starts"] = _frozen(
-                np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]]))[:len(self)])
+        self.person_order()                  # works them out with the order
         return self._cache["person_starts"]
 
     def with_counter(self, rule: str, counter: FloatArray) -> SpellTable:
