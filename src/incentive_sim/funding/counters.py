@@ -20,17 +20,13 @@ import numpy.typing as npt
 
 from ..memory import release_freed_memory
 from .rules import NO_RULE, CompiledBlock, CompiledRule, in_mask
-from .spells import SpellTable, distinct, person_chunk_bounds, select
+from .spells import SpellTable, distinct, person_chunk_bounds, row_blocks, select
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CHUNK_ROWS = 1_000_000     # segments whose counters are computed at a time (whole people)
 BLOCK_ROWS = 1 << 16       # rows of element-wise work at a time
-
-
-def _blocks(n: int) -> list[slice]:
-    return [slice(lo, lo + BLOCK_ROWS) for lo in range(0, n, BLOCK_ROWS)]
 
 
 class IntervalSlots:
@@ -311,7 +307,7 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock,
     # rather than gathering every column the sum needs
     inc = np.empty(n)
     rate = spells.paid_days_per_week / 7.0
-    for rows in _blocks(n):
+    for rows in row_blocks(n, BLOCK_ROWS):
         counted = (in_mask(block.counts, spells.state[rows])
                    & in_mask(block.benefits, spells.benefit[rows]) & spells.benefit_paid[rows])
         inc[rows] = select(counted, (spells.end_day[rows] - spells.start_day[rows]) * rate, 0.0)
@@ -332,7 +328,7 @@ def counters_for_block(spells: SpellTable, block: CompiledBlock,
     person[starts[1:]] = 1
     np.cumsum(person, out=person)
     prior, at_start = spells.prior_paid_days[order[starts]], running[starts]
-    for rows in _blocks(n):
+    for rows in row_blocks(n, BLOCK_ROWS):
         counter[rows] = prior[person[rows]] + running[rows] - at_start[person[rows]]
     if block.reset_states is not None:
         _walk_resets(spells, block, order, starts, person, running, bounds, counter)

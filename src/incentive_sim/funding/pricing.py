@@ -29,7 +29,7 @@ import numpy.typing as npt
 from ..scenario.vocabulary import BENEFIT_CODE, ITEMS, PAYERS, STATE_CODE, STATES
 from .counters import counter_in_force, rule_counters, split_by_phase
 from .rules import NO_RULE, CompiledRule, in_mask
-from .spells import SpellTable, select
+from .spells import SpellTable, row_blocks, select
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -125,8 +125,7 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
     costs = services if services is not None and len(services.cost_per_day) else None
     # Block by block: each row's amounts depend on that row alone, and a block's temporaries
     # stay in the processor's cache instead of each making a pass over memory.
-    for lo in range(0, n, BLOCK_ROWS):
-        rows = slice(lo, lo + BLOCK_ROWS)
+    for rows in row_blocks(n, BLOCK_ROWS):
         _price_rows(spells, rows, rule, counters, shares)
         if costs is not None:
             _service_rows(spells, rows, costs, service_cost)

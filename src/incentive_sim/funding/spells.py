@@ -50,6 +50,12 @@ def distinct(values: npt.ArrayLike) -> np.ndarray:
     return a[np.r_[True, a[1:] != a[:-1]]]
 
 
+def row_blocks(n: int, size: int) -> list[slice]:
+    """Rows 0..n-1 as slices of `size` rows: element-wise work a block at a time keeps its
+    temporaries in the processor's cache instead of each making a pass over memory."""
+    return [slice(lo, lo + size) for lo in range(0, n, size)]
+
+
 def select(mask: BoolArray, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
     """`np.where(mask, a, b)` for float64 values, bit for bit: the bits of `a` and `b` picked
     with an integer mask (all ones where `mask`), which runs without branches. On an
