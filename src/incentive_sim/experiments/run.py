@@ -73,7 +73,7 @@ from ..report.columns_csv import (
     csv_chunks,
 )
 from ..report.html import run_report
-from ..report.plots import write_run_plots
+from ..report.plots import load_matplotlib, write_run_plots
 from ..report.tables import csv_bytes as _csv
 from ..report.tables import format_count, yearly_csv
 from ..scenario import InputError, Problem
@@ -455,7 +455,9 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                 write_job_files(staging, rep.files)
                 acc.add(rep)
         summary = acc.summary()
-        # the plots are drawn on the second core while the tables are written
+        # the plots are drawn on the second core while the tables are written, by a copy
+        # that starts with matplotlib loaded (once per process, not once per copy)
+        load_matplotlib()
         with run_aside(write_run_plots, staging / PLOTS, plan, acc) as plotted:
             write_output(staging / COSTS, _costs_csv(acc, plan))
             write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))

@@ -54,6 +54,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def load_matplotlib() -> None:
+    """Import matplotlib (and read its font list) in this process now: a forked copy that
+    draws then starts with it loaded, and a process that runs many runs (a sweep, the tests)
+    loads it once instead of once per copy (about 1.5 s each)."""
+    _pyplot()
+
+
 def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
     """Draw every run plot into `folder` (created); returns the files written. Matplotlib's
     warnings are its own business: what is worth saying is said in the pictures."""
@@ -125,8 +132,8 @@ def _referrals(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
     pad = 0.08 * max(high - low, abs(high), abs(low), 1.0)
     for r, (rule, b) in enumerate(behaviours.items()):
         ax = axes[r, 0]
-        ax.bar(edges, counts[rule][:bins], width=REFERRAL_BIN_DAYS, align="edge",
-               color=colours[rule], alpha=0.8, label="referrals")
+        ax.stairs(counts[rule][:bins], np.arange(bins + 1) * REFERRAL_BIN_DAYS, fill=True,
+                  color=colours[rule], alpha=0.8, label="referrals")
         ax.set_ylabel("referrals per\nreplication", fontsize=8)
         ax.grid(alpha=0.3)
         total = float(counts[rule].sum())
@@ -214,9 +221,8 @@ def _suptitle(fig: Any, text: str) -> None:
 
 def _save(fig: Any, path: Path) -> None:
     try:
-        fig.tight_layout()
-        fig.savefig(path, dpi=DPI, bbox_inches="tight",      # the legends outside the axes too
-                    metadata={"Software": None})   # no version stamp: same bytes
+        fig.set_layout_engine("constrained")      # room for the legends outside the axes
+        fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
     except OSError as exc:
         if exc.filename is None:          # say which file could not be written
             exc.filename = str(path)
@@ -292,8 +298,8 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
         ax = axes[r, 0]
         twin = ax.twinx()
         if rule in shares:
-            twin.bar(edges[:-1], shares[rule], width=np.diff(edges), align="edge",
-                     color="0.8", label="benefit days paid")
+            twin.stairs(shares[rule], edges, fill=True, color="0.8",   # one artist, not a
+                        label="benefit days paid")                      # bar per bin
             twin.set_ylabel("% of the covered paid days", fontsize=8, color="0.4")
         twin.set_ylim(0, highest)          # one scale for every rule
         twin.tick_params(labelsize=8, colors="0.4")
@@ -412,7 +418,7 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
     others = list(range(1, len(rules)))
     height = 0.35 * len(municipalities) + 1.2
     fig, axes = plt.subplots(1, max(len(others), 1), figsize=(5.5 * max(len(others), 1),
-                                                             height), squeeze=False)
+                                                             height), squeeze=False, sharey=True)
     y = np.arange(len(municipalities))[::-1]
     for col, r in enumerate(others):
         ax = axes[0, col]
@@ -425,8 +431,13 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
         err = np.vstack([np.where(known, mean - low, 0), np.where(known, high - mean, 0)])
         ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
         ax.axvline(0, color="0.2", linewidth=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels(municipalities)
+        if col == 0:          # the names once, on the left: each label is measured often
+            ax.set_yticks(y)
+            ax.set_yticklabels(municipalities)
+        else:
+            ax.tick_params(labelleft=False)
+        ax.yaxis.set_label_coords(-0.01, 0.5)    # no y label to place by the names' extents
+        ax.set_ylim(-0.6, len(municipalities) - 0.4)        # no margin of empty rows
         ax.set_xlabel(f"change in net municipal cost, million {currency} "
                       + ("(95 % interval)" if known.any() else "(one replication: no interval)"))
         ax.set_title(f"{rules[r]} against {rules[0]}\npurple: pays less, orange: pays "
