@@ -184,8 +184,8 @@ def _behaviour(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
             places.plot(years, b.places[:, s] / b.count, color=colour, linestyle=style,
                         marker="o", label=f"{rule}: {name}")
     rate.set_ylabel("activation rate %")
-    rate.set_title("in a service / jobseekers (unemployed, waiting or in a service), all "
-                   "municipalities, first day of each month", fontsize=9)
+    rate.set_title("in a service / jobseekers (unemployed, waiting or in a service),\n"
+                   "all municipalities, first day of each month", fontsize=9)
     queue.set_ylabel("waiting")
     queue.set_title("the queue for each service, first day of each month", fontsize=9)
     for ax in (rate, queue):
@@ -199,7 +199,7 @@ def _behaviour(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
     places.set_xlabel("year from")
     places.set_ylabel("places")
     places.set_ylim(bottom=0)
-    places.set_title("places each service had in each year (they change once a year with a "
+    places.set_title("places each service had in each year\n(they change once a year with a "
                      "response_strength above 0)", fontsize=9)
     for ax in (rate, queue, places):
         ax.grid(alpha=0.3)
