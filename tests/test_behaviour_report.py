@@ -91,11 +91,25 @@ def test_the_places_of_each_year_add_up_to_the_place_days() -> None:
         "horizon_days": 1095,
         "policy": s.policy.model_copy(update={"strategy": "incentive_aware",
                                               "response_strength": 1.0})})
-    stats = simulate(s, 0).services["coaching"]
+    result = simulate(s, 0)
+    stats = result.services["coaching"]
     years = stats.places_by_year
     assert len(years) == 3 and years[0] == stats.capacity and years[-1] == stats.places_end
     assert len(set(years)) > 1, "the response should have changed the places"
     assert stats.place_days == pytest.approx(365.0 * sum(years))
+    # services.png draws each month on the places of the 365 days from the start that the
+    # month begins in (the horizon starts on 10 March 2025: 1 March 2026 is day 356, still
+    # in the first year, 1 April 2026 day 387)
+    plan = Plan.of(s)
+    behaviour = Behaviour.of(result.referrals.arrays(),
+                             stock_by_month(result.spells, plan.month_starts),
+                             services_by_month(result.spells, plan.month_starts),
+                             result.services, len(s.municipalities), result.horizon_days)
+    doubled = behaviour + behaviour                       # per replication, whatever the count
+    monthly = doubled.places_by_month(plan.month_starts)[:, 0]
+    year = [int(d // 365) for d in plan.month_starts]
+    assert year[12] == 0 and year[13] == 1 and set(year) == {0, 1, 2}
+    assert list(monthly) == [years[y] for y in year]
 
 
 def test_the_activation_rate_drawn_is_the_one_in_indicators_monthly(

@@ -74,6 +74,15 @@ class Behaviour:
             return np.asarray(np.where(self.jobseekers > 0,
                                        self.in_service / self.jobseekers, np.nan))
 
+    def places_by_month(self, month_starts: npt.ArrayLike) -> FloatArray:
+        """Each service's places in each month, per replication (month, service): the mean
+        places of the 365 days from the start that the month begins in (places change once
+        a year when municipalities respond; when they follow the caseload, within the year
+        too, and this is their mean)."""
+        year = np.asarray(month_starts, np.float64) // YEAR_DAYS
+        at = np.minimum(year, self.places.shape[0] - 1).astype(np.int64)
+        return np.asarray(self.places[at] / self.count)
+
     def mean_saving(self, axis: int | tuple[int, ...] | None = None) -> FloatArray:
         """The expected saving per referral (NaN where nobody was referred), over the cells
         summed along `axis` of the referral table (None: all referrals)."""

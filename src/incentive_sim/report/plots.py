@@ -369,16 +369,21 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names) + 0.6), sharex=True,
                              squeeze=False)
     months = range(len(plan.months))
+    places_by_month = acc.behaviour.places_by_month(plan.month_starts)   # (month, service)
     for i, name in enumerate(names):
         ax = axes[i, 0]
         places = sum(plan.scenario.services[name].capacity.values())
         ax.plot(months, values[:, i, 1], label="in the service", color="#17becf")
         ax.plot(months, values[:, i, 0], label="waiting", color="#ff7f0e")
-        ax.axhline(places, color="0.3", linestyle="--", linewidth=1, label="places")
+        changes = bool(np.ptp(places_by_month[:, i]) > 0)
+        ax.step(months, places_by_month[:, i], where="post", color="0.3", linestyle="--",
+                linewidth=1,
+                label="places (each year's mean)" if changes else "places")
         ax.set_ylabel("clients")
         ax.set_ylim(bottom=0)
-        ax.set_title(f"{name}: {places:,} places, utilisation {utilisation(acc, name)}",
-                     fontsize=10)
+        at_start = " at the start" if changes else ""
+        ax.set_title(f"{name}: {places:,} places{at_start}, utilisation "
+                     f"{utilisation(acc, name)}", fontsize=10)
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=8)
     _month_axis(axes[-1, 0], plan.months)
