@@ -144,26 +144,27 @@ def segment_kinds(draw: st.DrawFn, states: st.SearchStrategy[int] | None = None
                 daily_amount=daily, basic_part=basic)
 
 
-def time_ordered_within_people(people: list[list[Segment]], order: list[int]) -> list[int]:
-    """The row order with each person's rows put back in time order (same positions)."""
-    firsts = np.cumsum([0, *(len(p) for p in people)])
-    owner = np.searchsorted(firsts, order, side="right") - 1
+def in_time_order_within(groups: list[Any], order: list[int]) -> list[int]:
+    """The row order with the rows of each group (`groups[i]`: the group of segment i, the
+    segments numbered in time order) put back in time order, in the same positions."""
     out = np.array(order)
-    for person in range(len(people)):
-        mine = owner == person
+    group_at = [groups[i] for i in order]
+    for group in set(groups):
+        mine = np.array([g == group for g in group_at])
         out[mine] = np.sort(out[mine])
     return [int(i) for i in out]
+
+
+def time_ordered_within_people(people: list[list[Segment]], order: list[int]) -> list[int]:
+    """The row order with each person's rows put back in time order (same positions)."""
+    return in_time_order_within([p for p, person in enumerate(people) for _ in person], order)
 
 
 def untied(people: list[list[Segment]], order: list[int]) -> list[int]:
     """The row order with each set of a person's rows the times cannot order (the same
     start and end day) put back in time order (same positions)."""
-    out = np.array(order)
-    flat = [(p, s.start_day, s.end_day) for p, person in enumerate(people) for s in person]
-    for key in set(flat):
-        mine = np.isin(out, [i for i, k in enumerate(flat) if k == key])
-        out[mine] = np.sort(out[mine])
-    return [int(i) for i in out]
+    return in_time_order_within([(p, s.start_day, s.end_day) for p, person in enumerate(people)
+                                 for s in person], order)
 
 
 @st.composite
