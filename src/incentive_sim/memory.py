@@ -4,6 +4,7 @@ The C library keeps freed heap for reuse instead of returning it, so a process t
 drops large intermediate arrays (a national simulation's batches, its interval lists) holds
 their memory on top of what it allocates next: 1.75 GB after a national simulation, 0.45 GB
 before its history is joined. glibc's malloc_trim returns it; elsewhere this does nothing.
+The C library handle it loads (`libc`) is the process's one, for its other callers too.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ Sized_T = TypeVar("Sized_T", bound=Sized)
 
 
 @functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL(None)
+def libc() -> Any:
+    """This process's C library, loaded once (errno kept for the callers that read it: the
+    run's atomic exchange of folders; the drawing copy's prctl uses it too)."""
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def release_freed_memory() -> None:
     """Hand the memory freed so far back to the system (glibc's malloc_trim)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(AttributeError, OSError):
-            _libc().malloc_trim(0)
+            libc().malloc_trim(0)
 
 
 def handing_back(chunks: Iterable[Sized_T], every_rows: int = 1_000_000) -> Iterator[Sized_T]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import pickle
@@ -22,6 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from ..memory import libc
 from ..scenario import InputError, Problem
 
 T = TypeVar("T")
@@ -100,7 +100,7 @@ def run_aside(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
         os.close(read)
         status = 0
         try:
-            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:                  # the caller died before prctl
                 os._exit(1)
             data = pickle.dumps((True, fn(*args)))

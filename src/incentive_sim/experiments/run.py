@@ -63,7 +63,7 @@ from ..accounting.outcomes import (
 from ..funding.counters import counters_for_rule
 from ..funding.money import cents
 from ..funding.spells import SpellTable
-from ..memory import release_freed_memory
+from ..memory import libc, release_freed_memory
 from ..report.columns_csv import (
     Column,
     FixedColumn,
@@ -826,7 +826,7 @@ _AT_FDCWD = -100
 
 def _exchange(a: Path, b: Path) -> bool:
     """Exchange two paths atomically (Linux renameat2); False where that is not available."""
-    rename = getattr(_libc(), "renameat2", None) if sys.platform == "linux" else None
+    rename = getattr(libc(), "renameat2", None) if sys.platform == "linux" else None
     if rename is None:
         return False
     result = rename(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
@@ -836,11 +836,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False        # the kernel or the file system cannot exchange
     raise OSError(code, os.strerror(code), str(b))
-
-
-@functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
 
 
 @contextlib.contextmanager
