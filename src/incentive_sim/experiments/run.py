@@ -217,8 +217,8 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     # The counters of rules the engine did not keep are shared out between the two threads
     # too, the second's first, so the ledger has them soon.
     spells = result.spells
-    spells.person_order()                        # cached on the table, before both read it
-    spells.person_starts()
+    spells.person_order()            # cached on the table, with the person starts, before
+                                     # both threads read them
     simple = plan.simple_rules()
     missing = [name for name in simple if name not in spells.counter_at_start]
     with ThreadPoolExecutor(max_workers=1) as pool:
