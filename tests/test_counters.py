@@ -146,13 +146,15 @@ def test_interval_lists_past_the_dense_slots_give_the_same_counters(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-(2 ** 62), 2 ** 62), max_size=60), st.integers(1, 2 ** 62),
+@given(st.lists(st.integers(-(2 ** 62), 2 ** 62), max_size=60),
+       st.integers(1, 2 ** 62) | st.sampled_from(
+           [2 ** 8, 2 ** 9 - 1, 2 ** 16, 2 ** 17 - 1, 2 ** 24, 2 ** 25 - 1, 2 ** 32, 2 ** 32 + 1]),
        st.booleans())
-def test_the_packed_stable_sort_is_the_stable_argsort(keys: list[int], spread: int,
-                                                       presorted: bool) -> None:
-    """Keys packed with their row index sort to numpy's stable argsort: few distinct keys
-    (many ties), negative keys, keys too far apart to pack (the fallback) and keys already
-    in order."""
+def test_the_radix_stable_sort_is_the_stable_argsort(keys: list[int], spread: int,
+                                                      presorted: bool) -> None:
+    """The radix sort by 16-bit digits gives numpy's stable argsort: few distinct keys (many
+    ties), negative keys, keys spanning one, two or three digits (the last one of 8 bits or
+    of 16), keys too far apart (the fallback) and keys already in order."""
     key = np.array(keys, np.int64) % spread - spread // 2
     if presorted:
         key = np.sort(key)

@@ -173,8 +173,9 @@ class SpellTable:
             if back.any():
                 # start ties are rare (a zero-length segment): compare the ends there only
                 tie = np.flatnonzero(back & (start[1:] == start[:-1]))
-                end = self.end_day if order is None else self.end_day[order]
-                back[tie] = end[tie + 1] < end[tie]
+                row = tie if order is None else order[tie]
+                row_after = tie + 1 if order is None else order[tie + 1]
+                back[tie] = self.end_day[row_after] < self.end_day[row]
             if order is None:
                 order = np.arange(len(self), dtype=np.int64)
             if back.any():
@@ -210,26 +211,27 @@ def stable_order(key: IntArray) -> tuple[IntArray | None, IntArray]:
     the keys in that order).
 
     `np.argsort(kind="stable")` of millions of int64 keys is a merge sort, several times
-    slower than numpy's vectorised sort of int64 values. Packing each key with its row index
-    into one int64 (key above, row below) makes every value distinct, so the plain sort of
-    the packed values is the stable order of the keys; the index is read back from the low
-    bits. Keys spanning too wide a range to pack fall back to the stable argsort."""
+    slower than a radix sort, and numpy sorts 8- and 16-bit integers stably by radix sort.
+    Keys spanning fewer than 2**32 values (person ids) are therefore sorted least
+    significant 16 bits first, each pass a stable sort of one 16-bit (or, for the top bits,
+    8-bit) digit of the keys in the order so far: a stable radix sort, each key's rows in
+    their table order. Wider keys fall back to the stable argsort."""
     n = key.size
     if n < 2 or bool((key[1:] >= key[:-1]).all()):
         return None, key
     lo = int(key.min())
-    bits = (n - 1).bit_length()
-    if int(key.max()) - lo >= 1 << (63 - bits):
+    bits = (int(key.max()) - lo).bit_length()
+    if bits > 32:
         order = np.argsort(key, kind="stable").astype(np.int64)
         return order, key[order]
-    packed = key - lo
-    packed <<= bits
-    packed |= np.arange(n, dtype=np.int64)
-    packed.sort()
-    order = packed & ((1 << bits) - 1)
-    packed >>= bits
-    packed += lo
-    return order, packed
+    offset = key - lo
+    order = np.arange(0)                  # no order yet: the first pass sorts the table's rows
+    for shift in range(0, bits, 16):
+        digit = (offset >> shift).astype(np.uint8 if bits - shift <= 8 else np.uint16)
+        order = (np.argsort(digit, kind="stable") if shift == 0
+                 else order[np.argsort(digit[order], kind="stable")])
+    order = order.astype(np.int64, copy=False)
+    return order, key[order]
 
 
 def person_chunk_bounds(spells: SpellTable, chunk_rows: int) -> IntArray:
