@@ -273,16 +273,19 @@ def bonus_payments(spells: SpellTable, rule: CompiledRule, counter_at_start: Flo
     in_runs = np.repeat(lo - offset, size) + np.arange(size.sum())
     run_end = (np.maximum(np.maximum.reduceat(spells.end_day[order[in_runs]], offset), 0.0)
                if lo.size else np.zeros(0))
-    start = spells.start_day[order[lo]]
-    counter = counter_at_start[order[lo]]
+    entry = order[lo]                                    # each run's first row in the table
+    start = spells.start_day[entry]
+    counter = counter_at_start[entry]
     parts = []
     for b in rule.bonuses:
         ok = ((state[lo] == b.target_state) & (run_end - start >= b.lasting_days)
               & (counter >= b.min_counter))
-        rows = order[lo[ok]]
+        rows = entry[ok].astype(np.int64, copy=False)
         parts.append((rows, start[ok] + b.lasting_days, np.full(rows.size, b.amount),
                       np.full(rows.size, PAYERS.index(b.payer), np.int8),
                       np.full(rows.size, PAYERS.index(b.payee), np.int8)))
+    if len(parts) == 1:
+        return BonusPayments(*parts[0])
     segment, day, amount, payer, payee = (np.concatenate(column) for column in zip(*parts,
                                                                                   strict=True))
-    return BonusPayments(segment.astype(np.int64), day, amount, payer, payee)
+    return BonusPayments(segment, day, amount, payer, payee)
