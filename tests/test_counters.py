@@ -15,7 +15,7 @@ from incentive_sim.funding.counters import (
 )
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule, in_mask, step_of
-from incentive_sim.funding.spells import SpellTable, select, stable_order
+from incentive_sim.funding.spells import SpellTable, searchsorted_days, select, stable_order
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.vocabulary import STATE_CODE
 
@@ -236,3 +236,26 @@ def test_the_reset_moment_of_a_person_with_no_earlier_work_is_the_general_ones(
         return
     expected = _reached(s, e, empty, empty, need, window)
     assert _reached_alone(s, e, need).tobytes() == expected.tobytes()
+
+
+whole_days = st.lists(st.integers(-400, 3000), min_size=1, max_size=60).map(sorted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(whole_days | st.lists(st.floats(-400.0, 3000.0), min_size=1, max_size=8).map(sorted)
+       | st.just([0.0, float(2 ** 17)]),
+       st.lists(st.floats(-500.0, 3100.0) | st.sampled_from(
+           [np.nan, np.inf, -np.inf, -0.0, 5e-324]), max_size=40),
+       st.lists(st.sampled_from([-1.0, -1e-9, 0.0, 1e-9, 0.5, 1.0]), max_size=20),
+       st.sampled_from(["left", "right"]))
+def test_the_day_table_finds_what_searchsorted_finds(bounds: list[float], x: list[float],
+                                                     near: list[float], side: str) -> None:
+    """Whole-day bounds (repeated or not, before day 0 too) looked up by their table, and
+    bounds the table does not take (fractional, or spanning too many days), give numpy's
+    searchsorted: for days between, on and a hair either side of the bounds, outside them,
+    and for NaN and the infinities."""
+    b = np.array(bounds, np.float64)
+    xs = np.array(x + [bounds[i % len(bounds)] + d for i, d in enumerate(near)], np.float64)
+    got = searchsorted_days(b, xs, side=side)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(got, np.searchsorted(b, xs, side=side))  # type: ignore[call-overload]
+    assert got.dtype == np.int64

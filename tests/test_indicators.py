@@ -103,3 +103,53 @@ def test_the_digest_read_in_chunks_of_rows_is_the_digest_read_whole(
     assert np.array_equal(outcomes.stock_by_month(spells, months), stock)
     assert np.array_equal(outcomes.transition_counts(spells), transitions)
     assert stock.sum() > 0 and transitions.sum() > 0
+
+
+def test_the_month_start_counts_are_each_month_looked_at_in_turn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indicators counted by (spell, month) pairs equal the definition, month by month:
+    a spell is present at the month starts t with start <= t < end, and its duration there
+    is t - origin. Spells begin and end on month starts, a hair either side, between and
+    outside the horizon, zero-length and with origins long before; in blocks smaller than
+    the spells (the blocks' edges)."""
+    from incentive_sim.accounting import outcomes
+    from incentive_sim.accounting.outcomes import DURATION_CLASSES, LONG_TERM_DAYS, Runs
+    from incentive_sim.funding.spells import SpellTable
+
+    rng = np.random.default_rng(7)
+    starts = np.array([0.0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+    n, n_munis = 3000, 4
+    edge = rng.choice(starts, n) + rng.choice([0.0, 1e-9, -1e-9, 0.5], n)
+    start = np.where(rng.random(n) < 0.4, edge, rng.uniform(-20, 370, n))
+    end = start + np.where(rng.random(n) < 0.1, 0.0, rng.exponential(120, n))
+    end = np.where(rng.random(n) < 0.2, rng.choice(starts, n), end)
+    end = np.maximum(end, start)
+    runs = Runs(person=np.arange(n), municipality=rng.integers(0, n_munis, n),
+                origin=start - np.where(rng.random(n) < 0.3, rng.exponential(600, n), 0.0),
+                start=start, end=end, censored=rng.random(n) < 0.2,
+                initial=np.zeros(n, bool), next_state=rng.integers(-1, 8, n))
+    spells = SpellTable.from_columns(
+        {"person_id": np.arange(1), "state": np.zeros(1, np.int8),
+         "benefit": np.zeros(1, np.int8), "daily_amount": np.ones(1),
+         "start_day": np.zeros(1), "end_day": np.ones(1)},
+        municipalities=tuple(f"m{i}" for i in range(n_munis)))
+    got = [outcomes.monthly_indicators(spells, starts, runs=runs)]
+    monkeypatch.setattr(outcomes, "INDICATOR_RUNS", 7)
+    got.append(outcomes.monthly_indicators(spells, starts, runs=runs))
+    expected = np.zeros_like(got[0])
+    first_class = expected.shape[2] - len(DURATION_CLASSES)
+    for m, t in enumerate(starts):
+        present = (runs.start <= t) & (runs.end > t)
+        duration = t - runs.origin
+        expected[m, :, 0] = np.bincount(runs.municipality[present & (duration
+                                                                     >= LONG_TERM_DAYS)],
+                                        minlength=n_munis)
+        for c, (lo, hi, _) in enumerate(DURATION_CLASSES):
+            inside = present & (duration >= lo) & (duration < hi)
+            expected[m, :, first_class + c] = np.bincount(runs.municipality[inside],
+                                                          minlength=n_munis)
+    assert expected[:, :, 0].sum() > 0 and expected[:, :, first_class].sum() > 0
+    for counts in got:
+        np.testing.assert_array_equal(counts[:, :, [0, *range(first_class, counts.shape[2])]],
+                                      expected[:, :, [0, *range(first_class,
+                                                                expected.shape[2])]])

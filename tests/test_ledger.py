@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from incentive_sim.accounting.ledger import (
     ITEM_INDEX,
     PAYER_INDEX,
     Ledger,
     Plan,
+    _cell_of_each_pair,
     counted_mask,
     month_index,
     service_costs,
@@ -327,3 +330,17 @@ def test_paid_days_spread_over_the_counter_range_they_were_paid_in() -> None:
     uncovered = SpellTable.from_columns({**other.columns(), "benefit": er},
                                         services=("coaching",))
     assert not paid_days_by_counter(uncovered, rule, np.array([10.0, 30.0, 1990.0])).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), max_size=40), st.booleans())
+def test_the_cells_of_distinct_pairs_are_those_a_sort_finds(pairs: list[tuple[int, int]],
+                                                            by_person: bool) -> None:
+    """Recipients are counted once per (cell, person) pair: pieces in person order with
+    cells that do not decrease within a person (as a chunk comes), or in any order."""
+    if by_person:
+        pairs = sorted(pairs, key=lambda p: (p[1], p[0]))
+    cell = np.array([p[0] for p in pairs], np.int64)
+    person = np.array([p[1] for p in pairs], np.int64)
+    expected = sorted(c for c, _ in set(pairs))
+    assert sorted(_cell_of_each_pair(cell, person, 10).tolist()) == expected

@@ -768,3 +768,20 @@ def test_walking_people_together_or_chunk_by_chunk_gives_the_same_bits(
         finally:
             counters._SHORT_LISTS = default
         assert together.tobytes() == by_chunk.tobytes()
+
+
+@MANY
+@given(histories(), rules)
+def test_the_counted_segments_are_those_their_block_counts(history: History,
+                                                           rule: CompiledRule) -> None:
+    """A segment advances the simple rule's counter when it is paid a benefit, in a state
+    the block giving its counter (the one covering its benefit, else the first) counts, and
+    that block covers the benefit; a timeline's rules each by their own blocks."""
+    table = history.table()
+    for simple in rule.simple_rules():
+        got = counters.counted_mask(table, simple)
+        expected = [bool(simple.blocks) and bool(
+            simple.blocks[block_index(simple, b)].counts[s]
+            and simple.blocks[block_index(simple, b)].benefits[b] and paid)
+            for s, b, paid in zip(table.state, table.benefit, table.benefit_paid, strict=True)]
+        assert got.tolist() == expected

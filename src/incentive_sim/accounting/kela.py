@@ -90,9 +90,11 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
             c0 = piece_counters[simple_rule]
             for b, block in enumerate(simple_rule.blocks):
                 mine = here & (simple_rule.block_of_benefit[pieces.benefit] == b)
-                charged = mine & block.charged[pieces.state]
-                counts = block.counts[pieces.state]
-                c1 = np.where(counts, c0 + paid, c0)
+                # the pieces the block charges, worked on alone through its bands
+                charged = np.flatnonzero(mine & block.charged[pieces.state])
+                counts = block.counts[pieces.state[charged]]
+                start, days = c0[charged], paid[charged]
+                c1 = np.where(counts, start + days, start)
                 t, shares = block.schedule.thresholds, block.schedule.shares
                 for i, share in enumerate(shares):
                     if share <= 0:
@@ -100,8 +102,11 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
                     lo = t[i]
                     hi = t[i + 1] if i + 1 < t.size else np.inf
                     overlap = np.where(counts, np.clip(np.minimum(c1, hi) - np.maximum(
-                        c0, lo), 0.0, None), np.where((c0 >= lo) & (c0 < hi), paid, 0.0))
-                    hit = np.flatnonzero(charged & (overlap > 0))
+                        start, lo), 0.0, None), np.where((start >= lo) & (start < hi), days,
+                                                         0.0))
+                    inside = np.flatnonzero(overlap > 0)
+                    hit = charged[inside]
+                    overlap = overlap[inside]
                     if hit.size == 0:
                         continue
                     parts.append(CoFinanced(
@@ -109,7 +114,7 @@ def co_financed(spells: SpellTable, plan: Plan, chunk_rows: int = 100_000,
                         pieces.municipality[hit].astype(np.int64),
                         pieces.benefit[hit].astype(np.int64),
                         np.full(hit.size, label_index[block.schedule.labels[i]], np.int64),
-                        overlap[hit], basic[hit] * share * overlap[hit]))
+                        overlap, basic[hit] * share * overlap))
         yield parts
 
 

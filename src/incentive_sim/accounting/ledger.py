@@ -39,7 +39,7 @@ from ..funding.counters import (
 )
 from ..funding.pricing import Pricing, ServiceCosts, price
 from ..funding.rules import CompiledRule, compile_rule
-from ..funding.spells import SpellTable, distinct, person_chunks
+from ..funding.spells import SpellTable, distinct, person_chunks, searchsorted_days
 from ..funding.transfers import transfer_amounts
 from ..memory import handing_back
 from ..scenario import scenario_rules
@@ -62,7 +62,7 @@ STAIRCASE_ROWS = 2_000_000  # segments put on the staircase of paid days at a ti
 def month_index(month_starts: FloatArray, day: npt.ArrayLike) -> IntArray:
     """The month (index into `month_starts`) holding each day; days before the first month
     start belong to month 0."""
-    i = np.searchsorted(month_starts, np.asarray(day, np.float64), side="right") - 1
+    i = searchsorted_days(month_starts, day) - 1
     return np.asarray(np.clip(i, 0, len(month_starts) - 1), np.int64)
 
 
@@ -118,7 +118,7 @@ def paid_days_by_counter(spells: SpellTable, rule: CompiledRule,
     total = np.zeros(bins)
 
     def bin_of(x: FloatArray) -> IntArray:            # the last bin takes all from its start
-        return np.asarray(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1))
+        return np.asarray(np.clip(searchsorted_days(edges, x) - 1, 0, bins - 1))
 
     # a ramp [c, c + days): its part in its first bin, in its last, and the bins in between
     # whole (counted by a difference array); days below the first edge are on no bin
@@ -301,7 +301,7 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            cells = distinct(year_cell[paid] * people + pieces.person_id[paid]) // people
+            cells = _cell_of_each_pair(year_cell[paid], pieces.person_id[paid], people)
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)
             in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
@@ -418,6 +418,19 @@ class Yearly:
 
     def stacked_people(self) -> FloatArray:
         return np.stack([self.recipients, self.benefit_days, self.gross_benefits])
+
+
+def _cell_of_each_pair(cell: IntArray, person: npt.NDArray[np.integer], people: int
+                       ) -> IntArray:
+    """The cell of each distinct (cell, person) pair (in no particular order). The pieces of
+    a ledger chunk come by person, each person's in time order, so their cells (year of
+    payment, then municipality) usually do not decrease within a person: the pairs are then
+    sorted already and distinct where either changes. Otherwise they are sorted."""
+    if cell.size > 1:
+        step = person[1:] != person[:-1]
+        if bool(((person[1:] > person[:-1]) | (~step & (cell[1:] >= cell[:-1]))).all()):
+            return np.asarray(cell[np.r_[True, step | (cell[1:] != cell[:-1])]])
+    return np.asarray(distinct(cell * people + person) // people)
 
 
 def rule_counter(spells: SpellTable, rule: CompiledRule,

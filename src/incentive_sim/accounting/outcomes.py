@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..funding.spells import SpellTable, person_chunks
+from ..funding.spells import SpellTable, person_chunks, searchsorted_days
 from ..scenario.vocabulary import STATE_CODE, STATES, TRANSITIONS
 
 FloatArray = npt.NDArray[np.float64]
@@ -29,6 +29,8 @@ DESTINATIONS: dict[int, str] = {STATE_CODE[state]: name for name, state in TRANS
 LONG_TERM_DAYS = 365.0
 COUNTER_BIN_EDGES = np.arange(0.0, 1500.0 + 50.0, 50.0)
 CHUNK_ROWS = 1_000_000     # segments read at a time (whole people where it matters)
+INDICATOR_RUNS = 50_000    # spells whose months are counted at a time (at most 2.4 million
+                           # (spell, month) pairs over 48 months)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,8 +140,8 @@ def stock_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:
     delta = np.zeros(size, np.int64)
     for lo_row in range(0, len(spells), CHUNK_ROWS):      # counts: exact whatever the chunks
         rows = slice(lo_row, lo_row + CHUNK_ROWS)
-        lo = np.searchsorted(month_starts, spells.start_day[rows], side="left")
-        hi = np.searchsorted(month_starts, spells.end_day[rows], side="left")
+        lo = searchsorted_days(month_starts, spells.start_day[rows], side="left")
+        hi = searchsorted_days(month_starts, spells.end_day[rows], side="left")
         cell = np.ravel_multi_index((spells.municipality[rows], spells.group[rows],
                                      spells.state[rows]), shape)
         present = hi > lo
@@ -156,8 +158,8 @@ def services_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArra
     out = np.zeros((n_months, n_services, 2))
     for slot, state in enumerate(("waiting", "service")):
         rows = (spells.state == STATE_CODE[state]) & (spells.service >= 0)
-        lo = np.searchsorted(month_starts, spells.start_day[rows], side="left")
-        hi = np.searchsorted(month_starts, spells.end_day[rows], side="left")
+        lo = searchsorted_days(month_starts, spells.start_day[rows], side="left")
+        hi = searchsorted_days(month_starts, spells.end_day[rows], side="left")
         code = spells.service[rows].astype(np.int64)
         size = (n_months + 1) * n_services
         delta = (np.bincount(lo * n_services + code, minlength=size)
@@ -261,16 +263,30 @@ def monthly_indicators(spells: SpellTable, month_starts: FloatArray,
         return out
     runs = Runs.of(spells, elapsed_days) if runs is None else runs
     first_class = len(INDICATORS) - len(DURATION_CLASSES)
-    for m, t in enumerate(month_starts):
-        present = (runs.start <= t) & (runs.end > t)
-        duration = t - runs.origin
-        here = present & (duration >= LONG_TERM_DAYS)
-        out[m, :, 0] = np.bincount(runs.municipality[here], minlength=n_munis)
+    # A spell is present at the month starts t with start <= t < end: months first to
+    # last - 1. Each (spell, month) pair it is present at is counted once, a block of spells
+    # at a time, rather than every spell looked at for every month.
+    first = searchsorted_days(month_starts, runs.start, side="left")
+    last = searchsorted_days(month_starts, runs.end, side="left")
+    spanning = np.flatnonzero(last > first)
+    kinds = 1 + len(DURATION_CLASSES)                  # long-term, then the classes
+    counts = np.zeros(n_months * n_munis * kinds)
+    for lo_run in range(0, spanning.size, INDICATOR_RUNS):
+        some = spanning[lo_run:lo_run + INDICATOR_RUNS]
+        months = last[some] - first[some]
+        run = np.repeat(some, months)
+        at = (np.repeat(first[some] - (np.cumsum(months) - months), months)
+              + np.arange(int(months.sum())))
+        duration = month_starts[at] - runs.origin[run]
+        cell = (at * n_munis + runs.municipality[run]) * kinds
+        counts += np.bincount(cell[duration >= LONG_TERM_DAYS], minlength=counts.size)
         for c, (lo, hi, _) in enumerate(DURATION_CLASSES):
-            inside = present & (duration >= lo) & (duration < hi)
-            out[m, :, first_class + c] = np.bincount(runs.municipality[inside],
-                                                     minlength=n_munis)
-    month = np.searchsorted(month_starts, runs.end, side="right") - 1
+            inside = (duration >= lo) & (duration < hi)
+            counts += np.bincount(cell[inside] + 1 + c, minlength=counts.size)
+    by_cell = counts.reshape(n_months, n_munis, kinds)
+    out[:, :, 0] = by_cell[:, :, 0]
+    out[:, :, first_class:] = by_cell[:, :, 1:]
+    month = searchsorted_days(month_starts, runs.end) - 1
     for k, state in ((1, "employed"), (2, "education")):
         ended = ~runs.censored & (runs.next_state == STATE_CODE[state]) & (month >= 0)
         cell = month[ended] * n_munis + runs.municipality[ended]

@@ -20,7 +20,14 @@ import numpy.typing as npt
 
 from ..memory import release_freed_memory
 from .rules import NO_RULE, CompiledBlock, CompiledRule, in_mask
-from .spells import SpellTable, distinct, person_chunk_bounds, row_blocks, select
+from .spells import (
+    SpellTable,
+    distinct,
+    person_chunk_bounds,
+    row_blocks,
+    searchsorted_days,
+    select,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -483,13 +490,13 @@ def counter_in_force(spells: SpellTable, rule: CompiledRule,
 def counted_mask(spells: SpellTable, rule: CompiledRule) -> npt.NDArray[np.bool_]:
     """Segments whose paid days advance the simple rule's counter (the one
     `counters_for_rule` gives the segment: the block covering its benefit, else the first)."""
-    if not rule.blocks:
-        return np.zeros(len(spells), bool)
-    which = np.maximum(rule.block_of_benefit[spells.benefit], 0)
-    counts = np.stack([b.counts for b in rule.blocks])          # (blocks, states)
-    benefits = np.stack([b.benefits for b in rule.blocks])      # (blocks, benefits + 1)
-    return np.asarray(counts[which, spells.state] & benefits[which, spells.benefit]
-                      & spells.benefit_paid)
+    # A block covers its own benefits only, so the block covering a segment's benefit is
+    # the only one that can count it (and a benefit no block covers is counted by none).
+    out = np.zeros(len(spells), bool)
+    for block in rule.blocks:
+        out |= in_mask(block.counts, spells.state) & in_mask(block.benefits, spells.benefit)
+    out &= spells.benefit_paid
+    return out
 
 
 def split_at(spells: SpellTable, bounds: npt.ArrayLike,
@@ -511,13 +518,13 @@ def split_at(spells: SpellTable, bounds: npt.ArrayLike,
     n = len(spells)
 
     def interval(day: npt.ArrayLike) -> IntArray:
-        i = np.searchsorted(starts, np.asarray(day, np.float64), side="right") - 1
+        i = searchsorted_days(starts, day) - 1
         return np.asarray(np.clip(i, 0, len(starts) - 1), np.int64)
 
     first = interval(spells.start_day)
     # the interval of the segment's last instant: the one holding end_day, unless end_day is
     # a bound (then the one before); a zero-length segment stays in its first interval
-    last = np.searchsorted(starts, spells.end_day, side="left") - 1
+    last = searchsorted_days(starts, spells.end_day, side="left") - 1
     last = np.clip(last, first, len(starts) - 1)
     if only is not None:
         last = np.where(only, last, first)

@@ -9,9 +9,10 @@ municipalities, groups and services as codes into the table's own name tuples.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +49,46 @@ def distinct(values: npt.ArrayLike) -> np.ndarray:
     if a.size == 0:
         return a
     return a[np.r_[True, a[1:] != a[:-1]]]
+
+
+_DAY_TABLE_SPAN = 1 << 16        # whole days a look-up table of bounds may span
+
+
+@functools.lru_cache(maxsize=32)
+def _day_table(bounds: tuple[float, ...]) -> IntArray | None:
+    """For increasing whole-day `bounds` spanning at most _DAY_TABLE_SPAN days: how many of
+    them lie at or before each whole day from bounds[0] - 1 to bounds[-1], then the count
+    once more (for NaN, which searchsorted places after every bound); else None."""
+    b = np.asarray(bounds, np.float64)
+    if (b.size == 0 or not np.isfinite(b).all() or (b != np.floor(b)).any()
+            or (b[1:] < b[:-1]).any() or b[-1] - b[0] > _DAY_TABLE_SPAN):
+        return None
+    days = np.arange(b[0] - 1.0, b[-1] + 1.0)
+    table = np.append(np.searchsorted(b, days, side="right"), b.size).astype(np.int64)
+    table.flags.writeable = False
+    return table
+
+
+def searchsorted_days(bounds: npt.ArrayLike, x: npt.ArrayLike,
+                      side: Literal["left", "right"] = "right") -> IntArray:
+    """`np.searchsorted(bounds, x, side)`, the same integers, for increasing bounds that are
+    whole days (calendar month and year starts): for such bounds the count at or before x is
+    the count at or before floor(x) (strictly before x: at or before ceil(x) - 1), read from
+    a table over the days the bounds span. On the hundreds of thousands of days a ledger
+    chunk looks up, several times faster than a binary search per day; other bounds take
+    the binary search."""
+    b = np.asarray(bounds, np.float64)
+    x = np.asarray(x, np.float64)
+    table = _day_table(tuple(b.tolist())) if b.size <= 4096 else None
+    if table is None:
+        return np.asarray(np.searchsorted(b, x, side=side), np.int64)
+    day = np.floor(x) if side == "right" else np.ceil(x) - 1.0
+    np.clip(day, b[0] - 1.0, b[-1], out=day)
+    day -= b[0] - 1.0
+    nan = np.isnan(day)
+    if nan.any():
+        day[nan] = table.size - 1
+    return np.asarray(table[day.astype(np.int64)])
 
 
 def row_blocks(n: int, size: int) -> list[slice]:
