@@ -30,6 +30,7 @@ places free then; threshold referrals take effect at their exact moment.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import functools
@@ -237,6 +238,9 @@ class Engine:
         self._read: list[list[tuple[np.ndarray, ...]]] = [[] for _ in self.services]
         self.has_places = [np.array([p is not None for p in pools] + [False])
                            for pools in self.pools]   # by pool index; [-1]: no pool
+        # by service: the exact pools in pool order, and whether each pool is (as has_places)
+        self.exact_pools: list[list[Pool]] = [[] for _ in self.services]
+        self.is_exact = [np.zeros(len(pools) + 1, bool) for pools in self.pools]
         self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
                       for svc in self.services}
         self.referrals = Referrals()
@@ -891,9 +895,8 @@ class Engine:
                 chunks = [c for d in range(first, day + 1) for c in buckets.pop(d, ())]
                 if chunks:
                     self._release(svc, np.concatenate(chunks, axis=1))
-            for pool in self.pools[svc.index]:
-                if pool is not None and pool.exact and (
-                        pool.queue or (pool.ends and pool.ends[0][0] <= t)):
+            for pool in self.exact_pools[svc.index]:
+                if pool.queue or (pool.ends and pool.ends[0][0] <= t):
                     self._advance(svc, pool, t)
 
     def _release(self, svc: CompiledService, ended: FloatArray) -> None:
@@ -910,6 +913,8 @@ class Engine:
         """From now on the pool's ends are read one by one in time order: its clients' ends
         move from the day buckets to its heap."""
         pool.exact = True
+        bisect.insort(self.exact_pools[svc.index], pool, key=lambda p: p.index)
+        self.is_exact[svc.index][pool.index] = True
         for chunks in self._ends_on[svc.index].values():
             for k, chunk in enumerate(chunks):
                 mine = chunk[5] == pool.index
@@ -1007,7 +1012,7 @@ class Engine:
         self._sequence += n
         past = end >= self.horizon           # still in the service at the horizon: censored
         self._past_horizon.extend((p, t1, svc.index) for p in who[past].tolist())
-        exact = np.array([p is not None and p.exact for p in pools] + [False])[at] & ~past
+        exact = self.is_exact[svc.index][at] & ~past
         for e, q, p, i, out in zip(end[exact].tolist(), seq[exact].tolist(),
                                    who[exact].tolist(), at[exact].tolist(),
                                    left_to[exact].tolist(), strict=True):
