@@ -259,3 +259,6 @@ def test_the_day_table_finds_what_searchsorted_finds(bounds: list[float], x: lis
     got = searchsorted_days(b, xs, side=side)  # type: ignore[arg-type]
     np.testing.assert_array_equal(got, np.searchsorted(b, xs, side=side))  # type: ignore[call-overload]
     assert got.dtype == np.int64
+    if x:                                      # one day alone, as a number
+        one = searchsorted_days(b, x[0], side=side)  # type: ignore[arg-type]
+        assert one == np.searchsorted(b, x[0], side=side)  # type: ignore[call-overload]

@@ -82,7 +82,7 @@ def searchsorted_days(bounds: npt.ArrayLike, x: npt.ArrayLike,
     table = _day_table(tuple(b.tolist())) if b.size <= 4096 else None
     if table is None:
         return np.asarray(np.searchsorted(b, x, side=side), np.int64)
-    day = np.floor(x) if side == "right" else np.ceil(x) - 1.0
+    day = np.asarray(np.floor(x) if side == "right" else np.ceil(x) - 1.0, np.float64)
     np.clip(day, b[0] - 1.0, b[-1], out=day)
     day -= b[0] - 1.0
     nan = np.isnan(day)
