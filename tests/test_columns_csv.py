@@ -62,15 +62,20 @@ def test_a_value_not_finite_or_too_large_is_written_as_python_writes_it(
     assert csv_lines(columns, rows).startswith(b"1.50,1\n")
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
-def test_chunks_add_up_to_the_whole_table_with_its_header(chunk_rows: int) -> None:
+def test_chunks_add_up_to_the_whole_table_with_its_header(chunk_rows: int,
+                                                          workers: int) -> None:
+    """In one thread or laid out ahead by several, the chunks are the table's lines in
+    order."""
     rng = np.random.default_rng(5)
     n = 50
     columns = [IntColumn(rng.integers(0, 10 ** 6, n)),
                NameColumn(rng.integers(-1, 3, n), ["Alajärvi", "a,b", 'say "x"']),
                FixedColumn(rng.uniform(0, 1461, n), 4)]
     order = rng.permutation(n)
-    text = b"".join(csv_chunks(["id", "place", "day"], columns, order, chunk_rows))
+    text = b"".join(csv_chunks(["id", "place", "day"], columns, order, chunk_rows,
+                               workers=workers))
     assert text == b"id,place,day\n" + slow_csv_lines(columns, order)
     assert text.decode("utf-8").splitlines()[1:] == [
         line.rstrip("\r\n") for line in io.StringIO(slow_csv_lines(columns, order).decode())]

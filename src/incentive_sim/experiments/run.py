@@ -1010,7 +1010,7 @@ def write_spells_csv(path: Path, spells: SpellTable, counter: FloatArray) -> Non
                                                   ) as gz, \
                 ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
-            for chunk in csv_chunks(header, columns, spells.person_order()):
+            for chunk in csv_chunks(header, columns, spells.person_order(), workers=2):
                 if pending is not None:
                     pending.result()
                 pending = pool.submit(gz.write, chunk)      # zlib lets go of the interpreter
