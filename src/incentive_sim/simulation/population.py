@@ -43,13 +43,18 @@ def stream(seed: int, replication: int, name: str) -> np.random.Generator:
 def person_uniform(key: int, person: npt.ArrayLike, k: npt.ArrayLike) -> FloatArray:
     """Uniform draws in [0, 1) keyed by (key, person, k): the k-th draw of each person's own
     stream (splitmix64 of the three), whoever else is drawn at the same time."""
-    with np.errstate(over="ignore"):
-        x = (np.asarray(person, np.uint64) << np.uint64(24)) ^ np.asarray(k, np.uint64)
-        z = x + np.uint64(key) + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return np.asarray((z >> np.uint64(11)).astype(np.float64) * 2.0**-53)
+    with np.errstate(over="ignore"):      # in place: one array, not one per operation
+        z = np.asarray(person, np.uint64) << np.uint64(24)
+        z ^= np.asarray(k, np.uint64)
+        z += np.uint64(key)
+        z += np.uint64(0x9E3779B97F4A7C15)
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        z >>= np.uint64(11)
+    return np.asarray(z.astype(np.float64) * 2.0**-53)
 
 
 class PersonStreams:
