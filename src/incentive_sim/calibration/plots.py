@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..report.plots import _pyplot, _save, _suptitle
+from ..report.plots import pyplot, save_figure, suptitle
 from ..scenario.vocabulary import BENEFITS
 from .fit import Calibration, relative_differences
 from .targets import Target
@@ -61,7 +61,7 @@ def _by_month(path: Path, result: Calibration) -> bool:
     if not groups:
         return False
     value, sample, full, confirmed = _series(result)
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 3.6 * len(groups)), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (quantity, by_benefit) in zip(axes[:, 0], sorted(groups.items()), strict=True):
@@ -84,8 +84,8 @@ def _by_month(path: Path, result: Calibration) -> bool:
         ax.set_title(f"municipal share by payment month: {quantity}", fontsize=9)
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)
-    _suptitle(fig, "Kela's bill to municipalities: targets against the fitted model")
-    _save(fig, path)
+    suptitle(fig, "Kela's bill to municipalities: targets against the fitted model")
+    save_figure(fig, path)
     return True
 
 
@@ -119,7 +119,7 @@ def _by_class(path: Path, result: Calibration) -> bool:
             panels[(_quantity(t), t.benefit or ALL, t.year)].append(i)
     if not panels:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     keys = sorted(panels, key=lambda k: (k[0], k[2], (*BENEFITS, ALL).index(k[1])))
     cols = min(len(keys), 2)
     rows_n = -(-len(keys) // cols)
@@ -135,8 +135,8 @@ def _by_class(path: Path, result: Calibration) -> bool:
         ax.legend(fontsize=7)
     for ax in axes.ravel()[len(keys):]:
         ax.set_visible(False)
-    _suptitle(fig, "Municipal share by Kela's day class: targets against the fitted model")
-    _save(fig, path)
+    suptitle(fig, "Municipal share by Kela's day class: targets against the fitted model")
+    save_figure(fig, path)
     return True
 
 
@@ -150,7 +150,7 @@ def _by_benefit(path: Path, result: Calibration) -> bool:
             panels[(_quantity(t), t.year)].append(i)
     if not panels:
         return False
-    plt = _pyplot()
+    plt = pyplot()
     keys = sorted(panels)
     fig, axes = plt.subplots(1, len(keys), figsize=(5.5 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
@@ -162,8 +162,8 @@ def _by_benefit(path: Path, result: Calibration) -> bool:
         ax.set_title(f"{year}: {quantity} by benefit", fontsize=9)
         ax.set_ylabel(unit)
         ax.legend(fontsize=7)
-    _suptitle(fig, "Municipal share by benefit: targets against the fitted model")
-    _save(fig, path)
+    suptitle(fig, "Municipal share by benefit: targets against the fitted model")
+    save_figure(fig, path)
     return True
 
 
@@ -172,7 +172,7 @@ def _differences(path: Path, result: Calibration) -> bool:
     names = [t.name for t in spec.targets]
     start = relative_differences(result.first.figures, spec.values) * 100
     fitted = relative_differences(result.confirmed.figures, spec.values) * 100
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.22 * len(names)))
     y = np.arange(len(names))
     ax.barh(y + 0.2, start, 0.4, label="start (sample)", color="#bbbbbb")
@@ -189,6 +189,6 @@ def _differences(path: Path, result: Calibration) -> bool:
     ax.set_xlabel("relative difference, model against target (%); | marks the tolerance")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="x")
-    _suptitle(fig, "Every target: how far the model is from it")
-    _save(fig, path)
+    suptitle(fig, "Every target: how far the model is from it")
+    save_figure(fig, path)
     return True

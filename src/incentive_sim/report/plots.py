@@ -45,7 +45,8 @@ SERVICE_STYLES = ("-", "--", ":", "-.")
 DPI = 110
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only (the Agg backend: no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +59,7 @@ def load_matplotlib() -> None:
     """Import matplotlib (and read its font list) in this process now: a forked copy that
     draws then starts with it loaded, and a process that runs many runs (a sweep, the tests)
     loads it once instead of once per copy (about 1.5 s each)."""
-    _pyplot()
+    pyplot()
 
 
 def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
@@ -116,7 +117,7 @@ def _referrals(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
                colours: Mapping[str, str]) -> None:
     """Per rule: referrals per replication by the counter at referral (bars), and the mean
     expected saving per referral in each bin (dots, on the right-hand scale)."""
-    plt = _pyplot()
+    plt = pyplot()
     currency = plan.scenario.benefits.currency
     n = len(behaviours)
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.8), sharex=True, sharey=True,
@@ -158,17 +159,17 @@ def _referrals(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
     axes[-1, 0].set_xlabel("paid days on the counter of the rule in force at referral "
                            f"({REFERRAL_BIN_DAYS:.0f}-day bins; the last open)")
     axes[-1, 0].set_xlim(0, bins * REFERRAL_BIN_DAYS)
-    _suptitle(fig, f"{plan.scenario.name}: referrals by the counter at referral, with what "
+    suptitle(fig, f"{plan.scenario.name}: referrals by the counter at referral, with what "
                    f"the municipality expects each to save (net of the service's cost to it, "
                    f"under the rule in force; mean of {_replications(behaviours)})")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _behaviour(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
                colours: Mapping[str, str]) -> None:
     """The activation rate and the queues month by month, and the places year by year:
     one colour per rule, one line style per service."""
-    plt = _pyplot()
+    plt = pyplot()
     services = list(plan.scenario.services)
     fig, axes = plt.subplots(3, 1, figsize=(8, 8.4), squeeze=False)
     rate, queue, places = axes[:, 0]
@@ -204,9 +205,9 @@ def _behaviour(path: Path, plan: Plan, behaviours: Mapping[str, Behaviour],
     for ax in (rate, queue, places):
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=7)
-    _suptitle(fig, f"{plan.scenario.name}: what the municipalities did "
+    suptitle(fig, f"{plan.scenario.name}: what the municipalities did "
                    f"(mean of {_replications(behaviours)})")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _replications(behaviours: Mapping[str, Behaviour]) -> str:
@@ -214,12 +215,14 @@ def _replications(behaviours: Mapping[str, Behaviour]) -> str:
     return f"{'/'.join(map(str, counts))} replication{'s' if counts != [1] else ''}"
 
 
-def _suptitle(fig: Any, text: str) -> None:
+def suptitle(fig: Any, text: str) -> None:
     """A figure title wrapped to the figure's width, so that no word is cut off."""
     fig.suptitle(textwrap.fill(text, width=max(int(fig.get_figwidth() * 11), 30)), fontsize=10)
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay the figure out, write it to `path` as PNG (the same bytes for the same figure)
+    and close it; a file that cannot be written is named in the error."""
     try:
         fig.set_layout_engine("constrained")      # room for the legends outside the axes
         fig.savefig(path, dpi=DPI, metadata={"Software": None})   # no version stamp: same bytes
@@ -228,7 +231,7 @@ def _save(fig: Any, path: Path) -> None:
             exc.filename = str(path)
         raise
     finally:
-        _pyplot().close(fig)
+        pyplot().close(fig)
 
 
 def _legend(ax: Any, right_of: float = 1.01, **options: Any) -> None:
@@ -247,7 +250,7 @@ def _month_axis(ax: Any, months: tuple[str, ...]) -> None:
 
 
 def _costs(path: Path, plan: Plan, acc: Any) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     mean = acc.amounts / acc.count               # (rule, month, municipality, payer, item)
     currency = plan.scenario.benefits.currency
     n = len(plan.priced)
@@ -280,13 +283,13 @@ def _costs(path: Path, plan: Plan, acc: Any) -> None:
         _legend(ax, fontsize=8, title="payer", title_fontsize=8)
     axes[0, 0].set_ylim(0, top * 1.05 if top > 0 else 1.0)
     _month_axis(axes[-1, 0], plan.months)
-    _suptitle(fig, f"{plan.scenario.name}: monthly cost by payer, before transfers "
+    suptitle(fig, f"{plan.scenario.name}: monthly cost by payer, before transfers "
                    f"(mean of {acc.count} replications)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _staircase(path: Path, plan: Plan, acc: Any) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     n = len(plan.priced)
     fig, axes = plt.subplots(n, 1, figsize=(8, 2.6 * n + 0.6), sharex=True, squeeze=False)
     edges = COUNTER_DAY_BINS
@@ -325,9 +328,9 @@ def _staircase(path: Path, plan: Plan, acc: Any) -> None:
         ax.grid(alpha=0.3)
         _legend(ax, right_of=1.12, fontsize=8)
     axes[-1, 0].set_xlabel("paid days accrued on the rule's counter")
-    _suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
+    suptitle(fig, f"{plan.scenario.name}: the municipal share by accrued paid days, and "
                    f"where the caseload's benefit days fall")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 STEP_COLOURS = (PAYER_COLOURS["municipality"], "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
@@ -346,7 +349,7 @@ def _switches(plan: Plan, rule: str) -> list[tuple[float, CompiledRule]]:
 
 
 def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     first = INDICATORS.index(DURATION_CLASSES[0][2])
     values = acc.indicators[:, :, first:first + len(DURATION_CLASSES)].sum(axis=1) / acc.count
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -357,13 +360,13 @@ def _stock_by_duration(path: Path, plan: Plan, acc: Any) -> None:
     _month_axis(ax, plan.months)
     _legend(ax, fontsize=8, title="unemployed for", title_fontsize=8)
     ax.grid(alpha=0.3)
-    _suptitle(fig, f"{plan.scenario.name}: jobseekers by duration of unemployment "
+    suptitle(fig, f"{plan.scenario.name}: jobseekers by duration of unemployment "
                    f"(first day of each month)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _services(path: Path, plan: Plan, acc: Any) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     names = list(plan.scenario.services)
     values = acc.services_by_month / acc.count            # (month, service, waiting/in)
     fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names) + 0.6), sharex=True,
@@ -387,8 +390,8 @@ def _services(path: Path, plan: Plan, acc: Any) -> None:
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=8)
     _month_axis(axes[-1, 0], plan.months)
-    _suptitle(fig, f"{plan.scenario.name}: service clients on the first day of each month")
-    _save(fig, path)
+    suptitle(fig, f"{plan.scenario.name}: service clients on the first day of each month")
+    save_figure(fig, path)
 
 
 def utilisation(acc: Any, service: str) -> str:
@@ -419,7 +422,7 @@ def write_comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tu
 
 def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[str, ...],
                      summary: dict[str, Any], currency: str, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     others = list(range(1, len(rules)))
     height = 0.35 * len(municipalities) + 1.2
     fig, axes = plt.subplots(1, max(len(others), 1), figsize=(5.5 * max(len(others), 1),
@@ -451,8 +454,8 @@ def _comparison_plot(path: Path, rules: tuple[str, ...], municipalities: tuple[s
     if not others:
         axes[0, 0].set_axis_off()
         axes[0, 0].text(0.5, 0.5, "one rule: nothing to compare", ha="center")
-    _suptitle(fig, title)
-    _save(fig, path)
+    suptitle(fig, title)
+    save_figure(fig, path)
 
 
 def _transitions(path: Path, plan: Plan, acc: Any) -> None:
@@ -460,7 +463,7 @@ def _transitions(path: Path, plan: Plan, acc: Any) -> None:
     with its provider), columns where they go; cells are moves per replication."""
     from ..scenario.vocabulary import STATES
 
-    plt = _pyplot()
+    plt = pyplot()
     mean = acc.transitions / acc.count                    # (from, to, service slot)
     services = plan.scenario.services
     rows, values = [], []
@@ -491,6 +494,6 @@ def _transitions(path: Path, plan: Plan, acc: Any) -> None:
     ax.set_yticklabels(rows, fontsize=8)
     ax.set_xlabel("to")
     ax.set_ylabel("from")
-    _suptitle(fig, f"{plan.scenario.name}: moves over the horizon, per replication "
+    suptitle(fig, f"{plan.scenario.name}: moves over the horizon, per replication "
                    f"(mean of {acc.count})")
-    _save(fig, path)
+    save_figure(fig, path)
