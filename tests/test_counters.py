@@ -15,7 +15,13 @@ from incentive_sim.funding.counters import (
 )
 from incentive_sim.funding.pricing import price
 from incentive_sim.funding.rules import CompiledRule, in_mask, step_of
-from incentive_sim.funding.spells import SpellTable, searchsorted_days, select, stable_order
+from incentive_sim.funding.spells import (
+    SpellTable,
+    distinct,
+    searchsorted_days,
+    select,
+    stable_order,
+)
 from incentive_sim.scenario.rules import preset
 from incentive_sim.scenario.vocabulary import STATE_CODE
 
@@ -262,3 +268,15 @@ def test_the_day_table_finds_what_searchsorted_finds(bounds: list[float], x: lis
     if x:                                      # one day alone, as a number
         one = searchsorted_days(b, x[0], side=side)  # type: ignore[arg-type]
         assert one == np.searchsorted(b, x[0], side=side)  # type: ignore[call-overload]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(-5, 40), max_size=30), max_size=6), st.booleans())
+def test_distinct_values_are_numpys_unique_whatever_the_sort(parts: list[list[int]],
+                                                             sorted_parts: bool) -> None:
+    """The distinct values of joined lists (sorted runs, as the engine's day buckets hold,
+    or not) are np.unique's, by either sort."""
+    joined = np.array([v for p in parts for v in (sorted(p) if sorted_parts else p)],
+                      np.int64)
+    for runs in (False, True):
+        np.testing.assert_array_equal(distinct(joined, runs=runs), np.unique(joined))

@@ -41,11 +41,13 @@ COLUMNS: dict[str, Any] = {
 }
 
 
-def distinct(values: npt.ArrayLike) -> np.ndarray:
+def distinct(values: npt.ArrayLike, runs: bool = False) -> np.ndarray:
     """The distinct values, sorted: `np.unique` by a sort and a comparison of neighbours,
     several times faster than numpy 2's hashing `unique` on large integer arrays (8x on 150,000
-    person ids), which the engine and the ledger call on every review day and bill."""
-    a = np.sort(np.asarray(values), axis=None)
+    person ids), which the engine and the ledger call on every review day and bill. `runs`:
+    the values are a few sorted runs one after the other (lists of people joined), which the
+    stable sort (timsort) merges 5-10 times faster than the default sort orders them."""
+    a = np.sort(np.asarray(values), axis=None, kind="stable" if runs else None)
     if a.size == 0:
         return a
     return a[np.r_[True, a[1:] != a[:-1]]]

@@ -431,8 +431,7 @@ class Engine:
         parts = buckets.pop(day, [])
         if not parts:
             return np.zeros(0, np.int64)
-        who = np.sort(np.concatenate(parts))
-        who = who[np.r_[True, who[1:] != who[:-1]]]
+        who = distinct(np.concatenate(parts), runs=True)   # parts mostly in person order
         return np.asarray(who[held_on[who] == day])
 
     def _decision_days(self) -> Generator[simpy.Event, Any, None]:
@@ -468,7 +467,7 @@ class Engine:
         self._prefetched_until = end
         if not parts:
             return
-        who = distinct(np.concatenate(parts))
+        who = distinct(np.concatenate(parts), runs=True)
         on = self.review_day[who]
         keep = (on >= day) & (on < end) & (self.strategy[self.people.municipality[who]]
                                            != THRESHOLD)
