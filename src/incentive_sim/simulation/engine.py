@@ -30,7 +30,6 @@ places free then; threshold referrals take effect at their exact moment.
 
 from __future__ import annotations
 
-import bisect
 import collections
 import dataclasses
 import functools
@@ -238,8 +237,7 @@ class Engine:
         self._read: list[list[tuple[np.ndarray, ...]]] = [[] for _ in self.services]
         self.has_places = [np.array([p is not None for p in pools] + [False])
                            for pools in self.pools]   # by pool index; [-1]: no pool
-        # by service: the exact pools in pool order, and whether each pool is (as has_places)
-        self.exact_pools: list[list[Pool]] = [[] for _ in self.services]
+        # by service: whether each pool is exact (Pool.exact), by pool index as has_places
         self.is_exact = [np.zeros(len(pools) + 1, bool) for pools in self.pools]
         self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
                       for svc in self.services}
@@ -894,7 +892,10 @@ class Engine:
                 chunks = [c for d in range(first, day + 1) for c in buckets.pop(d, ())]
                 if chunks:
                     self._release(svc, np.concatenate(chunks, axis=1))
-            for pool in self.exact_pools[svc.index]:
+            pools = self.pools[svc.index]
+            for i in np.flatnonzero(self.is_exact[svc.index]).tolist():
+                pool = pools[i]
+                assert pool is not None
                 if pool.queue or (pool.ends and pool.ends[0][0] <= t):
                     self._advance(svc, pool, t)
 
@@ -912,7 +913,6 @@ class Engine:
         """From now on the pool's ends are read one by one in time order: its clients' ends
         move from the day buckets to its heap."""
         pool.exact = True
-        bisect.insort(self.exact_pools[svc.index], pool, key=lambda p: p.index)
         self.is_exact[svc.index][pool.index] = True
         for chunks in self._ends_on[svc.index].values():
             for k, chunk in enumerate(chunks):
