@@ -20,7 +20,7 @@ from incentive_sim.accounting.ledger import (
     PAYER_INDEX,
     Ledger,
     Plan,
-    _cell_of_each_pair,
+    cells_of_distinct_pairs,
     counted_mask,
     month_index,
     service_costs,
@@ -343,4 +343,4 @@ def test_the_cells_of_distinct_pairs_are_those_a_sort_finds(pairs: list[tuple[in
     cell = np.array([p[0] for p in pairs], np.int64)
     person = np.array([p[1] for p in pairs], np.int64)
     expected = sorted(c for c, _ in set(pairs))
-    assert sorted(_cell_of_each_pair(cell, person, 10).tolist()) == expected
+    assert sorted(cells_of_distinct_pairs(cell, person, 10).tolist()) == expected

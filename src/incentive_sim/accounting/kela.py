@@ -23,10 +23,10 @@ import numpy.typing as npt
 from ..funding.counters import rule_counters, split_by_phase
 from ..funding.pricing import co_financeable
 from ..funding.rules import CompiledRule
-from ..funding.spells import SpellTable, distinct, person_chunks
+from ..funding.spells import SpellTable, person_chunks
 from ..memory import handing_back
 from ..scenario.vocabulary import BENEFITS
-from .ledger import Plan, month_index
+from .ledger import Plan, cells_of_distinct_pairs, month_index
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -143,15 +143,16 @@ class Bill:
         euros = np.zeros(size)
         people = int(spells.person_id.max()) + 1 if len(spells) else 1
         for parts in co_financed(spells, plan, chunk_rows):
-            pairs = []
+            cells, persons = [], []
             for part in parts:
                 cell = ((part.month * shape[1] + part.municipality) * shape[2]
                         + part.benefit) * shape[3] + part.label
                 paid_days += np.bincount(cell, part.paid_days, minlength=size)
                 euros += np.bincount(cell, part.euros, minlength=size)
-                pairs.append(cell * people + part.person)
-            if pairs:
-                cells = distinct(np.concatenate(pairs)) // people
-                recipients += np.bincount(cells, minlength=size)
+                cells.append(cell)
+                persons.append(part.person)
+            if cells:
+                recipients += np.bincount(cells_of_distinct_pairs(
+                    np.concatenate(cells), np.concatenate(persons), people), minlength=size)
         return cls(labels, recipients.reshape(shape), paid_days.reshape(shape),
                    euros.reshape(shape))

@@ -301,7 +301,7 @@ class Ledger:
                                                 year_cell)
             yearly.gross_benefits[:] += book_year(
                 np.where(paid, pieces.daily_amount * pieces.paid_days, 0.0), year_cell)
-            cells = _cell_of_each_pair(year_cell[paid], pieces.person_id[paid], people)
+            cells = cells_of_distinct_pairs(year_cell[paid], pieces.person_id[paid], people)
             yearly.recipients[:] += np.bincount(cells, minlength=(n_years + 1) * n_munis)[
                 :n_years * n_munis].reshape(n_years, n_munis)
             in_service = (pieces.state == SERVICE) & (pieces.service >= 0)
@@ -420,12 +420,13 @@ class Yearly:
         return np.stack([self.recipients, self.benefit_days, self.gross_benefits])
 
 
-def _cell_of_each_pair(cell: IntArray, person: npt.NDArray[np.integer], people: int
+def cells_of_distinct_pairs(cell: IntArray, person: npt.NDArray[np.integer], people: int
                        ) -> IntArray:
-    """The cell of each distinct (cell, person) pair (in no particular order). The pieces of
-    a ledger chunk come by person, each person's in time order, so their cells (year of
-    payment, then municipality) usually do not decrease within a person: the pairs are then
-    sorted already and distinct where either changes. Otherwise they are sorted."""
+    """The cell of each distinct (cell, person) pair (in no particular order): a cell's
+    count of them is its distinct people. The pieces of a ledger chunk come by person, each
+    person's in time order, so their cells (year of payment, then municipality) usually do
+    not decrease within a person: the pairs are then sorted already and distinct where either
+    changes. Otherwise (Kela's bill, whose parts come band by band) they are sorted."""
     if cell.size > 1:
         step = person[1:] != person[:-1]
         if bool(((person[1:] > person[:-1]) | (~step & (cell[1:] >= cell[:-1]))).all()):
