@@ -8,13 +8,14 @@ Stages, each in a fresh Python process (so each peak memory is its own), one aft
 1. `reference`: the shared plain numpy model `../shared/bench/daystep_reference.py` (beside
    the repository): 2.7 million people stepped day by day over four years, three hazard
    bands, two-step pricing. Imported by path; its own line is printed as it is.
-2. `run`: one replication as `incentive-sim run` makes it (`api.run`, replications 1, into a
-   temporary folder): simulate, price the rule in force and the scenario's compared rules,
-   write every output (tables, plots, report, explain/). "Events" are the segments the
-   replication records (every change of state, service or benefit of every person, and the
-   open segments at the horizon).
-3. `compare`: `api.compare` of the scenario's rules over two replications (events: the
-   segments of both).
+2. `run`: one replication as `incentive-sim run` makes it (`run_scenario`, replications 1,
+   into a temporary folder; not `api.run`, which also reads every table back): simulate,
+   price the rule in force and the scenario's compared rules, write every output (tables,
+   plots, report, explain/). "Events" are the segments the replication records (every
+   change of state, service or benefit of every person, and the open segments at the
+   horizon).
+3. `compare`: the scenario's rules compared as `incentive-sim compare` does it, over two
+   replications (events: the segments of both).
 4. `explain`: `incentive-sim explain` of the person with the most segments in the run of
    stage 2, timed from process start (interpreter, imports, reading, printing).
 
@@ -95,15 +96,15 @@ def _timed(module: Any, name: str, times: dict[str, float],
 
 def stage_run(scenario: Path, out: Path) -> dict[str, Any]:
     import incentive_sim.experiments.run as run_module
-    from incentive_sim import api
     from incentive_sim.experiments.explain_store import EXPLAIN, read_index
+    from incentive_sim.scenario import load_scenario
 
     times: dict[str, float] = {}
     segments: list[int] = []
     _timed(run_module, "simulate", times, lambda r: len(r.spells), segments)
     _timed(run_module, "write_explain_store", times)
     t0 = time.perf_counter()
-    result = api.run(scenario, out, replications=1)
+    summary = run_module.run_scenario(load_scenario(scenario), out, replications=1)
     wall = time.perf_counter() - t0
     store = out / EXPLAIN
     index = read_index(store)
@@ -111,19 +112,19 @@ def stage_run(scenario: Path, out: Path) -> dict[str, Any]:
     return {"wall_s": wall, "peak_mib": peak_mib(), "events": segments[0],
             "simulate_s": times["simulate"], "explain_write_s": times["write_explain_store"],
             "explain_bytes": sum(p.stat().st_size for p in store.iterdir()),
-            "people": index["people"], "rules": list(result.summary["rules"]),
+            "people": index["people"], "rules": list(summary["rules"]),
             "busiest_person": int(np.argmax(rows)), "busiest_rows": int(rows.max())}
 
 
 def stage_compare(scenario: Path, out: Path) -> dict[str, Any]:
     import incentive_sim.experiments.compare as compare_module
-    from incentive_sim import api
+    from incentive_sim.scenario import load_scenario
 
     times: dict[str, float] = {}
     segments: list[int] = []
     _timed(compare_module, "simulate", times, lambda r: len(r.spells), segments)
     t0 = time.perf_counter()
-    api.compare(scenario, None, out, replications=2)
+    compare_module.compare(load_scenario(scenario), None, out, replications=2)
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "peak_mib": peak_mib(), "events": sum(segments),
             "simulate_s": times["simulate"], "replications": len(segments)}
