@@ -67,6 +67,15 @@ from .population import (
     sample,
     stream,
 )
+from .shards import (
+    Shard,
+    join_tables,
+    may_start_processes,
+    run_parallel,
+    shards_of,
+    subset,
+    with_ids,
+)
 
 UNEMPLOYED = STATE_CODE["unemployed"]
 EMPLOYED = STATE_CODE["employed"]
@@ -116,6 +125,20 @@ class ServiceStats:
     def mean_wait_days(self) -> float:
         return self.wait_days_total / self.starts if self.starts else 0.0
 
+    @classmethod
+    def combined(cls, parts: list[ServiceStats]) -> ServiceStats:
+        """One service's figures over shards of the country (each with pools of its own):
+        counts and integrals add up; the days of each year are the same in every shard."""
+        first = parts[0]
+        out = cls(days_by_year=list(first.days_by_year))
+        for f in ("capacity", "place_days", "places_end", "starts", "completions",
+                  "referrals", "declined", "left_queue", "wait_days_total",
+                  "queue_days_total", "busy_place_days"):
+            setattr(out, f, sum(getattr(p, f) for p in parts))
+        out.place_days_by_year = [sum(year) for year in zip(
+            *(p.place_days_by_year for p in parts), strict=True)]
+        return out
+
     def mean_queue_length(self, horizon_days: float) -> float:
         return self.queue_days_total / horizon_days
 
@@ -157,6 +180,18 @@ class Referrals:
 
     def set_saving(self, rows: IntArray, saving: FloatArray) -> None:
         self._joined()[self.FIELDS.index("saving")][rows] = saving
+
+    @classmethod
+    def combined(cls, parts: list[tuple[Referrals, IntArray]]) -> Referrals:
+        """The referrals of shards of the country, one shard after the other, each with its
+        people's ids in the whole population."""
+        out = cls()
+        for referrals, ids in parts:
+            columns = list(referrals._joined())
+            columns[0] = ids[columns[0]]
+            out.batches.append(tuple(columns))
+            out.count += referrals.count
+        return out
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The columns (read-only views of what is kept)."""
@@ -214,19 +249,26 @@ def population(s: Scenario, seed: int, replication: int) -> People:
 class Engine:
     """One replication: the life courses plus a SimPy environment for services and reviews."""
 
-    def __init__(self, s: Scenario, replication: int, seed: int) -> None:
+    def __init__(self, s: Scenario, replication: int, seed: int, people: People | None = None,
+                 shard: Shard | None = None) -> None:
+        """`people`: the population, if drawn already; with a `shard`, the shard's people
+        (their draws keyed by their ids in the whole population), its pools only, and the
+        services' streams of its own (see shards.py)."""
         self.s = s
         rules = scenario_rules(s)
         ppw = s.benefits.paid_days_per_week
         self.rule = compile_rule(s.funding.in_force, rules, ppw, s.start_date)
-        self.people = population(s, seed, replication)
-        self.courses = LifeCourses(s, self.people, seed, replication, in_force=self.rule)
+        self.people = population(s, seed, replication) if people is None else people
+        ids = shard.people if shard is not None and shard.count > 1 else None
+        self.courses = LifeCourses(s, self.people, seed, replication, in_force=self.rule,
+                                   ids=ids)
         self.env = simpy.Environment()
         self.horizon = float(s.horizon_days)
         self.rate = ppw / 7.0
         self.services = [CompiledService.compile(i, name, spec, s)
                          for i, (name, spec) in enumerate(s.services.items())]
-        self.pools = [[Pool(i, c) if c > 0 else None for i, c in enumerate(svc.pool_capacity)]
+        self.pools = [[Pool(i, c) if c > 0 and (shard is None or shard.pools[svc.index][i])
+                       else None for i, c in enumerate(svc.pool_capacity)]
                       for svc in self.services]
         # by service: the ends of clients of pools that are not exact, by the day they fall
         # in (ends in (d - 1, d] on day d), each a chunk: one array of rows (end, sequence, person,
@@ -239,8 +281,9 @@ class Engine:
                            for pools in self.pools]   # by pool index; [-1]: no pool
         # by service: whether each pool is exact (Pool.exact), by pool index as has_places
         self.is_exact = [np.zeros(len(pools) + 1, bool) for pools in self.pools]
-        self.stats = {svc.name: ServiceStats(capacity=sum(svc.pool_capacity))
-                      for svc in self.services}
+        self.stats = {svc.name: ServiceStats(capacity=sum(p.places for p in pools
+                                                          if p is not None))
+                      for svc, pools in zip(self.services, self.pools, strict=True)}
         self.referrals = Referrals()
         # referrals whose expected saving is worked out at the end: (service, their rows in
         # `referrals`, person, time, spell duration, counter, basic part, benefit)
@@ -257,10 +300,11 @@ class Engine:
         self._returns: list[tuple[int, float, int]] = []
         self._ended: list[list[tuple[float, int, int, float, int]]] = [
             [] for _ in s.services]
-        self.rng_wait = stream(seed, replication, "services.waiting_exits")
-        self.rng_duration = stream(seed, replication, "services.durations")
-        self.rng_in_service = stream(seed, replication, "services.exits")
-        self.rng_outcome = stream(seed, replication, "services.outcomes")
+        name = shard.stream_name if shard is not None else str
+        self.rng_wait = stream(seed, replication, name("services.waiting_exits"))
+        self.rng_duration = stream(seed, replication, name("services.durations"))
+        self.rng_in_service = stream(seed, replication, name("services.exits"))
+        self.rng_outcome = stream(seed, replication, name("services.outcomes"))
         self.policies = {m: policy_of(s.policy, name)
                          for m, name in enumerate(s.municipalities)}
         # the policies as arrays by municipality code
@@ -299,8 +343,8 @@ class Engine:
         self.review_from = np.full(n, -np.inf)
         self.threshold_due = np.full(n, np.inf)
         self.threshold_day = np.full(n, -1, np.int64)
-        self.review_draws = PersonStreams(seed, replication, "policy.reviews", n)
-        self.take_up_draws = PersonStreams(seed, replication, "policy.take_up", n)
+        self.review_draws = PersonStreams(seed, replication, "policy.reviews", n, ids)
+        self.take_up_draws = PersonStreams(seed, replication, "policy.take_up", n, ids)
         self._reviews_on: dict[int, list[IntArray]] = {}
         self._thresholds_on: dict[int, list[IntArray]] = {}
         self._days: list[int] = []              # heap of the days in either bucket
@@ -1037,15 +1081,56 @@ class Engine:
             buckets.setdefault(int(day[lo]), []).append(chunk[:, lo:hi])
 
 
-def simulate(s: Scenario, replication: int = 0, seed: int | None = None) -> SimulationResult:
-    """Simulate one replication of the scenario."""
-    engine = Engine(s, replication, s.seed if seed is None else seed)
+def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
+             shards: int | None = None) -> SimulationResult:
+    """Simulate one replication of the scenario: a large one in shards of the country (see
+    shards.py; `shards`: how many to aim at, by default as the scenario's size has it), at once
+    where this process may start another, with the same results either way."""
+    seed = s.seed if seed is None else seed
+    people = population(s, seed, replication)
+    parts = shards_of(s, people, shards)
+    if len(parts) == 1:
+        result = _finished(Engine(s, replication, seed, people))
+    else:
+        count = len(parts)
+        first = (s, replication, seed, count, 0, people, parts[0])
+        rest = [(s, replication, seed, count, k) for k in range(1, count)]
+        results = (run_parallel(simulate_shard, rest, first) if may_start_processes()
+                   else [simulate_shard(*first), *(simulate_shard(*job) for job in rest)])
+        stats = {name: ServiceStats.combined([r.services[name] for r in results])
+                 for name in results[0].services}
+        referrals = Referrals.combined([(r.referrals, part.people)
+                                        for r, part in zip(results, parts, strict=True)])
+        tables = [r.spells for r in results]
+        del results
+        result = SimulationResult(join_tables(tables), stats, referrals, len(people),
+                                  float(s.horizon_days), people.elapsed_days)
+    _service_time_stats(result)
+    return result
+
+
+def simulate_shard(s: Scenario, replication: int, seed: int, count: int, index: int,
+                   people: People | None = None, shard: Shard | None = None
+                   ) -> SimulationResult:
+    """One shard's replication (of `count`; its people and shard worked out again if not
+    given), its history with the population's person ids; its referrals with the shard's."""
+    if people is None:
+        people = population(s, seed, replication)
+    if shard is None:
+        shard = shards_of(s, people, count)[index]
+    mine = subset(people, shard.people)
+    del people                  # the whole population, which the caller may hold
+    result = _finished(Engine(s, replication, seed, mine, shard))
+    return dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
+                               elapsed_days=np.zeros(0))
+
+
+def _finished(engine: Engine) -> SimulationResult:
     result = engine.run()
     # The engine's processes refer to it (a cycle): it goes at the next full collection, which
     # comes now, before anything more is allocated beside the history, not at some later time.
     del engine
     gc.collect()
-    _service_time_stats(result)
     return result
 
 

@@ -47,13 +47,13 @@ class LifeCourses:
     """Open segments of all people, advanced in vectorised rounds; closed ones recorded."""
 
     def __init__(self, s: Scenario, people: People, seed: int, replication: int,
-                 in_force: CompiledRule | None = None) -> None:
+                 in_force: CompiledRule | None = None, ids: IntArray | None = None) -> None:
         self.s = s
         self.people = people
         self.risks = Risks.of(s)
         # each person's own stream: their moves do not depend on how the event layer batches
-        # its look at them
-        self.draws = PersonStreams(seed, replication, "lifecourse.exits", len(people))
+        # its look at them (`ids`: the people's ids in the whole population, if a part of it)
+        self.draws = PersonStreams(seed, replication, "lifecourse.exits", len(people), ids)
         self.horizon = float(s.horizon_days)
         self.rate = s.benefits.paid_days_per_week / 7.0
         # a job this long meets the employment condition again (benefits.employment_condition_days)

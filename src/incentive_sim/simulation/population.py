@@ -62,16 +62,20 @@ class PersonStreams:
     process and how many draws the person has had, not on who is drawn with them or when, so
     batching the work differently (or a change elsewhere in the model) leaves them alone."""
 
-    def __init__(self, seed: int, replication: int, name: str, people: int) -> None:
+    def __init__(self, seed: int, replication: int, name: str, people: int,
+                 ids: IntArray | None = None) -> None:
         self.key = int(stream(seed, replication, name).integers(2**62))
         self.drawn = np.zeros(people, np.int64)
+        # the people's ids in the whole population, when these are some of it (a shard of the
+        # country): a person draws the same numbers whoever they are simulated with
+        self.ids = ids
 
     def uniform(self, who: npt.ArrayLike) -> FloatArray:
         """The next uniform of each person in `who` (distinct)."""
         who = np.asarray(who, np.int64)
         k = self.drawn[who]
         self.drawn[who] = k + 1
-        return person_uniform(self.key, who, k)
+        return person_uniform(self.key, who if self.ids is None else self.ids[who], k)
 
     def exponential(self, who: npt.ArrayLike) -> FloatArray:
         """The next standard exponential of each person in `who` (distinct)."""

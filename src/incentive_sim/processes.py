@@ -1,0 +1,108 @@
+"""A call run in a fresh Python process beside this one (a shard of a national simulation).
+
+Not multiprocessing's spawn: that runs the caller's main script again in the new process, so a
+plain script that calls `incentive_sim.run` without a main guard would fail. Not a fork
+either: a fork copies locks that other threads may hold (a progress bar's). The new
+interpreter imports only this module, reads the pickled call on its standard input and writes
+the pickled result on its standard output; it dies with its parent (Linux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from .memory import libc
+
+T = TypeVar("T")
+
+PR_SET_PDEATHSIG = 1          # prctl(2): the signal a process gets when its parent dies
+PARENT = "INCENTIVE_SIM_PARENT_PID"
+
+
+@contextlib.contextmanager
+def spawned(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
+    """Start `fn(*args)` (a module-level function, picklable arguments) in a new Python
+    process, to run on another core beside what the caller does in the block; yields the
+    function that waits for it and gives its result, or raises its exception. The block's end
+    waits if it was not called; a failing block stops the process."""
+    env = {**os.environ, PARENT: str(os.getpid()),
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    job = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def send() -> None:
+        with contextlib.suppress(BrokenPipeError), stdin:
+            stdin.write(job)
+
+    # written by a thread: the call is larger than a pipe holds until the process reads it
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    waited = False
+
+    def wait() -> T:
+        nonlocal waited
+        with stdout:
+            try:        # read as it comes: arrays are filled from the pipe, not from a copy
+                ok, value = pickle.load(stdout)
+            except EOFError:
+                ok, value = False, None
+        proc.wait()
+        sender.join()
+        waited = True
+        if not ok:
+            raise value if value is not None else RuntimeError(
+                f"the process running {fn.__name__} died (exit status {proc.returncode})")
+        return value  # type: ignore[no-any-return]
+
+    try:
+        yield wait
+    except BaseException:
+        if not waited:
+            proc.kill()
+            proc.wait()
+            sender.join()
+            with contextlib.suppress(OSError):
+                stdout.close()
+        raise
+    if not waited:
+        wait()
+
+
+def _child() -> None:
+    """The new process: read the call, run it, write its result (or exception)."""
+    if sys.platform == "linux":
+        with contextlib.suppress(AttributeError, OSError):
+            libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != int(os.environ.get(PARENT, os.getppid())):
+            os._exit(1)                                 # the parent died before prctl
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr                             # prints must not enter the result
+    result: tuple[bool, Any]
+    try:
+        fn, args = pickle.loads(sys.stdin.buffer.read())
+        result = (True, fn(*args))
+    except BaseException as exc:                       # any failure is the caller's to raise
+        result = (False, exc)
+        try:
+            pickle.dumps(exc)
+        except Exception:                               # an exception pickle cannot carry
+            result = (False, RuntimeError(traceback.format_exc()))
+    # written as it is pickled: arrays go to the pipe from where they are, with no copy
+    pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+if __name__ == "__main__":
+    _child()

@@ -1,0 +1,225 @@
+"""A large scenario simulated in shards of whole service pools (simulation/shards.py), and
+the fresh processes they run in (processes.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from incentive_sim.processes import spawned
+from incentive_sim.scenario import load_scenario
+from incentive_sim.scenario.schema import Scenario
+from incentive_sim.scenario.vocabulary import STATE_CODE
+from incentive_sim.simulation import engine, shards
+from incentive_sim.simulation.engine import (
+    ServiceStats,
+    SimulationResult,
+    population,
+    simulate,
+)
+from incentive_sim.simulation.shards import SHARD_MIN_PEOPLE, pool_groups, shards_of
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = REPO / "tests" / "fixtures" / "small_run.yaml"
+NATIONAL = REPO / "scenarios" / "finland_national_2025.yaml"
+EVENT_STATES = (STATE_CODE["waiting"], STATE_CODE["service"])
+
+
+def three_municipalities(tmp_path: Path, capacity: str = "{Both: 40, Gamma: 20}",
+                         extra_service: str = "") -> Scenario:
+    """The small run with a third municipality, ten times the people, and pools as given:
+    a queue forms (40 + 20 places for thousands of jobseekers), so pools become exact."""
+    text = SMALL.read_text(encoding="utf-8")
+    for old, new in [
+        ("  Beta:  {working_age_population: 10000}",
+         "  Beta:  {working_age_population: 10000}\n  Gamma: {working_age_population: 20000}"),
+        ("initial_stock: {Alpha: 150, Beta: 60}",
+         "initial_stock: {Alpha: 1500, Beta: 600, Gamma: 900}"),
+        ("inflow_per_year: {Alpha: 200, Beta: 80}",
+         "inflow_per_year: {Alpha: 2000, Beta: 800, Gamma: 1200}"),
+        ("capacity: {Both: 15}", f"capacity: {capacity}"),
+        ("\npolicy:", f"{extra_service}\npolicy:"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "three.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_scenario(path)
+
+
+SECOND_SERVICE = """  training:
+    capacity: {Both: 10}
+    duration_days: {dist: fixed, value: 30}
+    cost_per_day: 10.0
+    paid_by: state
+    provider: state
+"""
+
+
+def test_municipalities_sharing_a_pool_of_any_service_are_one_group(tmp_path: Path) -> None:
+    s = three_municipalities(tmp_path)
+    assert pool_groups(s).tolist() == [0, 0, 1]          # Alpha and Beta share "Both"
+    # pools of their own for the first service, "Both" for a second one: the same groups
+    s = three_municipalities(tmp_path, "{Alpha: 20, Beta: 20, Gamma: 20}", SECOND_SERVICE)
+    assert pool_groups(s).tolist() == [0, 0, 1]
+    s = three_municipalities(tmp_path, "{Alpha: 20, Beta: 20, Gamma: 20}")
+    assert pool_groups(s).tolist() == [0, 1, 2]
+
+
+def test_shards_hold_every_person_municipality_and_pool_once(tmp_path: Path) -> None:
+    s = three_municipalities(tmp_path)
+    people = population(s, s.seed, 0)
+    parts = shards_of(s, people, 2)
+    assert [p.index for p in parts] == [0, 1] and {p.count for p in parts} == {2}
+    ids = np.concatenate([p.people for p in parts])
+    assert np.array_equal(np.sort(ids), np.arange(len(people)))
+    # the larger group (Alpha and Beta: 2,100 of the stock and 2,800 a year) is the first shard
+    assert parts[0].municipalities.tolist() == [0, 1]
+    assert parts[1].municipalities.tolist() == [2]
+    for p in parts:
+        assert np.all(np.isin(people.municipality[p.people], p.municipalities))
+    owned = np.sum([p.pools[0] for p in parts], axis=0)
+    assert owned.tolist() == [1, 1]                       # each pool in exactly one shard
+    assert parts[0].pools[0].tolist() == [True, False]
+    # asked for more shards than there are groups: as many as the groups
+    assert len(shards_of(s, people, 5)) == 2
+
+
+def test_small_scenarios_are_one_shard_with_the_streams_they_always_had() -> None:
+    s = load_scenario(SMALL)
+    (only,) = shards_of(s, population(s, s.seed, 0))
+    assert only.count == 1 and only.stream_name("services.durations") == "services.durations"
+    assert len(only.people) < SHARD_MIN_PEOPLE
+
+
+def test_the_national_scenario_is_two_shards_of_whole_employment_areas() -> None:
+    s = load_scenario(NATIONAL)
+    people = population(s, s.seed, 0)
+    parts = shards_of(s, people)
+    assert len(parts) == 2
+    sizes = [p.people.size for p in parts]
+    assert sum(sizes) == len(people)
+    assert abs(sizes[0] - sizes[1]) < 0.02 * len(people)   # balanced to 1.97 M / 40 groups
+    group = pool_groups(s)
+    for p in parts:       # a group of municipalities joined by pools is never cut in two
+        other = np.setdiff1d(np.arange(len(s.municipalities)), p.municipalities)
+        assert not np.intersect1d(group[p.municipalities], group[other]).size
+
+
+def columns(r: SimulationResult) -> dict[str, np.ndarray]:
+    out = dict(r.spells.columns())
+    out.update({f"counter {k}": v for k, v in r.spells.counter_at_start.items()})
+    out.update({f"referral {k}": v for k, v in r.referrals.arrays().items()})
+    return out
+
+
+def test_shards_in_processes_and_one_after_the_other_give_the_same_bits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = three_municipalities(tmp_path)
+    calls: list[int] = []
+    real = shards.spawned
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)                                 # type: ignore[arg-type]
+
+    monkeypatch.setattr(shards, "spawned", counted)
+    monkeypatch.setattr(engine, "may_start_processes", lambda: True)
+    apart = simulate(s, 0, shards=2)
+    assert calls == [1]                                    # the second shard ran beside
+    monkeypatch.setattr(engine, "may_start_processes", lambda: False)
+    together = simulate(s, 0, shards=2)
+    assert calls == [1]
+    a, b = columns(apart), columns(together)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name],
+                                                                  equal_nan=True), name
+    assert apart.services == together.services
+    assert apart.people == together.people == len(population(s, s.seed, 0))
+    # the waiting and the services happened: the shards' pools did work
+    stats = apart.services["coaching"]
+    assert stats.starts > 0 and stats.left_queue > 0 and stats.capacity == 60
+    assert stats.referrals == apart.referrals.count
+    assert stats.busy_place_days == pytest.approx(
+        float(np.sum((apart.spells.end_day - apart.spells.start_day)[
+            apart.spells.state == STATE_CODE["service"]])))
+
+
+def test_a_services_figures_over_shards_add_up() -> None:
+    a = ServiceStats(capacity=10, place_days=3650.0, places_end=12,
+                     place_days_by_year=[3650.0], days_by_year=[365.0], starts=7,
+                     completions=5, referrals=9, declined=1, left_queue=2,
+                     wait_days_total=30.0, queue_days_total=40.0, busy_place_days=50.0)
+    b = ServiceStats(capacity=5, place_days=1825.0, places_end=4,
+                     place_days_by_year=[1825.0], days_by_year=[365.0], starts=3,
+                     completions=2, referrals=4, declined=0, left_queue=1,
+                     wait_days_total=6.0, queue_days_total=4.0, busy_place_days=5.0)
+    both = ServiceStats.combined([a, b])
+    assert both == ServiceStats(capacity=15, place_days=5475.0, places_end=16,
+                                place_days_by_year=[5475.0], days_by_year=[365.0], starts=10,
+                                completions=7, referrals=13, declined=1, left_queue=3,
+                                wait_days_total=36.0, queue_days_total=44.0,
+                                busy_place_days=55.0)
+    assert both.places_by_year == [15.0] and both.mean_wait_days() == 3.6
+
+
+def test_a_person_no_service_touched_lives_the_same_life_in_any_shard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person's own draws (life course, reviews, take-up) are keyed by their id in the whole
+    population, so whoever is never referred has the same history in a shard as in the whole
+    country; the services' streams are a shard's own, so the referred ones may differ."""
+    monkeypatch.setattr(engine, "may_start_processes", lambda: False)
+    s = three_municipalities(tmp_path)
+    whole, parts = simulate(s, 0, shards=1), simulate(s, 0, shards=2)
+    untouched = np.setdiff1d(
+        np.arange(whole.people),
+        np.concatenate([whole.referrals.arrays()["person"], parts.referrals.arrays()["person"]]))
+    # those who never reach the threshold of 100 paid days: about half of the 7,000
+    assert 0.25 * whole.people < untouched.size < 0.75 * whole.people
+
+    def lives(r: SimulationResult) -> dict[str, np.ndarray]:
+        t = r.spells
+        mine = np.isin(t.person_id, untouched)
+        order = np.lexsort((t.start_day[mine], t.person_id[mine]))
+        return {k: v[mine][order] for k, v in t.columns().items()}
+
+    a, b = lives(whole), lives(parts)
+    assert not np.isin(a["state"], EVENT_STATES).any()
+    for name in a:
+        if a[name].dtype.kind == "f":
+            # the same draws; a shard's decision days differ, so its life courses move on in
+            # other batches, which may round a time differently in its last bit
+            assert np.allclose(a[name], b[name], rtol=1e-15, atol=1e-12), name
+        else:
+            assert np.array_equal(a[name], b[name]), name
+    # and the referred ones do differ somewhere: the shards' service draws are their own
+    assert len(whole.spells) != len(parts.spells) or not np.array_equal(
+        whole.spells.end_day, parts.spells.end_day)
+
+
+def test_a_spawned_call_gives_its_result_or_its_exception() -> None:
+    with spawned(divmod, 17, 5) as wait:
+        assert wait() == (3, 2)
+    with pytest.raises(ValueError, match="invalid literal"), spawned(int, "x") as wait:
+        wait()
+    with pytest.raises(RuntimeError, match=r"died \(exit status 3\)"), \
+            spawned(os._exit, 3) as wait:
+        wait()
+
+
+def test_a_script_without_a_main_guard_can_spawn(tmp_path: Path) -> None:
+    """multiprocessing's spawn would run this script again in the new process, and fail."""
+    script = tmp_path / "plain.py"
+    script.write_text("from incentive_sim.processes import spawned\n"
+                      "with spawned(pow, 3, 4) as wait:\n"
+                      "    print(wait())\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "81"
