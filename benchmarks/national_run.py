@@ -19,10 +19,12 @@ Stages, each in a fresh Python process (so each peak memory is its own), one aft
 4. `explain`: `incentive-sim explain` of the person with the most segments in the run of
    stage 2, timed from process start (interpreter, imports, reading, printing).
 
-For each: wall time, peak resident memory (ru_maxrss of the stage's process) and events per
-second, then the ratios national run / reference and compare / run. `--quick` runs a small
-scenario (tests/fixtures/small_run.yaml) and the reference scaled down (1 % of the people, 60
-days), to smoke-test the script. `--like-for-like` adds the earlier stage that moves the
+For each: wall time, peak resident memory (ru_maxrss of the stage's process; beside it the
+peak of the stage's processes together, their proportional set sizes sampled every 0.2 s: a
+national simulation's second shard runs in a process of its own) and events per second,
+then the ratios national run / reference and compare / run. `--quick` runs a small scenario
+(tests/fixtures/small_run.yaml) and the reference scaled down (1 % of the people, 60 days),
+to smoke-test the script. `--like-for-like` adds the earlier stage that moves the
 scenario's own people day by day (exits only) and compares its stock with the event model's
 life courses.
 """
@@ -39,6 +41,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -148,18 +151,59 @@ def stage_like_for_like(scenario: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the parent
 
+def tree_pss_mib(root: int) -> float:
+    """The proportional set size of a process and all its descendants (MiB; a page shared by
+    k processes counts 1/k in each, so a forked copy's shared pages are not counted twice);
+    0 where /proc does not tell (not Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
+                total += next(int(x.split()[1]) for x in f if x.startswith("Pss:"))
+        except (OSError, StopIteration):
+            continue
+    return total / 1024
+
+
 def measure(stage: str, *args: str) -> dict[str, Any]:
-    """Run one stage in a fresh process; its figures, with the process's own wall time."""
+    """Run one stage in a fresh process; its figures, with the process's own wall time and the
+    peak memory of the stage's processes together (sampled every 0.2 s: the shards of a
+    national simulation run in a second process)."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stage", stage,
-                           *args], capture_output=True, text=True, check=False,
-                          cwd=REPO, env={**os.environ, "COLUMNS": "80"})
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--stage", stage,
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO, env={**os.environ, "COLUMNS": "80"})
+    tree_peak = 0.0
+    finished = threading.Event()
+
+    def sample() -> None:
+        nonlocal tree_peak
+        while not finished.wait(0.2):
+            tree_peak = max(tree_peak, tree_pss_mib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if os.path.exists("/proc/self/smaps_rollup"):
+        sampler.start()
+    stdout, stderr = proc.communicate()
+    finished.set()
     process_s = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise SystemExit(f"stage {stage} failed:\n{done.stdout}\n{done.stderr}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        raise SystemExit(f"stage {stage} failed:\n{stdout}\n{stderr}")
+    figures: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     figures["process_s"] = process_s
-    figures["printed"] = done.stdout.strip().splitlines()[:-1]
+    figures["printed"] = stdout.strip().splitlines()[:-1]
+    figures["tree_peak_mib"] = tree_peak
     # progress on stderr as each stage ends (a national run is minutes of otherwise silence)
     print(f"  {stage} done: {figures.get('wall_s', process_s):.1f} s, peak "
           f"{figures['peak_mib'] / 1024:.2f} GiB", file=sys.stderr, flush=True)
@@ -168,7 +212,9 @@ def measure(stage: str, *args: str) -> dict[str, Any]:
 
 def line(name: str, f: dict[str, Any], wall: float) -> str:
     rate = f"; {f['events'] / wall / 1e3:,.1f} k events/s" if f.get("events") else ""
-    return f"{name:10s} {wall:8.1f} s  peak {f['peak_mib'] / 1024:5.2f} GiB{rate}"
+    tree = (f" (with the processes it starts: {f['tree_peak_mib'] / 1024:.2f} GiB)"
+            if f.get("tree_peak_mib") else "")
+    return f"{name:10s} {wall:8.1f} s  peak {f['peak_mib'] / 1024:5.2f} GiB{tree}{rate}"
 
 
 def commit() -> str:

@@ -1092,8 +1092,9 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
     if len(parts) == 1:
         result = _finished(Engine(s, replication, seed, people))
     else:
-        count = len(parts)
-        first = (s, replication, seed, count, 0, people, parts[0])
+        count, everyone, elapsed = len(parts), len(people), people.elapsed_days
+        first = (s, replication, seed, count, 0, subset(people, parts[0].people), parts[0])
+        del people                  # while the shards run: their people only
         rest = [(s, replication, seed, count, k) for k in range(1, count)]
         results = (run_parallel(simulate_shard, rest, first) if may_start_processes()
                    else [simulate_shard(*first), *(simulate_shard(*job) for job in rest)])
@@ -1103,23 +1104,23 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
                                         for r, part in zip(results, parts, strict=True)])
         tables = [r.spells for r in results]
         del results
-        result = SimulationResult(join_tables(tables), stats, referrals, len(people),
-                                  float(s.horizon_days), people.elapsed_days)
+        result = SimulationResult(join_tables(tables), stats, referrals, everyone,
+                                  float(s.horizon_days), elapsed)
     _service_time_stats(result)
     return result
 
 
 def simulate_shard(s: Scenario, replication: int, seed: int, count: int, index: int,
-                   people: People | None = None, shard: Shard | None = None
+                   mine: People | None = None, shard: Shard | None = None
                    ) -> SimulationResult:
-    """One shard's replication (of `count`; its people and shard worked out again if not
-    given), its history with the population's person ids; its referrals with the shard's."""
-    if people is None:
+    """One shard's replication (of `count`; the shard and its people, `mine`, worked out again
+    if not given), its history with the population's person ids; its referrals with the
+    shard's."""
+    if mine is None or shard is None:
         people = population(s, seed, replication)
-    if shard is None:
         shard = shards_of(s, people, count)[index]
-    mine = subset(people, shard.people)
-    del people                  # the whole population, which the caller may hold
+        mine = subset(people, shard.people)
+        del people
     result = _finished(Engine(s, replication, seed, mine, shard))
     return dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
                                elapsed_days=np.zeros(0))
