@@ -39,12 +39,13 @@ def spawned(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
     proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, env=env)
     assert proc.stdin is not None and proc.stdout is not None
-    job = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+    job = [pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)]
+    del args
     stdin, stdout = proc.stdin, proc.stdout
 
     def send() -> None:
         with contextlib.suppress(BrokenPipeError), stdin:
-            stdin.write(job)
+            stdin.write(job.pop())                      # not held once written
 
     # written by a thread: the call is larger than a pipe holds until the process reads it
     sender = threading.Thread(target=send, daemon=True)

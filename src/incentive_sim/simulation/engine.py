@@ -37,7 +37,7 @@ import gc
 import heapq
 import itertools
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1092,12 +1092,13 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
     if len(parts) == 1:
         result = _finished(Engine(s, replication, seed, people))
     else:
-        count, everyone, elapsed = len(parts), len(people), people.elapsed_days
-        first = (s, replication, seed, count, 0, subset(people, parts[0].people), parts[0])
+        everyone, elapsed = len(people), people.elapsed_days
+        jobs = _shard_jobs(s, replication, seed, people, parts)
         del people                  # while the shards run: their people only
-        rest = [(s, replication, seed, count, k) for k in range(1, count)]
-        results = (run_parallel(simulate_shard, rest, first) if may_start_processes()
-                   else [simulate_shard(*first), *(simulate_shard(*job) for job in rest)])
+        first = next(jobs)
+        # the others' people go with them (the new process need not draw the population)
+        results = (run_parallel(simulate_shard, jobs, first) if may_start_processes()
+                   else [simulate_shard(*first), *(simulate_shard(*job) for job in jobs)])
         stats = {name: ServiceStats.combined([r.services[name] for r in results])
                  for name in results[0].services}
         referrals = Referrals.combined([(r.referrals, part.people)
@@ -1110,20 +1111,21 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
     return result
 
 
-def simulate_shard(s: Scenario, replication: int, seed: int, count: int, index: int,
-                   mine: People | None = None, shard: Shard | None = None
+def simulate_shard(s: Scenario, replication: int, seed: int, mine: People, shard: Shard
                    ) -> SimulationResult:
-    """One shard's replication (of `count`; the shard and its people, `mine`, worked out again
-    if not given), its history with the population's person ids; its referrals with the
-    shard's."""
-    if mine is None or shard is None:
-        people = population(s, seed, replication)
-        shard = shards_of(s, people, count)[index]
-        mine = subset(people, shard.people)
-        del people
+    """One shard's replication, of its people `mine`: its history with the population's
+    person ids; its referrals with the shard's."""
     result = _finished(Engine(s, replication, seed, mine, shard))
     return dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
                                elapsed_days=np.zeros(0))
+
+
+def _shard_jobs(s: Scenario, replication: int, seed: int, people: People, parts: list[Shard]
+                ) -> Iterator[tuple[Any, ...]]:
+    """simulate_shard's arguments for each shard, made as they are asked for: the whole
+    population is let go once the last is made."""
+    for part in parts:
+        yield s, replication, seed, subset(people, part.people), part
 
 
 def _finished(engine: Engine) -> SimulationResult:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
@@ -134,10 +134,11 @@ def may_start_processes() -> bool:
     return (os.cpu_count() or 1) > 1 and multiprocessing.parent_process() is None
 
 
-def run_parallel(job: Callable[..., T], args: Sequence[tuple[Any, ...]],
+def run_parallel(job: Callable[..., T], args: Iterable[tuple[Any, ...]],
                  first: tuple[Any, ...]) -> list[T]:
     """`job(*first)` here while `job(*a)` for every `a` in `args` runs in a new process
-    (one each); the results in the order first, then `args`."""
+    (one each, started in order, each `a` dropped once sent); the results in the order
+    first, then `args`."""
     with contextlib.ExitStack() as stack:
         waits = [stack.enter_context(spawned(job, *a)) for a in args]
         here = job(*first)
