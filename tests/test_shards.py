@@ -3,6 +3,8 @@ the fresh processes they run in (processes.py)."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -223,3 +225,15 @@ def test_a_script_without_a_main_guard_can_spawn(tmp_path: Path) -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "81"
+
+
+def test_shards_start_a_process_only_from_a_process_not_itself_a_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a worker of --workers (a spawned process) or a Dask worker, the cores are in use
+    already: the shards run one after the other there."""
+    assert shards.may_start_processes() == ((os.cpu_count() or 1) > 1)
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        assert pool.submit(shards.may_start_processes).result() is False
+    monkeypatch.setattr(sys, "executable", "")
+    assert shards.may_start_processes() is False

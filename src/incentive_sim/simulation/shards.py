@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
@@ -130,8 +131,10 @@ def subset(people: People, ids: IntArray) -> People:
 
 def may_start_processes() -> bool:
     """Whether shards may run in a process of their own: on a machine of more than one core,
-    from a process that is not itself a worker started for parallel work."""
-    return (os.cpu_count() or 1) > 1 and multiprocessing.parent_process() is None
+    from a process that is not itself a worker started for parallel work, with a Python
+    interpreter to start (an embedding application may have none)."""
+    return ((os.cpu_count() or 1) > 1 and multiprocessing.parent_process() is None
+            and bool(sys.executable))
 
 
 def run_parallel(job: Callable[..., T], args: Iterable[tuple[Any, ...]],
