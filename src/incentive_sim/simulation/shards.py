@@ -2,11 +2,13 @@
 
 Nothing in the model couples two municipalities that share no service pool: a person never
 moves, reviews and referrals are per person, and a pool's places, queue and place buying are
-its own. The municipalities joined by shared pools (of any service: a cooperation area) are
-so simulated apart from the rest, exactly, provided every draw is a person's own or a
-shard's own. People's draws are keyed by their id in the whole population (PersonStreams), so
-they are the same whatever shard they are in; the services' four streams (waiting exits,
-durations, exits in service, outcomes) are drawn in call order, and are a shard's own.
+its own. The municipalities joined by shared pools (of any service: a cooperation area) can
+so be simulated apart from the rest, by the same model, provided every draw is a person's own
+or a shard's own. People's draws are keyed by their id in the whole population
+(PersonStreams), so they are the same whatever shard they are in (someone no service touches
+lives the same life, but for the last bit of a time that a shard's other decision days round
+differently); the services' four streams (waiting exits, durations, exits in service,
+outcomes) are drawn in call order, and are a shard's own.
 
 The shards are a function of the scenario and the population only (never of the machine):
 a scenario of at least SHARD_MIN_PEOPLE people is cut into SHARDS parts, its groups of
@@ -36,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from ..funding.spells import COLUMNS, SpellTable
 from ..processes import spawned
 from ..scenario.schema import Scenario
+from .policy import CompiledService
 from .population import People
 
 IntArray = npt.NDArray[np.int64]
@@ -65,8 +68,6 @@ class Shard:
 def pool_groups(s: Scenario) -> IntArray:
     """By municipality code: the label of its group of municipalities joined by shared pools
     (of any service), labels numbered in order of each group's first municipality."""
-    from .policy import CompiledService
-
     n = len(s.municipalities)
     rows, cols, offset = [], [], n
     for i, (name, spec) in enumerate(s.services.items()):
@@ -88,8 +89,6 @@ def pool_groups(s: Scenario) -> IntArray:
 def shards_of(s: Scenario, people: People, count: int | None = None) -> list[Shard]:
     """The scenario's shards (`count`: how many to aim at; by default SHARDS for a scenario of
     at least SHARD_MIN_PEOPLE people, else 1). Fewer when there are fewer groups with people."""
-    from .policy import CompiledService
-
     n = len(people)
     if count is None:
         count = SHARDS if n >= SHARD_MIN_PEOPLE else 1
