@@ -1099,6 +1099,7 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         # the others' people go with them (the new process need not draw the population)
         results = (run_parallel(simulate_shard, jobs, first) if may_start_processes()
                    else [simulate_shard(*first), *(simulate_shard(*job) for job in jobs)])
+        del first                   # its people, before the histories are joined
         stats = {name: ServiceStats.combined([r.services[name] for r in results])
                  for name in results[0].services}
         referrals = Referrals.combined([(r.referrals, part.people)
