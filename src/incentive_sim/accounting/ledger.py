@@ -421,7 +421,7 @@ class Yearly:
 
 
 def cells_of_distinct_pairs(cell: IntArray, person: npt.NDArray[np.integer], people: int
-                       ) -> IntArray:
+                            ) -> IntArray:
     """The cell of each distinct (cell, person) pair (in no particular order): a cell's
     count of them is its distinct people. The pieces of a ledger chunk come by person, each
     person's in time order, so their cells (year of payment, then municipality) usually do

@@ -181,17 +181,16 @@ class Referrals:
     def set_saving(self, rows: IntArray, saving: FloatArray) -> None:
         self._joined()[self.FIELDS.index("saving")][rows] = saving
 
+    def with_ids(self, ids: IntArray) -> Referrals:
+        """The same referrals, each person by their id in `ids` (a shard's people's ids in
+        the whole population)."""
+        person, *rest = self._joined()
+        return Referrals([(ids[person], *rest)], self.count)
+
     @classmethod
-    def combined(cls, parts: list[tuple[Referrals, IntArray]]) -> Referrals:
-        """The referrals of shards of the country, one shard after the other, each with its
-        people's ids in the whole population."""
-        out = cls()
-        for referrals, ids in parts:
-            columns = list(referrals._joined())
-            columns[0] = ids[columns[0]]
-            out.batches.append(tuple(columns))
-            out.count += referrals.count
-        return out
+    def combined(cls, parts: list[Referrals]) -> Referrals:
+        """The referrals of shards of the country, one shard after the other."""
+        return cls([b for r in parts for b in r.batches], sum(r.count for r in parts))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The columns (read-only views of what is kept)."""
@@ -265,8 +264,7 @@ class Engine:
         self.env = simpy.Environment()
         self.horizon = float(s.horizon_days)
         self.rate = ppw / 7.0
-        self.services = [CompiledService.compile(i, name, spec, s)
-                         for i, (name, spec) in enumerate(s.services.items())]
+        self.services = CompiledService.all_of(s)
         self.pools = [[Pool(i, c) if c > 0 and (shard is None or shard.pools[svc.index][i])
                        else None for i, c in enumerate(svc.pool_capacity)]
                       for svc in self.services]
@@ -1102,8 +1100,7 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         del first                   # its people, before the histories are joined
         stats = {name: ServiceStats.combined([r.services[name] for r in results])
                  for name in results[0].services}
-        referrals = Referrals.combined([(r.referrals, part.people)
-                                        for r, part in zip(results, parts, strict=True)])
+        referrals = Referrals.combined([r.referrals for r in results])
         tables = [r.spells for r in results]
         del results
         result = SimulationResult(join_tables(tables), stats, referrals, everyone,
@@ -1114,10 +1111,11 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
 
 def simulate_shard(s: Scenario, replication: int, seed: int, mine: People, shard: Shard
                    ) -> SimulationResult:
-    """One shard's replication, of its people `mine`: its history with the population's
-    person ids; its referrals with the shard's."""
+    """One shard's replication, of its people `mine`: its history and referrals with the
+    population's person ids (the elapsed days are the whole population's, the caller's)."""
     result = _finished(Engine(s, replication, seed, mine, shard))
     return dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
+                               referrals=result.referrals.with_ids(shard.people),
                                elapsed_days=np.zeros(0))
 
 

@@ -106,6 +106,11 @@ class CompiledService:
     municipal_cost_per_day: float
 
     @classmethod
+    def all_of(cls, s: Scenario) -> list[CompiledService]:
+        """Every service of the scenario, compiled, in the scenario's order (their codes)."""
+        return [cls.compile(i, name, spec, s) for i, (name, spec) in enumerate(s.services.items())]
+
+    @classmethod
     def compile(cls, index: int, name: str, spec: Service, s: Scenario) -> CompiledService:
         munis = list(s.municipalities)
         pool_of = np.full(len(munis), -1, np.int64)

@@ -65,13 +65,13 @@ class Shard:
         return name if self.count == 1 else f"{name}/shard {self.index} of {self.count}"
 
 
-def pool_groups(s: Scenario) -> IntArray:
+def pool_groups(s: Scenario, services: list[CompiledService] | None = None) -> IntArray:
     """By municipality code: the label of its group of municipalities joined by shared pools
-    (of any service), labels numbered in order of each group's first municipality."""
+    (of any service; `services`: the scenario's, compiled, if the caller has them), labels
+    numbered in order of each group's first municipality."""
     n = len(s.municipalities)
     rows, cols, offset = [], [], n
-    for i, (name, spec) in enumerate(s.services.items()):
-        svc = CompiledService.compile(i, name, spec, s)
+    for svc in CompiledService.all_of(s) if services is None else services:
         inside = np.flatnonzero(svc.pool_of >= 0)
         rows.append(inside)
         cols.append(offset + svc.pool_of[inside])
@@ -92,8 +92,9 @@ def shards_of(s: Scenario, people: People, count: int | None = None) -> list[Sha
     n = len(people)
     if count is None:
         count = SHARDS if n >= SHARD_MIN_PEOPLE else 1
-    munis = len(s.municipalities)
-    group = pool_groups(s) if count > 1 else np.zeros(munis, np.int64)
+    services = CompiledService.all_of(s)
+    group = pool_groups(s, services) if count > 1 else np.zeros(len(s.municipalities),
+                                                                 np.int64)
     size = np.bincount(group[people.municipality], minlength=int(group.max()) + 1)
     # largest group first (ties: the first), each to the part with the fewest people so far
     part_of_group = np.zeros(size.size, np.int64)
@@ -104,8 +105,6 @@ def shards_of(s: Scenario, people: People, count: int | None = None) -> list[Sha
         load[k] += size[g]
     part = part_of_group[group]                         # by municipality
     person_part = part[people.municipality]
-    services = [CompiledService.compile(i, name, spec, s)
-                for i, (name, spec) in enumerate(s.services.items())]
     out = []
     for k in range(load.size):
         mine = np.flatnonzero(part == k)
@@ -153,7 +152,8 @@ def join_tables(tables: list[SpellTable]) -> SpellTable:
     before the next, so the history is held about once, not twice."""
     first = tables[0]
     meta: dict[str, Any] = {"municipalities": first.municipalities, "groups": first.groups,
-            "services": first.services, "paid_days_per_week": first.paid_days_per_week}
+                            "services": first.services,
+                            "paid_days_per_week": first.paid_days_per_week}
     rules = list(first.counter_at_start)
     parts = [t.columns() | {f"counter:{r}": t.counter_at_start[r] for r in rules}
              for t in tables]
