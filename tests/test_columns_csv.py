@@ -12,13 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incentive_sim.funding.money import cents
 from incentive_sim.report.columns_csv import (
+    CentsColumn,
+    CountColumn,
     FixedColumn,
     FlagColumn,
     IntColumn,
     NameColumn,
     csv_chunks,
     csv_lines,
+    format_count,
     slow_csv_lines,
 )
 
@@ -30,6 +34,16 @@ near_ties = st.builds(lambda k, d, e: (k + 0.5) / 10 ** d + e,
                       st.sampled_from([0.0, 1e-12, -1e-12, 5e-17]))
 numbers = st.one_of(finite, near_ties, st.sampled_from([0.0, -0.0, 18.605, 37.21, 576.755,
                                                         1461.0, 0.00005, 1e-300, 4.4e9]))
+# money and mean counts as the tables hold them: up to 4e7 (scaled by 10 ** 8 below 2 ** 52),
+# with half cents and their neighbours one representation error away, and tiny negatives
+money = st.one_of(
+    st.floats(-4e7, 4e7, allow_nan=False, allow_infinity=False, width=64),
+    st.builds(lambda k, e: (k + 0.5) / 100 + e, st.integers(-10 ** 9, 10 ** 9),
+              st.sampled_from([0.0, 1e-9, -1e-9, 2e-10, -2e-10])),
+    st.builds(lambda k, d: k / 10 ** d, st.integers(-4 * 10 ** 7, 4 * 10 ** 7),
+              st.integers(0, 5)),
+    st.sampled_from([0.0, -0.0, -0.004, -0.005, 0.005, 6716.405, 1.00005, -1.00005, 2.5,
+                     -1e-12, 0.00004999, 3.99995]))
 names = st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=5)
 
 
@@ -52,6 +66,29 @@ def test_the_byte_layout_writes_what_python_writes(data: st.DataObject, n: int) 
     assert csv_lines(columns, rows) == slow_csv_lines(columns, rows)
 
 
+@settings(max_examples=150, deadline=None)
+@given(values=st.lists(money, min_size=1, max_size=60))
+def test_cents_and_counts_are_written_as_cents_and_format_count_write_them(
+        values: list[float]) -> None:
+    """CentsColumn is `f"{cents(x):.2f}"` (8 decimals, then half a cent away from zero, never
+    -0.00), CountColumn is tables.format_count (no trailing zeros, never -0)."""
+    x = np.array(values)
+    rows = np.arange(x.size)
+    columns = [CentsColumn(x), CountColumn(x), FixedColumn(x, 4)]
+    assert all(c.fits(rows) for c in columns)
+    text = csv_lines(columns, rows)
+    assert text == slow_csv_lines(columns, rows)
+    assert text.decode().splitlines() == [
+        f"{cents(v):.2f},{format_count(v)},{v:.4f}" for v in values]
+
+
+def test_cents_and_counts_in_known_cases() -> None:
+    x = np.array([6716.405, -0.004, -0.005, 2.0, 0.5, -12.34567, 1e-9])
+    text = csv_lines([CentsColumn(x), CountColumn(x)], np.arange(x.size)).decode()
+    assert text.splitlines() == ["6716.41,6716.405", "0.00,-0.004", "-0.01,-0.005",
+                                 "2.00,2", "0.50,0.5", "-12.35,-12.3457", "0.00,0"]
+
+
 @pytest.mark.parametrize("values", [[1.5, np.nan, -np.inf], [1.5, 2.0 ** 53, -1e300]])
 def test_a_value_not_finite_or_too_large_is_written_as_python_writes_it(
         values: list[float]) -> None:
@@ -60,6 +97,9 @@ def test_a_value_not_finite_or_too_large_is_written_as_python_writes_it(
     assert not columns[0].fits(rows)
     assert csv_lines(columns, rows) == slow_csv_lines(columns, rows)
     assert csv_lines(columns, rows).startswith(b"1.50,1\n")
+    money = [CentsColumn(np.array([*values[:2], 5e7])), IntColumn(np.array([1, -2, 3]))]
+    assert not money[0].fits(rows)                  # 5e7 euros: not exact at 8 decimals
+    assert csv_lines(money, rows) == slow_csv_lines(money, rows)
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])

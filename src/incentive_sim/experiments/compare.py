@@ -38,10 +38,11 @@ from ..accounting.outcomes import Runs, outcomes, services_by_month, stock_by_mo
 from ..funding.money import cents
 from ..funding.spells import SpellTable
 from ..memory import release_freed_memory
+from ..report.columns_csv import format_count
 from ..report.html import compare_report
 from ..report.plots import write_behaviour_plots, write_comparison_plot
 from ..report.tables import csv_bytes as _csv
-from ..report.tables import format_count, yearly_csv
+from ..report.tables import yearly_csv
 from ..scenario import InputError, Problem, scenario_rules
 from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario

@@ -65,17 +65,20 @@ from ..funding.money import cents
 from ..funding.spells import SpellTable
 from ..memory import libc, release_freed_memory
 from ..report.columns_csv import (
+    CentsColumn,
     Column,
+    CountColumn,
     FixedColumn,
     FlagColumn,
     IntColumn,
     NameColumn,
     csv_chunks,
+    format_count,
 )
 from ..report.html import run_report
 from ..report.plots import load_matplotlib, write_run_plots
 from ..report.tables import csv_bytes as _csv
-from ..report.tables import format_count, yearly_csv
+from ..report.tables import yearly_csv
 from ..scenario import InputError, Problem
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
@@ -886,15 +889,23 @@ def resolved_yaml(scenario: Scenario, seed: int | None = None,
     return header + body
 
 
+def _cells_csv(header: Sequence[str], names: Sequence[tuple[npt.NDArray[np.intp], Sequence[str]]],
+               values: Sequence[Column]) -> bytes:
+    """A CSV of the cells of an array, one row each: the names of the cell's indices (codes,
+    names), then its `values` (report.columns_csv: the text Python's formatting gives)."""
+    columns: list[Column] = [NameColumn(codes, table) for codes, table in names]
+    columns += values
+    rows = np.arange(len(names[0][0]), dtype=np.int64)
+    return b"".join(csv_chunks(header, columns, rows))
+
+
 def _costs_csv(acc: Accumulator, plan: Plan) -> bytes:
     assert acc.amounts is not None
     mean = np.round(acc.amounts / acc.count, 2)
-    rows = []
-    for index in zip(*np.nonzero(mean), strict=True):
-        r, m, k, p, i = (int(x) for x in index)
-        rows.append((plan.priced[r], plan.months[m], plan.municipalities[k], PAYERS[p],
-                     ITEMS[i], f"{mean[index]:.2f}"))
-    return _csv(("rule", "month", "municipality", "payer", "item", "amount"), rows)
+    r, m, k, p, i = cell = np.nonzero(mean)
+    return _cells_csv(("rule", "month", "municipality", "payer", "item", "amount"),
+                      [(r, plan.priced), (m, plan.months), (k, plan.municipalities),
+                       (p, PAYERS), (i, ITEMS)], [FixedColumn(mean[cell], 2)])
 
 
 def _municipal_share_csv(acc: Accumulator, plan: Plan) -> bytes:
@@ -904,15 +915,14 @@ def _municipal_share_csv(acc: Accumulator, plan: Plan) -> bytes:
     recipients, paid_days, euros = acc.bill / acc.count
     labels = band_labels(plan.compiled[plan.in_force])
     munis = plan.scenario.municipalities
-    rows = []
-    for index in zip(*np.nonzero(paid_days), strict=True):
-        m, k, b, c = (int(x) for x in index)
-        name = plan.municipalities[k]
-        rows.append((plan.months[m], munis[name].code or name, name, BENEFITS[b], labels[c],
-                     format_count(recipients[index]), f"{paid_days[index]:.4f}",
-                     f"{cents(euros[index]):.2f}"))
-    return _csv(("month", "municipality_code", "municipality", "benefit", "day_class",
-                 "recipients", "paid_days", "municipal_share_eur"), rows)
+    codes = [munis[name].code or name for name in plan.municipalities]
+    m, k, b, c = cell = np.nonzero(paid_days)
+    return _cells_csv(("month", "municipality_code", "municipality", "benefit", "day_class",
+                       "recipients", "paid_days", "municipal_share_eur"),
+                      [(m, plan.months), (k, codes), (k, plan.municipalities), (b, BENEFITS),
+                       (c, labels)],
+                      [CountColumn(recipients[cell]), FixedColumn(paid_days[cell], 4),
+                       CentsColumn(euros[cell])])
 
 
 def _municipalities_yearly_csv(acc: Accumulator, plan: Plan) -> bytes:
@@ -940,12 +950,10 @@ def _referrals_csv(acc: Accumulator, plan: Plan) -> bytes:
 def _stock_csv(acc: Accumulator, plan: Plan) -> bytes:
     assert acc.stock is not None
     mean = acc.stock / acc.count
-    rows = []
-    for index in zip(*np.nonzero(mean), strict=True):
-        m, k, g, s = (int(x) for x in index)
-        rows.append((plan.months[m], plan.municipalities[k], acc.groups[g], STATES[s],
-                     format_count(mean[index])))
-    return _csv(("month", "municipality", "group", "state", "count"), rows)
+    m, k, g, st = cell = np.nonzero(mean)
+    return _cells_csv(("month", "municipality", "group", "state", "count"),
+                      [(m, plan.months), (k, plan.municipalities), (g, acc.groups),
+                       (st, STATES)], [CountColumn(mean[cell])])
 
 
 def _indicators_csv(acc: Accumulator, plan: Plan) -> bytes:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..funding.money import cents
+
 Bytes = npt.NDArray[np.uint8]
 Mask = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -57,6 +59,12 @@ class Slot:
     def lines(self) -> bytes:
         """The used bytes in row order (flat: a 2-d mask would make index arrays)."""
         return self.text.reshape(-1)[self.used.reshape(-1)].tobytes()
+
+
+def format_count(x: float) -> str:
+    """A mean count: an integer when it is one, else up to 4 decimals."""
+    text = f"{x:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _digits_width(v: npt.NDArray[np.integer]) -> int:
@@ -112,6 +120,25 @@ class IntColumn:
         return [str(x) for x in self.values[rows].tolist()]
 
 
+def _scaled(x: npt.NDArray[np.float64], digits: int) -> IntArray:
+    """|x| rounded to `digits` decimals as `format(x, f".{digits}f")` rounds it, as integers
+    scaled by 10 ** digits (|x| * 10 ** digits below 2 ** 52: see FixedColumn.fits)."""
+    product = np.abs(x) * 10 ** digits
+    scaled = np.rint(product)
+    # rint of the float product is the correctly rounded scaled value unless the exact
+    # product may lie on the other side of a tie: then Python's exact formatting decides
+    tie = np.abs(product - np.floor(product) - 0.5) <= np.maximum(4 * np.spacing(product),
+                                                                  1e-9)
+    unsure = np.flatnonzero(tie)
+    v: IntArray = scaled.astype(np.int64)
+    if unsure.size:              # few distinct values, such as a half cent, recur often
+        spec = f".{digits}f"
+        values, where = np.unique(np.abs(x[unsure]), return_inverse=True)
+        exact = [int(format(a, spec).replace(".", "")) for a in values.tolist()]
+        v[unsure] = np.asarray(exact, np.int64)[where]
+    return v
+
+
 @dataclass(frozen=True)
 class FixedColumn:
     """Floats with `digits` decimals, as `format(x, f".{digits}f")` writes them."""
@@ -119,30 +146,25 @@ class FixedColumn:
     values: npt.NDArray[np.floating]
     digits: int
 
+    # decimals the values are first rounded to (more than `digits` where a column rounds twice)
+    def _exact_digits(self) -> int:
+        return self.digits
+
     def fits(self, rows: IntArray) -> bool:
         """Whether every value is finite and, scaled, an exact integer of a float."""
         x = np.abs(np.asarray(self.values[rows], np.float64))
-        return bool(np.isfinite(x).all() and x.max(initial=0.0) < 2.0 ** 52 / 10 ** self.digits)
+        return bool(np.isfinite(x).all()
+                    and x.max(initial=0.0) < 2.0 ** 52 / 10 ** self._exact_digits())
+
+    def _rounded(self, x: npt.NDArray[np.float64]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """The magnitudes scaled by 10 ** digits, and where a minus sign goes."""
+        return _scaled(x, self.digits), np.signbit(x)
 
     def prepare(self, rows: IntArray) -> tuple[int, Any]:
-        x = np.asarray(self.values[rows], np.float64)
-        scale = 10 ** self.digits
-        product = np.abs(x) * scale
-        scaled = np.rint(product)
-        # rint of the float product is the correctly rounded scaled value unless the exact
-        # product may lie on the other side of a tie: then Python's exact formatting decides
-        tie = np.abs(product - np.floor(product) - 0.5) <= np.maximum(4 * np.spacing(product),
-                                                                      1e-9)
-        unsure = np.flatnonzero(tie)
-        v = scaled.astype(np.int64)
-        if unsure.size:          # few distinct values, such as a half cent, recur often
-            spec = f".{self.digits}f"
-            values, where = np.unique(np.abs(x[unsure]), return_inverse=True)
-            exact = [int(format(a, spec).replace(".", "")) for a in values.tolist()]
-            v[unsure] = np.asarray(exact, np.int64)[where]
-        whole, fraction = np.divmod(v, scale)
+        v, negative = self._rounded(np.asarray(self.values[rows], np.float64))
+        whole, fraction = np.divmod(v, 10 ** self.digits)
         width = 1 + _digits_width(whole) + (1 + self.digits if self.digits else 0)
-        return width, (np.signbit(x), whole, fraction)
+        return width, (negative, whole, fraction)
 
     def fill(self, slot: Slot, width: int, prepared: Any) -> None:
         negative, whole, fraction = prepared
@@ -155,6 +177,59 @@ class FixedColumn:
     def text(self, rows: IntArray) -> list[str]:
         spec = f".{self.digits}f"
         return [format(x, spec) for x in np.asarray(self.values[rows], np.float64).tolist()]
+
+
+CENT_DIGITS = 8          # money.cents: rounded to 1e-8 first (a representation error gone)
+
+
+@dataclass(frozen=True)
+class CentsColumn(FixedColumn):
+    """Money as `f"{money.cents(x):.2f}"` writes it: rounded to 8 decimals, then to cents
+    half away from zero, never -0.00."""
+
+    digits: int = 2
+
+    def _exact_digits(self) -> int:
+        return CENT_DIGITS
+
+    def _rounded(self, x: npt.NDArray[np.float64]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        half = 10 ** (CENT_DIGITS - self.digits) // 2
+        v = (_scaled(x, CENT_DIGITS) + half) // (2 * half)
+        return v, np.signbit(x) & (v > 0)
+
+    def text(self, rows: IntArray) -> list[str]:
+        return [f"{cents(x):.{self.digits}f}"
+                for x in np.asarray(self.values[rows], np.float64).tolist()]
+
+
+@dataclass(frozen=True)
+class CountColumn(FixedColumn):
+    """Mean counts as `tables.format_count` writes them: up to 4 decimals, trailing zeros
+    (and a bare point) dropped, never -0."""
+
+    digits: int = 4
+
+    def _rounded(self, x: npt.NDArray[np.float64]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        v = _scaled(x, self.digits)
+        return v, np.signbit(x) & (v > 0)
+
+    def fill(self, slot: Slot, width: int, prepared: Any) -> None:
+        negative, whole, fraction = prepared
+        _sign(slot, negative)
+        _digits(slot, whole, width - 2 - self.digits)
+        text, used = slot.put(1)
+        text[:] = ord(".")
+        used[:, 0] = fraction > 0
+        # the fraction's digits up to its last one that is not zero
+        kept = np.zeros(fraction.size, np.int8)
+        for k in range(self.digits):
+            kept = np.where(fraction % 10 ** (self.digits - k) > 0, k + 1, kept)
+        _digits(slot, fraction, self.digits, pad=True)
+        np.less(np.arange(self.digits, dtype=np.int8)[None, :], kept[:, None],
+                out=slot.used[:, slot.at - self.digits:slot.at])
+
+    def text(self, rows: IntArray) -> list[str]:
+        return [format_count(x) for x in np.asarray(self.values[rows], np.float64).tolist()]
 
 
 @dataclass(frozen=True)
@@ -210,7 +285,7 @@ class FlagColumn:
         return ["1" if x else "0" for x in self.values[rows].tolist()]
 
 
-Column = IntColumn | FixedColumn | NameColumn | FlagColumn
+Column = IntColumn | FixedColumn | CentsColumn | CountColumn | NameColumn | FlagColumn
 
 
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:

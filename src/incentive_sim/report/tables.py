@@ -13,17 +13,11 @@ import numpy.typing as npt
 
 from ..accounting.money import YEARLY_MEASURES, YEARLY_STATISTICS, yearly_columns, yearly_summary
 from ..funding.money import cents
-from .columns_csv import csv_text
+from .columns_csv import csv_text, format_count
 
 
 def csv_bytes(header: Sequence[str], rows: Any) -> bytes:
     return csv_text(itertools.chain([header], rows)).encode("utf-8")
-
-
-def format_count(x: float) -> str:
-    """A mean count: an integer when it is one, else up to 4 decimals."""
-    text = f"{x:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def horizon_end(start: dt.date, horizon_days: int) -> dt.date:
