@@ -4,6 +4,7 @@ the fresh processes they run in (processes.py)."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fcntl
 import multiprocessing
 import os
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from incentive_sim.processes import spawned
+from incentive_sim.processes import PIPE_BYTES, spawned
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import STATE_CODE
@@ -213,6 +214,16 @@ def test_a_spawned_call_gives_its_result_or_its_exception() -> None:
     with pytest.raises(RuntimeError, match=r"died \(exit status 3\)"), \
             spawned(os._exit, 3) as wait:
         wait()
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ") or int(
+    Path("/proc/sys/fs/pipe-max-size").read_text()) < PIPE_BYTES, reason="Linux pipes only")
+@pytest.mark.parametrize("fd", [0, 1])
+def test_a_spawned_calls_pipes_are_widened(fd: int) -> None:
+    """A shard's call and its result (hundreds of MB) cross pipes of 1 MiB, not 64 KiB: as
+    the new process sees its standard input and output."""
+    with spawned(fcntl.fcntl, fd, fcntl.F_GETPIPE_SZ) as wait:
+        assert wait() == PIPE_BYTES
 
 
 def test_a_script_without_a_main_guard_can_spawn(tmp_path: Path) -> None:
