@@ -228,10 +228,11 @@ def test_a_failing_run_leaves_no_half_written_output(small: Scenario, tmp_path: 
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     real = run_module.simulate
 
-    def failing(s: Scenario, replication: int = 0, seed: int | None = None) -> Any:
+    def failing(s: Scenario, replication: int = 0, seed: int | None = None,
+                **options: Any) -> Any:
         if replication == 1:
             raise RuntimeError("engine failure")
-        return real(s, replication, seed)
+        return real(s, replication, seed, **options)
 
     monkeypatch.setattr(run_module, "simulate", failing)
     fresh = tmp_path / "fresh" / "out"

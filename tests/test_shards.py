@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import fcntl
+import functools
+import itertools
+import json
 import multiprocessing
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from incentive_sim.accounting.kela import Bill
+from incentive_sim.accounting.ledger import Ledger, Plan
+from incentive_sim.experiments.run import price_part, run_scenario
+from incentive_sim.funding.counters import counters_for_rule
+from incentive_sim.funding.spells import SpellTable
 from incentive_sim.processes import PIPE_BYTES, spawned
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.schema import Scenario
@@ -248,3 +257,73 @@ def test_shards_start_a_process_only_from_a_process_not_itself_a_worker(
         assert pool.submit(shards.may_start_processes).result() is False
     monkeypatch.setattr(sys, "executable", "")
     assert shards.may_start_processes() is False
+
+
+def test_shards_price_themselves_as_the_joined_history_is_priced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each shard works out its counters, its ledger booking and its Kela bill where it ran
+    (run.price_part); Ledger.build and Bill.of of the joined history work them out part by
+    part: the same bits. And it is the same pricing as of the history in one part, but for
+    the order in which floats are summed."""
+    s = three_municipalities(tmp_path)
+    plan = Plan.of(s)
+    monkeypatch.setattr(engine, "may_start_processes", lambda: True)
+    priced = simulate(s, 0, shards=2, then=functools.partial(price_part, plan, True))
+    plain = simulate(s, 0, shards=2)
+    parts = plain.spells.parts
+    assert len(parts) == 3 and priced.spells.parts == parts and len(priced.parts_done) == 2
+    assert np.array_equal(priced.spells.end_day, plain.spells.end_day)
+    for name, rule in plan.simple_rules().items():
+        counter = plain.spells.counter_at_start.get(name)
+        if counter is None:
+            counter = counters_for_rule(plain.spells, rule)
+            # part by part: each part's counters as if it were alone
+            alone = [counters_for_rule(replace(plain.spells.take(slice(a, b)),
+                                               counter_at_start={}), rule)
+                     for a, b in itertools.pairwise(parts)]
+            assert np.array_equal(counter, np.concatenate(alone))
+        assert np.array_equal(priced.spells.counter_at_start[name], counter), name
+    shard_made = Ledger.build(s, priced.spells, plan,
+                              bookings=[p.booking for p in priced.parts_done])
+    here = Ledger.build(s, plain.spells, plan)
+    for field in ("amounts", "gross", "counter_in_force"):
+        assert np.array_equal(getattr(shard_made, field), getattr(here, field)), field
+    assert shard_made.yearly is not None and here.yearly is not None
+    assert np.array_equal(shard_made.yearly.amounts, here.yearly.amounts)
+    assert np.array_equal(shard_made.yearly.stacked_people(), here.yearly.stacked_people())
+    for name in plan.priced:
+        assert np.array_equal(shard_made.paid_days_by_counter[name],
+                              here.paid_days_by_counter[name])
+        assert np.array_equal(shard_made.transfers[name], here.transfers[name])
+    bill = priced.parts_done[0].bill + priced.parts_done[1].bill
+    assert np.array_equal(bill, Bill.stacked(plain.spells, plan))
+    # one part: the same euros to a millionth of a cent
+    whole = SpellTable(**plain.spells.columns(), municipalities=plain.spells.municipalities,
+                       groups=plain.spells.groups, services=plain.spells.services,
+                       counter_at_start=plain.spells.counter_at_start)
+    one = Ledger.build(s, whole, plan)
+    assert np.abs(here.amounts).max() > 1e5
+    np.testing.assert_allclose(here.amounts, one.amounts, rtol=1e-12, atol=1e-8)
+    np.testing.assert_allclose(bill, Bill.stacked(whole, plan), rtol=1e-12, atol=1e-8)
+
+
+def test_a_run_in_shards_gives_the_same_bytes_in_processes_and_one_after_the_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every output of a run whose shards price themselves, the second in a process of its
+    own or both here: the same bytes (but the time the run took)."""
+    s = three_municipalities(tmp_path)
+    monkeypatch.setattr(shards, "SHARD_MIN_PEOPLE", 0)
+    made = {}
+    for apart in (True, False):
+        monkeypatch.setattr(engine, "may_start_processes", lambda apart=apart: apart)
+        out = tmp_path / f"apart-{apart}"
+        run_scenario(s, out, replications=1, write_spells=True)
+        made[apart] = {p.relative_to(out).as_posix(): p.read_bytes()
+                       for p in sorted(out.rglob("*")) if p.is_file()}
+    assert made[True].keys() == made[False].keys()
+    differ = [name for name in made[True] if made[True][name] != made[False][name]]
+    assert set(differ) <= {"summary.json", "report.html", "manifest.json"}
+    summaries = [json.loads(made[a]["summary.json"]) for a in (True, False)]
+    for summary in summaries:
+        summary["provenance"].pop("wall_time_s")
+    assert summaries[0] == summaries[1]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..funding.counters import rule_counters, split_by_phase
 from ..funding.pricing import co_financeable
 from ..funding.rules import CompiledRule
-from ..funding.spells import SpellTable, person_chunks
+from ..funding.spells import SpellTable, parts_of, person_chunks
 from ..memory import handing_back
 from ..scenario.vocabulary import BENEFITS
 from .ledger import Plan, cells_of_distinct_pairs, month_index
@@ -135,6 +135,10 @@ class Bill:
 
     @classmethod
     def of(cls, spells: SpellTable, plan: Plan, chunk_rows: int = 100_000) -> Bill:
+        """The bill of a history; of a table of parts (SpellTable.parts), the parts' bills
+        added, as a national simulation's shards draw them up."""
+        if len(spells.parts) > 2:
+            return cls.added([cls.of(part, plan, chunk_rows) for _, part in parts_of(spells)])
         labels = band_labels(plan.compiled[plan.in_force])
         shape = (len(plan.months), len(plan.municipalities), len(BENEFITS), len(labels))
         size = int(np.prod(shape))
@@ -156,3 +160,16 @@ class Bill:
                     np.concatenate(cells), np.concatenate(persons), people), minlength=size)
         return cls(labels, recipients.reshape(shape), paid_days.reshape(shape),
                    euros.reshape(shape))
+
+    @classmethod
+    def added(cls, parts: list[Bill]) -> Bill:
+        """The bills of parts of a history added, in order (parts of different municipalities:
+        exact)."""
+        first, *rest = parts
+        recipients, paid_days, euros = (first.recipients.copy(), first.paid_days.copy(),
+                                        first.euros.copy())
+        for part in rest:
+            recipients += part.recipients
+            paid_days += part.paid_days
+            euros += part.euros
+        return cls(first.labels, recipients, paid_days, euros)

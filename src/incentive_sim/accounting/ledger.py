@@ -39,7 +39,13 @@ from ..funding.counters import (
 )
 from ..funding.pricing import Pricing, ServiceCosts, price
 from ..funding.rules import CompiledRule, compile_rule
-from ..funding.spells import SpellTable, distinct, person_chunks, searchsorted_days
+from ..funding.spells import (
+    SpellTable,
+    distinct,
+    parts_of,
+    person_chunks,
+    searchsorted_days,
+)
 from ..funding.transfers import transfer_amounts
 from ..memory import handing_back
 from ..scenario import scenario_rules
@@ -240,16 +246,107 @@ class Ledger:
     @classmethod
     def build(cls, scenario: Scenario, spells: SpellTable, plan: Plan | None = None,
               chunk_rows: int = CHUNK_ROWS,
-              counters_given: Mapping[str, FloatArray] | None = None) -> Ledger:
+              counters_given: Mapping[str, FloatArray] | None = None,
+              bookings: Sequence[Booking] | None = None) -> Ledger:
         """Price `spells` under every rule the scenario reports (and the base rules of its
         transfers). The history is priced in chunks of whole people of about `chunk_rows`
-        segments, so memory stays bounded however large the history."""
+        segments, so memory stays bounded however large the history; a table of parts
+        (SpellTable.parts) part by part, the parts' amounts then added. `bookings`: the
+        parts' amounts booked already (Booking.of of each part, as a national simulation's
+        shards book them), in the table's part order."""
         plan = plan or Plan.of(scenario)
         if spells.municipalities != plan.municipalities:
             raise ValueError("the history's municipalities are not the scenario's")
         simple = plan.simple_rules()
         counters = {name: rule_counter(spells, rule, counters_given)
                     for name, rule in simple.items()}
+        if bookings is None:
+            bookings = [Booking.of(scenario, part, plan, chunk_rows,
+                                   {name: c[rows] for name, c in counters.items()})
+                        for rows, part in parts_of(spells)]
+        booking = Booking.added(bookings)
+        booked, yearly = booking.booked, booking.yearly
+        n_munis = len(plan.municipalities)
+        _, first_days = year_starts(plan.month_starts, plan.months)
+        transfers: dict[str, FloatArray] = {}
+        share = month_days(plan.month_starts, scenario.horizon_days) / scenario.horizon_days
+        for name, rule_transfers in plan.transfers.items():
+            total = np.zeros(n_munis)
+            for t in rule_transfers:
+                total += _transfer(t, name, plan, booked)
+            transfers[name] = total
+        year_share = np.diff(np.append(first_days, float(scenario.horizon_days))) / (
+            scenario.horizon_days)
+        for name, total in transfers.items():   # after all: a base may itself receive some
+            spread = share[:, None] * total[None, :]
+            booked[name][:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
+            booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
+            if name in plan.priced:
+                spread = year_share[:, None] * total[None, :]
+                r = plan.priced.index(name)
+                yearly.amounts[r, :, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
+                yearly.amounts[r, :, :, PAYER_INDEX["municipality"],
+                               ITEM_INDEX["transfer"]] -= spread
+        amounts = np.stack([booked[name] for name in plan.priced])
+        first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
+        return cls(plan.priced, plan.months, plan.municipalities, amounts, booking.gross,
+                   transfers, counter_in_force(spells, plan.compiled[first], counters),
+                   booking.by_counter, yearly)
+
+    # ------------------------------------------------------------ views
+
+    def rule_index(self, rule: str) -> int:
+        return self.rules.index(rule)
+
+    def totals(self, rule: str) -> dict[str, float]:
+        """payer -> total over months, municipalities and items; plus `gross`."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1, 3))
+        out = {p: float(a[i]) for i, p in enumerate(PAYERS)}
+        out["gross"] = float(a.sum())
+        return out
+
+    def by_item(self, rule: str) -> dict[str, dict[str, float]]:
+        """payer (and `gross`) -> item -> total."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1))      # (payer, item)
+        out = {p: {item: float(a[i, j]) for j, item in enumerate(ITEMS)}
+               for i, p in enumerate(PAYERS)}
+        out["gross"] = {item: float(a[:, j].sum()) for j, item in enumerate(ITEMS)}
+        return out
+
+    def by_municipality(self, rule: str) -> dict[str, dict[str, float]]:
+        """municipality -> payer (and `gross`) -> total."""
+        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 3))      # (municipality, payer)
+        return {m: {**{p: float(a[k, i]) for i, p in enumerate(PAYERS)},
+                    "gross": float(a[k].sum())}
+                for k, m in enumerate(self.municipalities)}
+
+    def municipal_liability(self, rule: str) -> FloatArray:
+        """Per municipality: what the municipality pays under the rule before transfers."""
+        a = self.amounts[self.rule_index(rule)][:, :, PAYER_INDEX["municipality"]]
+        return np.asarray(a.sum(axis=0)[:, :ITEM_INDEX["transfer"]].sum(axis=1))
+
+
+@dataclass(frozen=True, eq=False)
+class Booking:
+    """A history's amounts before transfers (of one part of a table, or of a whole one): by
+    rule (month, municipality, payer, item), the gross outlay (month, municipality), the
+    yearly view, and the paid days on each priced rule's staircase."""
+
+    booked: dict[str, FloatArray]
+    gross: FloatArray
+    yearly: Yearly
+    by_counter: dict[str, FloatArray]
+
+    @classmethod
+    def of(cls, scenario: Scenario, spells: SpellTable, plan: Plan,
+           chunk_rows: int = CHUNK_ROWS,
+           counters: Mapping[str, FloatArray] | None = None) -> Booking:
+        """The amounts of `spells` (one part), with the counters of the plan's simple rules
+        (by name; those missing are taken from the table or worked out)."""
+        simple = plan.simple_rules()
+        if counters is None or any(name not in counters for name in simple):
+            counters = {name: rule_counter(spells, rule, counters)
+                        for name, rule in simple.items()}
         costs = service_costs(scenario, spells.services)
         n_months, n_munis = len(plan.months), len(plan.municipalities)
         booked = {name: np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
@@ -312,26 +409,6 @@ class Ledger:
                                         0.0)
             gross += book(pieces.daily_amount * pieces.paid_days + service_cost)
 
-        transfers: dict[str, FloatArray] = {}
-        share = month_days(plan.month_starts, scenario.horizon_days) / scenario.horizon_days
-        for name, rule_transfers in plan.transfers.items():
-            total = np.zeros(n_munis)
-            for t in rule_transfers:
-                total += _transfer(t, name, plan, booked)
-            transfers[name] = total
-        year_share = np.diff(np.append(first_days, float(scenario.horizon_days))) / (
-            scenario.horizon_days)
-        for name, total in transfers.items():   # after all: a base may itself receive some
-            spread = share[:, None] * total[None, :]
-            booked[name][:, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
-            booked[name][:, :, PAYER_INDEX["municipality"], ITEM_INDEX["transfer"]] -= spread
-            if name in plan.priced:
-                spread = year_share[:, None] * total[None, :]
-                r = plan.priced.index(name)
-                yearly.amounts[r, :, :, PAYER_INDEX["state"], ITEM_INDEX["transfer"]] += spread
-                yearly.amounts[r, :, :, PAYER_INDEX["municipality"],
-                               ITEM_INDEX["transfer"]] -= spread
-        amounts = np.stack([booked[name] for name in plan.priced])
         # the staircase of paid days: sums over segments, so taken a few million at a time
         # (views of the history's columns: slices copy nothing)
         by_counter = {name: np.zeros(COUNTER_DAY_BINS.size - 1) for name in plan.priced}
@@ -341,42 +418,31 @@ class Ledger:
             here = {name: c[span] for name, c in counters.items()}
             for name in plan.priced:
                 by_counter[name] += paid_days_by_counter(part, plan.compiled[name], here)
-        first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
-        return cls(plan.priced, plan.months, plan.municipalities, amounts, gross, transfers,
-                   counter_in_force(spells, plan.compiled[first], counters), by_counter,
-                   yearly)
+        return cls(booked, gross, yearly, by_counter)
 
-    # ------------------------------------------------------------ views
-
-    def rule_index(self, rule: str) -> int:
-        return self.rules.index(rule)
-
-    def totals(self, rule: str) -> dict[str, float]:
-        """payer -> total over months, municipalities and items; plus `gross`."""
-        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1, 3))
-        out = {p: float(a[i]) for i, p in enumerate(PAYERS)}
-        out["gross"] = float(a.sum())
-        return out
-
-    def by_item(self, rule: str) -> dict[str, dict[str, float]]:
-        """payer (and `gross`) -> item -> total."""
-        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 1))      # (payer, item)
-        out = {p: {item: float(a[i, j]) for j, item in enumerate(ITEMS)}
-               for i, p in enumerate(PAYERS)}
-        out["gross"] = {item: float(a[:, j].sum()) for j, item in enumerate(ITEMS)}
-        return out
-
-    def by_municipality(self, rule: str) -> dict[str, dict[str, float]]:
-        """municipality -> payer (and `gross`) -> total."""
-        a = self.amounts[self.rule_index(rule)].sum(axis=(0, 3))      # (municipality, payer)
-        return {m: {**{p: float(a[k, i]) for i, p in enumerate(PAYERS)},
-                    "gross": float(a[k].sum())}
-                for k, m in enumerate(self.municipalities)}
-
-    def municipal_liability(self, rule: str) -> FloatArray:
-        """Per municipality: what the municipality pays under the rule before transfers."""
-        a = self.amounts[self.rule_index(rule)][:, :, PAYER_INDEX["municipality"]]
-        return np.asarray(a.sum(axis=0)[:, :ITEM_INDEX["transfer"]].sum(axis=1))
+    @classmethod
+    def added(cls, parts: Sequence[Booking]) -> Booking:
+        """The parts' amounts added, in order (parts of different municipalities: exact)."""
+        first, *rest = parts
+        if not rest:
+            return first
+        booked = {name: a.copy() for name, a in first.booked.items()}
+        gross = first.gross.copy()
+        y = first.yearly
+        yearly = Yearly(y.years, y.amounts.copy(), y.recipients.copy(), y.benefit_days.copy(),
+                        y.gross_benefits.copy())
+        by_counter = {name: a.copy() for name, a in first.by_counter.items()}
+        for part in rest:
+            for name in booked:
+                booked[name] += part.booked[name]
+            gross += part.gross
+            yearly.amounts[:] += part.yearly.amounts
+            yearly.recipients[:] += part.yearly.recipients
+            yearly.benefit_days[:] += part.yearly.benefit_days
+            yearly.gross_benefits[:] += part.yearly.gross_benefits
+            for name in by_counter:
+                by_counter[name] += part.by_counter[name]
+        return cls(booked, gross, yearly, by_counter)
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,6 +20,7 @@ scenario.resolved.yaml.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ from .run import (
     REFERRALS,
     RESOLVED,
     output_folder,
+    price_part,
     progress_bar,
     provenance,
     publish,
@@ -105,9 +107,12 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
         scenario = scenario.model_copy(update={"funding": scenario.funding.model_copy(
             update={"in_force": rule})})
     plan = Plan.of(scenario, rules_priced=rules, transfers=transfers)
-    result = simulate(scenario, replication, seed)
+    # a national simulation's shards price themselves where they ran (see run.price_part)
+    result = simulate(scenario, replication, seed,
+                      then=functools.partial(price_part, plan, False))
     release_freed_memory()
-    ledger = Ledger.build(scenario, result.spells, plan)
+    ledger = Ledger.build(scenario, result.spells, plan,
+                          bookings=[p.booking for p in result.parts_done] or None)
     # a rule may be asked for twice (compared with itself): priced once, reported twice
     order = [plan.priced.index(rule) for rule in rules]
     by_muni = ledger.amounts[order].sum(axis=1)               # (rule, muni, payer, item)

@@ -45,7 +45,7 @@ import yaml
 from .. import __version__
 from ..accounting.behaviour import Behaviour
 from ..accounting.kela import Bill, band_labels
-from ..accounting.ledger import Ledger, Plan, year_starts
+from ..accounting.ledger import Booking, Ledger, Plan, year_starts
 from ..accounting.money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
 from ..accounting.money import measures_dict, yearly_values
 from ..accounting.outcomes import (
@@ -169,7 +169,9 @@ class HistoryDigest:
     behaviour: Behaviour
 
     @classmethod
-    def of(cls, plan: Plan, result: SimulationResult) -> HistoryDigest:
+    def of(cls, plan: Plan, result: SimulationResult,
+           bill: FloatArray | None = None) -> HistoryDigest:
+        """`bill`: Bill.stacked of the history, drawn up already (by its shards)."""
         spells = result.spells
         horizon = result.horizon_days
         services: dict[str, dict[str, float]] = {}
@@ -190,7 +192,7 @@ class HistoryDigest:
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
             monthly_indicators(spells, plan.month_starts, result.elapsed_days, runs),
-            by_service, Bill.stacked(spells, plan),
+            by_service, Bill.stacked(spells, plan) if bill is None else bill,
             Behaviour.of(referrals, stock, by_service, result.services,
                          len(plan.municipalities), horizon))
 
@@ -211,15 +213,25 @@ def replicate(scenario: Scenario, seed: int, replication: int,
 def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Path | None,
                transfers: bool, explain_dir: Path | None) -> Replication:
     plan = Plan.of(scenario, transfers=transfers)
-    result = simulate(scenario, replication, seed)
+    # a national simulation's shards price themselves where they ran (PricedPart)
+    result = simulate(scenario, replication, seed, then=functools.partial(price_part, plan,
+                                                                          True))
     release_freed_memory()
+    spells = result.spells
+    priced: list[PricedPart] = list(result.parts_done)
+    bookings = [p.booking for p in priced] or None
+    bill = None
+    for part in priced:                  # added in part order, as Bill.of adds the parts
+        assert part.bill is not None
+        bill = part.bill.copy() if bill is None else bill + part.bill
     # The digest of the history (Kela's bill above all) and the ledger read the same history
     # and write nothing shared: the digest is drawn up in a second thread while the ledger
     # prices (numpy releases the interpreter in the sorting, counting and arithmetic that
-    # dominate both), with identical results.
+    # dominate both), with identical results. Where the shards priced themselves, the ledger
+    # only adds their amounts, and the digest is drawn up once the second thread has written
+    # explain's store.
     # The counters of rules the engine did not keep are shared out between the two threads
     # too, the second's first, so the ledger has them soon.
-    spells = result.spells
     spells.person_order()            # cached on the table, with the person starts, before
                                      # both threads read them
     simple = plan.simple_rules()
@@ -227,7 +239,8 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     with ThreadPoolExecutor(max_workers=1) as pool:
         later = {name: pool.submit(released, counters_for_rule, spells, simple[name])
                  for name in missing[1::2]}
-        digest = pool.submit(released, HistoryDigest.of, plan, result)
+        digest = (pool.submit(released, HistoryDigest.of, plan, result, bill)
+                  if bookings is None else None)
         given = {name: released(counters_for_rule, spells, simple[name])
                  for name in missing[0::2]}
         given.update({name: future.result() for name, future in later.items()})
@@ -239,13 +252,40 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
                         for name in plan.explained_rules()}
             stored = pool.submit(released, write_explain_store, explain_dir, spells, counters,
                                  simple, result.horizon_days)
-        ledger = Ledger.build(scenario, spells, plan, counters_given=given)
-        history = digest.result()
+        ledger = Ledger.build(scenario, spells, plan, counters_given=given, bookings=bookings)
+        if digest is None and stored is not None:
+            # not beside the store: the two together held 1.8 GiB of a national run
+            stored.result()
+        history = (digest.result() if digest is not None
+                   else released(HistoryDigest.of, plan, result, bill))
         if stored is not None:
             stored.result()
     if spells_path is not None:
         write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
     return Replication.of(scenario, plan, result, ledger, history)
+
+
+@dataclass(frozen=True, eq=False)
+class PricedPart:
+    """A shard's history priced where it was simulated: its amounts before transfers and, if
+    asked for, its Kela bill (Bill.stacked)."""
+
+    booking: Booking
+    bill: FloatArray | None
+
+
+def price_part(plan: Plan, with_bill: bool, result: SimulationResult) -> SimulationResult:
+    """simulate's `then` for a shard: the counters of the plan's rules that the engine did not
+    keep (added to the shard's history, so the joined history has them), the shard's ledger
+    booking and bill. What Ledger.build and Bill.of of the joined history work out part by
+    part, the same bits."""
+    spells = result.spells
+    for name, rule in plan.simple_rules().items():
+        if name not in spells.counter_at_start:
+            spells = spells.with_counter(name, released(counters_for_rule, spells, rule))
+    booking = released(Booking.of, plan.scenario, spells, plan)
+    bill = released(Bill.stacked, spells, plan) if with_bill else None
+    return replace(result, spells=spells, parts_done=(PricedPart(booking, bill),))
 
 
 def released(fn: Callable[..., T], *args: Any) -> T:

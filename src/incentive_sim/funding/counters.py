@@ -23,6 +23,7 @@ from .rules import NO_RULE, CompiledBlock, CompiledRule, in_mask
 from .spells import (
     SpellTable,
     distinct,
+    parts_of,
     person_chunk_bounds,
     row_blocks,
     searchsorted_days,
@@ -445,7 +446,10 @@ def reset_moment(spells: SpellTable, block: CompiledBlock) -> float | None:
 def counters_for_rule(spells: SpellTable, rule: CompiledRule) -> FloatArray:
     """The rule's counter at the start of every segment: for a segment paid a benefit that one
     of the rule's blocks covers, that block's counter; otherwise the first block's. For a
-    timeline, the counter of the rule in force on the segment's first day."""
+    timeline, the counter of the rule in force on the segment's first day. A table of parts:
+    part by part (what each part's counters are where it is alone), joined."""
+    if len(spells.parts) > 2:
+        return np.concatenate([counters_for_rule(part, rule) for _, part in parts_of(spells)])
     if rule.is_timeline:
         return counter_in_force(spells, rule, rule_counters(spells, rule))
     if not rule.blocks:
@@ -548,7 +552,7 @@ def split_at(spells: SpellTable, bounds: npt.ArrayLike,
         counts = counted_mask(spells, rule)[rows]
         out[rule] = np.asarray(counter, np.float64)[rows] + np.where(counts, before, 0.0)
     table = replace(spells, **columns,
-                    counter_at_start={rule.name: c for rule, c in out.items()})
+                    counter_at_start={rule.name: c for rule, c in out.items()}, parts=())
     return table, out, rows
 
 

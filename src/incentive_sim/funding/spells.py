@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -134,6 +135,12 @@ class SpellTable:
     paid_days_per_week: int = 5
     # rule name -> paid-day counter at the start of each segment (see counters.py)
     counter_at_start: Mapping[str, FloatArray] = field(default_factory=dict)
+    # Where the table's parts begin and end (row numbers: 0, ..., len): histories of groups
+    # of people simulated apart (a national simulation's shards), one after the other.
+    # Counters and the ledger's and the bill's sums are worked out part by part, then added,
+    # as the shards do it themselves (see `parts_of`). Empty: one part. Rows taken out of a
+    # table (`take`, a split) are one part.
+    parts: tuple[int, ...] = ()
     # computed once per table (init=False: `replace` makes a new table with an empty cache)
     _cache: dict[str, IntArray] = field(default_factory=dict, init=False, repr=False)
 
@@ -154,6 +161,9 @@ class SpellTable:
                 raise ValueError(f"counter_at_start[{rule}] has the wrong length")
         if n and np.any(self.end_day < self.start_day):
             raise ValueError("a segment ends before it starts")
+        if self.parts and (self.parts[0] != 0 or self.parts[-1] != n
+                           or any(b < a for a, b in pairwise(self.parts))):
+            raise ValueError(f"parts {self.parts} do not cut rows 0..{n} in order")
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, Any], **meta: Any) -> SpellTable:
@@ -199,7 +209,8 @@ class SpellTable:
         idx = index if isinstance(index, slice) else np.asarray(index)
         rows: dict[str, Any] = {k: v[idx] for k, v in self.columns().items()}
         return replace(self, **rows,
-                       counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()})
+                       counter_at_start={r: c[idx] for r, c in self.counter_at_start.items()},
+                       parts=())
 
     def person_order(self) -> IntArray:
         """Row order by person, start day, then end day (a zero-length segment before the
@@ -242,6 +253,15 @@ class SpellTable:
         table = replace(self, counter_at_start={**self.counter_at_start, rule: counter})
         table._cache.update(self._cache)
         return table
+
+
+def parts_of(spells: SpellTable) -> list[tuple[slice, SpellTable]]:
+    """The table's parts (see SpellTable.parts): each part's rows and the part as a table of
+    its own (views of the columns, counters included; one part: the table itself)."""
+    if len(spells.parts) <= 2:
+        return [(slice(0, len(spells)), spells)]
+    return [(rows, spells.take(rows))
+            for rows in (slice(a, b) for a, b in pairwise(spells.parts))]
 
 
 def _frozen(a: IntArray) -> IntArray:

@@ -37,7 +37,7 @@ import gc
 import heapq
 import itertools
 import math
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,8 @@ class SimulationResult:
     people: int
     horizon_days: float
     elapsed_days: FloatArray   # by person id: spell duration already elapsed on arrival
+    # what simulate's `then` made of each shard's history, in the history's part order
+    parts_done: tuple[Any, ...] = ()
 
 
 @dataclass(eq=False)
@@ -1080,10 +1082,18 @@ class Engine:
 
 
 def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
-             shards: int | None = None) -> SimulationResult:
+             shards: int | None = None,
+             then: Callable[[SimulationResult], SimulationResult] | None = None
+             ) -> SimulationResult:
     """Simulate one replication of the scenario: a large one in shards of the country (see
     shards.py; `shards`: how many to aim at, by default as the scenario's size has it), at once
-    where this process may start another, with the same results either way."""
+    where this process may start another, with the same results either way.
+
+    `then` (a function pickle can send: a module's, or a partial of one) is applied to each
+    shard's result where the shard ran, so that work on a shard's history alone (its pricing)
+    is done on the shard's core too; what it puts in `parts_done` is kept, in part order. The
+    joined history's parts (SpellTable.parts) are the shards'. With one shard, `then` is not
+    applied: the whole history is the caller's to work on."""
     seed = s.seed if seed is None else seed
     people = population(s, seed, replication)
     parts = shards_of(s, people, shards)
@@ -1091,7 +1101,7 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         result = _finished(Engine(s, replication, seed, people))
     else:
         everyone, elapsed = len(people), people.elapsed_days
-        jobs = _shard_jobs(s, replication, seed, people, parts)
+        jobs = _shard_jobs(s, replication, seed, people, parts, then)
         del people                  # while the shards run: their people only
         first = next(jobs)
         # the others' people go with them (the new process need not draw the population)
@@ -1101,30 +1111,35 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         stats = {name: ServiceStats.combined([r.services[name] for r in results])
                  for name in results[0].services}
         referrals = Referrals.combined([r.referrals for r in results])
+        done = tuple(x for r in results for x in r.parts_done)
         tables = [r.spells for r in results]
         del results
         result = SimulationResult(join_tables(tables), stats, referrals, everyone,
-                                  float(s.horizon_days), elapsed)
+                                  float(s.horizon_days), elapsed, done)
     _service_time_stats(result)
     return result
 
 
-def simulate_shard(s: Scenario, replication: int, seed: int, mine: People, shard: Shard
+def simulate_shard(s: Scenario, replication: int, seed: int, mine: People, shard: Shard,
+                   then: Callable[[SimulationResult], SimulationResult] | None = None
                    ) -> SimulationResult:
     """One shard's replication, of its people `mine`: its history and referrals with the
-    population's person ids (the elapsed days are the whole population's, the caller's)."""
+    population's person ids (the elapsed days are the whole population's, the caller's),
+    then `then` of it."""
     result = _finished(Engine(s, replication, seed, mine, shard))
-    return dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
-                               referrals=result.referrals.with_ids(shard.people),
-                               elapsed_days=np.zeros(0))
+    result = dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
+                                 referrals=result.referrals.with_ids(shard.people),
+                                 elapsed_days=np.zeros(0))
+    return result if then is None else then(result)
 
 
-def _shard_jobs(s: Scenario, replication: int, seed: int, people: People, parts: list[Shard]
+def _shard_jobs(s: Scenario, replication: int, seed: int, people: People, parts: list[Shard],
+                then: Callable[[SimulationResult], SimulationResult] | None
                 ) -> Iterator[tuple[Any, ...]]:
     """simulate_shard's arguments for each shard, made as they are asked for: the whole
     population is let go once the last is made."""
     for part in parts:
-        yield s, replication, seed, subset(people, part.people), part
+        yield s, replication, seed, subset(people, part.people), part, then
 
 
 def _finished(engine: Engine) -> SimulationResult:

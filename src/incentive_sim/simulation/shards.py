@@ -147,14 +147,16 @@ def run_parallel(job: Callable[..., T], args: Iterable[tuple[Any, ...]],
 
 
 def join_tables(tables: list[SpellTable]) -> SpellTable:
-    """The shards' histories one after the other (person ids already the population's),
-    taken out of `tables` (emptied): each column is joined and the shards' copies dropped
-    before the next, so the history is held about once, not twice."""
+    """The shards' histories one after the other (person ids already the population's), each
+    a part of the joined table (SpellTable.parts), taken out of `tables` (emptied): each
+    column is joined and the shards' copies dropped before the next, so the history is held
+    about once, not twice."""
     first = tables[0]
     meta: dict[str, Any] = {"municipalities": first.municipalities, "groups": first.groups,
                             "services": first.services,
                             "paid_days_per_week": first.paid_days_per_week}
     rules = list(first.counter_at_start)
+    sizes = [len(t) for t in tables]
     parts = [t.columns() | {f"counter:{r}": t.counter_at_start[r] for r in rules}
              for t in tables]
     del first
@@ -162,8 +164,10 @@ def join_tables(tables: list[SpellTable]) -> SpellTable:
     joined = {key: np.concatenate([p.pop(key) for p in parts])
               for key in [*COLUMNS, *(f"counter:{r}" for r in rules)]}
     columns: dict[str, Any] = {k: joined[k] for k in COLUMNS}
+    bounds = np.cumsum([0, *sizes]).tolist()
     return SpellTable(**columns, **meta,
-                      counter_at_start={r: joined[f"counter:{r}"] for r in rules})
+                      counter_at_start={r: joined[f"counter:{r}"] for r in rules},
+                      parts=tuple(bounds))
 
 
 def with_ids(table: SpellTable, ids: IntArray) -> SpellTable:
