@@ -60,7 +60,11 @@ class Runs:
                  for rows in person_chunks(spells, chunk_rows or CHUNK_ROWS)]
         if len(parts) == 1:
             return parts[0]
-        return Runs(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+        # joined a field at a time, each field's parts let go once joined: the runs are held
+        # about once, not twice (a national history has millions)
+        pieces = [{f.name: getattr(p, f.name) for f in fields(cls)} for p in parts]
+        del parts
+        return Runs(**{f.name: np.concatenate([p.pop(f.name) for p in pieces])
                        for f in fields(cls)})
 
     @classmethod
