@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from incentive_sim.funding import spells as spells_module
 from incentive_sim.funding.counters import (
     CounterState,
     _reached,
@@ -160,13 +161,32 @@ def test_the_radix_stable_sort_is_the_stable_argsort(keys: list[int], spread: in
                                                       presorted: bool) -> None:
     """The radix sort by 16-bit digits gives numpy's stable argsort: few distinct keys (many
     ties), negative keys, keys spanning one, two or three digits (the last one of 8 bits or
-    of 16), keys too far apart (the fallback) and keys already in order."""
+    of 16), keys too far apart (the fallback) and keys already in order. (Keys in a few
+    sorted runs are merged instead: not here, where every key that is out of order is.)"""
     key = np.array(keys, np.int64) % spread - spread // 2
     if presorted:
         key = np.sort(key)
-    order, sorted_key = stable_order(key)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spells_module, "FEW_RUNS", 1)
+        order, sorted_key = stable_order(key)
     expected = np.argsort(key, kind="stable")
     np.testing.assert_array_equal(np.arange(key.size) if order is None else order, expected)
+    np.testing.assert_array_equal(sorted_key, key[expected])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 50), max_size=30), min_size=1, max_size=70))
+def test_keys_in_a_few_sorted_runs_are_merged_stably(runs: list[list[int]]) -> None:
+    """A history joined from its shards, each in person order: its keys are sorted runs,
+    merged (fewer than FEW_RUNS of them) or radix-sorted (more), the stable order either way;
+    sorted keys need no order."""
+    key = np.concatenate([np.sort(np.array(r, np.int64)) for r in runs])
+    order, sorted_key = stable_order(key)
+    expected = np.argsort(key, kind="stable")
+    if np.all(key[1:] >= key[:-1]):
+        assert order is None
+    else:
+        np.testing.assert_array_equal(order, expected)
     np.testing.assert_array_equal(sorted_key, key[expected])
 
 

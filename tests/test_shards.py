@@ -327,3 +327,22 @@ def test_a_run_in_shards_gives_the_same_bytes_in_processes_and_one_after_the_oth
     for summary in summaries:
         summary["provenance"].pop("wall_time_s")
     assert summaries[0] == summaries[1]
+
+
+def test_histories_come_in_person_order_and_their_parts_are_merged(tmp_path: Path) -> None:
+    """The engine writes each history by person, each person's rows in time order (what
+    pricing reads); a history joined from shards is that part by part, and its order by
+    person merges the parts."""
+    s = three_municipalities(tmp_path)
+    whole = simulate(s, 0).spells
+    assert whole.parts == () and np.all(np.diff(whole.person_id) >= 0)
+    assert np.array_equal(whole.person_order(), np.arange(len(whole)))
+    joined = simulate(s, 0, shards=2).spells
+    for a, b in itertools.pairwise(joined.parts):
+        part = joined.take(slice(a, b))
+        assert np.array_equal(part.person_order(), np.arange(len(part)))
+    order = joined.person_order()
+    assert not np.array_equal(order, np.arange(len(joined)))      # the shards interleave
+    key = np.lexsort((joined.end_day, joined.start_day, joined.person_id))
+    assert np.array_equal(joined.person_id[order], joined.person_id[key])
+    assert np.array_equal(joined.start_day[order], joined.start_day[key])

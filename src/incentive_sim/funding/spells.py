@@ -269,6 +269,9 @@ def _frozen(a: IntArray) -> IntArray:
     return a
 
 
+FEW_RUNS = 64          # stable_order: keys in fewer sorted runs than this are merged
+
+
 def stable_order(key: IntArray) -> tuple[IntArray | None, IntArray]:
     """The stable sort of integer keys: (the order, None when the keys are sorted already;
     the keys in that order).
@@ -280,8 +283,14 @@ def stable_order(key: IntArray) -> tuple[IntArray | None, IntArray]:
     8-bit) digit of the keys in the order so far: a stable radix sort, each key's rows in
     their table order. Wider keys fall back to the stable argsort."""
     n = key.size
-    if n < 2 or bool((key[1:] >= key[:-1]).all()):
+    descents = int(np.count_nonzero(key[1:] < key[:-1])) if n > 1 else 0
+    if descents == 0:
         return None, key
+    if descents < FEW_RUNS:
+        # a few sorted runs (a history joined from its shards, each in person order): the
+        # stable argsort (a merge sort that finds runs) merges them, much as it reads them
+        order = np.argsort(key, kind="stable").astype(np.int64)
+        return order, key[order]
     lo = int(key.min())
     bits = (int(key.max()) - lo).bit_length()
     if bits > 32:

@@ -329,11 +329,22 @@ class LifeCourses:
         for k in PERSON_COLUMNS:
             columns[k] = getattr(self.people, k)[columns["person_id"]]
         columns = {k: columns[k] for k in COLUMNS}
+        counters = {name: self._join(records, COUNTER + name) for name in names}
+        # Rows in person order (each person's in time order), as pricing reads them: a
+        # history's later sorts find it sorted, and its reads by person are sequential.
+        # Column by column, each dropped once put in order.
+        order = SpellTable.from_columns(columns).person_order()
+        if not np.array_equal(order, np.arange(order.size)):
+            for k in list(columns):
+                columns[k] = columns.pop(k)[order]
+            for name in list(counters):
+                counters[name] = counters.pop(name)[order]
+        del order
         table = SpellTable.from_columns(
             columns, municipalities=tuple(self.s.municipalities), groups=tuple(self.s.groups),
             services=tuple(self.s.services), paid_days_per_week=self.s.benefits.paid_days_per_week)
-        for name in names:
-            table = table.with_counter(name, self._join(records, COUNTER + name))
+        for name, counter in counters.items():
+            table = table.with_counter(name, counter)
         return table
 
     @staticmethod
