@@ -11,7 +11,13 @@ Counters are therefore timed both "cold" (a fresh copy of the table each repeat,
 included) and "warm" (order cached, as for the second and later rule priced on one history);
 the sort alone is reported too.
 
-    python benchmarks/pricing_throughput.py [--segments N] [--repeats R] [--seed S] [--profile]
+    python benchmarks/pricing_throughput.py [--segments N] [--repeats R] [--seed S]
+        [--rows person|closing] [--profile]
+
+`--rows`: the table's row order. `person` (the default): as the engine writes a history
+(since 4dbc22f), by person, each person's rows in time order; the cold person order then only
+checks that (and a joined national history, two such runs, is merged). `closing`: as segments
+close (by end day), the order histories had before; the cold call then sorts every row.
 
 The goal (issue 15): counters plus pricing of a fresh table, at least 5 million segments a
 second per rule (the "cold+pricing" column).
@@ -55,9 +61,10 @@ N_MUNICIPALITIES = 293
 SERVICES = ("coaching", "training", "rehabilitative_work")
 
 
-def synthetic_spells(n_segments: int, seed: int) -> SpellTable:
+def synthetic_spells(n_segments: int, seed: int, rows: str = "person") -> SpellTable:
     """About n/2.5 people, 1 + Poisson(1.5) consecutive segments each (cut to exactly n rows);
-    rows in the order an engine would close them (by end day), not sorted by person."""
+    rows by person, each person's in time order, as the engine writes them (`rows`
+    "person"), or in the order segments close, by end day ("closing")."""
     rng = np.random.default_rng(seed)
     per_person = 1 + rng.poisson(1.5, size=int(n_segments / 2.5) + 1000)
     per_person = per_person[np.cumsum(per_person) <= n_segments]
@@ -96,7 +103,8 @@ def synthetic_spells(n_segments: int, seed: int) -> SpellTable:
     last[first_row + per_person - 1] = True
     censored = last & (rng.random(n_segments) < 0.6)
 
-    order = np.argsort(end_day, kind="stable")  # engine output: rows as segments close
+    order = (np.arange(n_segments) if rows == "person"        # the engine's order
+             else np.argsort(end_day, kind="stable"))        # as segments close
     columns = {
         "person_id": person, "municipality": rng.integers(0, N_MUNICIPALITIES, n_people)[person],
         "group": rng.integers(0, 3, n_people)[person], "state": state.astype(np.int8),
@@ -154,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segments", type=int, default=5_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument("--rows", choices=("person", "closing"), default="person",
+                        help="row order of the table: as the engine writes it (by person) or "
+                             "as segments close (by end day)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile counters and pricing of fi_2025_graduated once")
     args = parser.parse_args(argv)
@@ -162,11 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}"
           f", Python {platform.python_version()}, numpy {np.__version__}")
     t0 = time.perf_counter()
-    spells = synthetic_spells(args.segments, args.seed)
+    spells = synthetic_spells(args.segments, args.seed, args.rows)
     n = len(spells)
     people = np.unique(spells.person_id).size
     per_person = np.bincount(np.unique(spells.person_id, return_inverse=True)[1])
     print(f"table: {n:,} segments, {people:,} people (max {per_person.max()} segments each), "
+          f"rows {'by person' if args.rows == 'person' else 'as segments close'}, "
           f"built in {time.perf_counter() - t0:.1f} s; peak RSS {peak_mib():,.0f} MiB")
     services = ServiceCosts(np.array([15.0, 40.0, 20.0]), np.array([False, True, False]),
                             np.array([0.0, 0.0, 12.0]))
