@@ -76,7 +76,7 @@ from ..report.columns_csv import (
     format_count,
 )
 from ..report.html import run_report
-from ..report.plots import load_matplotlib, write_run_plots
+from ..report.plots import load_matplotlib, write_behaviour_plots, write_run_plots
 from ..report.tables import csv_bytes as _csv
 from ..report.tables import yearly_csv
 from ..scenario import InputError, Problem
@@ -499,9 +499,10 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                 acc.add(rep)
         summary = acc.summary()
         # the plots are drawn on the second core while the tables are written, by a copy
-        # that starts with matplotlib loaded (once per process, not once per copy)
+        # that starts with matplotlib loaded (once per process, not once per copy); the
+        # behaviour plots here once the tables are written, so that both end about together
         load_matplotlib()
-        with run_aside(write_run_plots, staging / PLOTS, plan, acc) as plotted:
+        with run_aside(write_run_plots, staging / PLOTS, plan, acc, False) as plotted:
             write_output(staging / COSTS, _costs_csv(acc, plan))
             write_output(staging / MUNICIPAL_SHARE, _municipal_share_csv(acc, plan))
             write_output(staging / MUNICIPALITIES_YEARLY, _municipalities_yearly_csv(acc, plan))
@@ -514,7 +515,10 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
             write_output(staging / SUMMARY,
                          json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
             _checkpoint("tables written")
-            plots = plotted()
+            assert acc.behaviour is not None
+            behaviour = write_behaviour_plots(staging / PLOTS, plan,
+                                              {plan.in_force: acc.behaviour})
+            plots = plotted() + behaviour
         _checkpoint("plots written")
         write_output(staging / REPORT, run_report(
             scenario, summary, plots, (staging / INDICATORS_FILE).read_text(encoding="utf-8")))

@@ -62,15 +62,16 @@ def load_matplotlib() -> None:
     pyplot()
 
 
-def write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
+def write_run_plots(folder: Path, plan: Plan, acc: Any, behaviour: bool = True) -> list[Path]:
     """Draw every run plot into `folder` (created); returns the files written. Matplotlib's
-    warnings are its own business: what is worth saying is said in the pictures."""
+    warnings are its own business: what is worth saying is said in the pictures. Without
+    `behaviour`, all but the behaviour plots (write_behaviour_plots draws those)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _write_run_plots(folder, plan, acc)
+        return _write_run_plots(folder, plan, acc, behaviour)
 
 
-def _write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
+def _write_run_plots(folder: Path, plan: Plan, acc: Any, behaviour: bool) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     drawn = []
     makers: list[tuple[str, Callable[..., None]]] = [
@@ -83,6 +84,8 @@ def _write_run_plots(folder: Path, plan: Plan, acc: Any) -> list[Path]:
         path = folder / name
         draw(path, plan, acc)
         drawn.append(path)
+    if not behaviour:
+        return drawn
     return drawn + _write_behaviour_plots(folder, plan, {plan.in_force: acc.behaviour})
 
 
