@@ -1120,13 +1120,14 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
     return result
 
 
-def simulate_shard(s: Scenario, replication: int, seed: int, mine: People, shard: Shard,
+def simulate_shard(s: Scenario, replication: int, seed: int, mine: list[People], shard: Shard,
                    then: Callable[[SimulationResult], SimulationResult] | None = None
                    ) -> SimulationResult:
-    """One shard's replication, of its people `mine`: its history and referrals with the
+    """One shard's replication, of its people (`mine` holds them, and is emptied: they go
+    with the engine, before `then` works on the history): its history and referrals with the
     population's person ids (the elapsed days are the whole population's, the caller's),
     then `then` of it."""
-    result = _finished(Engine(s, replication, seed, mine, shard))
+    result = _finished(Engine(s, replication, seed, mine.pop(), shard))
     result = dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
                                  referrals=result.referrals.with_ids(shard.people),
                                  elapsed_days=np.zeros(0))
@@ -1139,7 +1140,7 @@ def _shard_jobs(s: Scenario, replication: int, seed: int, people: People, parts:
     """simulate_shard's arguments for each shard, made as they are asked for: the whole
     population is let go once the last is made."""
     for part in parts:
-        yield s, replication, seed, subset(people, part.people), part, then
+        yield s, replication, seed, [subset(people, part.people)], part, then
 
 
 def _finished(engine: Engine) -> SimulationResult:
