@@ -516,8 +516,12 @@ def run_scenario(scenario: Scenario, out_dir: Path | str, *, replications: int |
                          json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
             _checkpoint("tables written")
             assert acc.behaviour is not None
-            behaviour = write_behaviour_plots(staging / PLOTS, plan,
-                                              {plan.in_force: acc.behaviour})
+            try:
+                behaviour = write_behaviour_plots(staging / PLOTS, plan,
+                                                  {plan.in_force: acc.behaviour})
+            except Exception:
+                plotted()       # the copy's plots come first: a failure of its is the one
+                raise           # to report, whichever process got there first
             plots = plotted() + behaviour
         _checkpoint("plots written")
         write_output(staging / REPORT, run_report(
