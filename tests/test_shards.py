@@ -4,8 +4,10 @@ the fresh processes they run in (processes.py)."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import csv
 import fcntl
 import functools
+import io
 import itertools
 import json
 import multiprocessing
@@ -20,6 +22,8 @@ import pytest
 
 from incentive_sim.accounting.kela import Bill
 from incentive_sim.accounting.ledger import Ledger, Plan
+from incentive_sim.accounting.money import YEARLY_COLUMNS
+from incentive_sim.experiments.compare import compare
 from incentive_sim.experiments.run import price_part, run_scenario
 from incentive_sim.funding.counters import counters_for_rule
 from incentive_sim.funding.spells import SpellTable
@@ -346,3 +350,20 @@ def test_histories_come_in_person_order_and_their_parts_are_merged(tmp_path: Pat
     key = np.lexsort((joined.end_day, joined.start_day, joined.person_id))
     assert np.array_equal(joined.person_id[order], joined.person_id[key])
     assert np.array_equal(joined.start_day[order], joined.start_day[key])
+
+
+def test_run_and_compare_of_a_country_in_shards_give_the_same_yearly_euros(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run prices the shards with the bill, compare without it and with its own rules: the
+    same euros, byte for byte, in every base column of municipalities_yearly.csv."""
+    s = three_municipalities(tmp_path)
+    monkeypatch.setattr(shards, "SHARD_MIN_PEOPLE", 0)
+    assert len(shards_of(s, population(s, s.seed, 0))) == 2
+    run_scenario(s, tmp_path / "run", replications=1)
+    compare(s, None, tmp_path / "compare", replications=1)
+    texts = [(tmp_path / kind / "municipalities_yearly.csv").read_text(encoding="utf-8")
+             for kind in ("run", "compare")]
+    ran, compared = (list(csv.DictReader(io.StringIO(t))) for t in texts)
+    assert len(ran) == len(compared) > 0
+    for a, b in zip(ran, compared, strict=True):
+        assert {k: a[k] for k in YEARLY_COLUMNS} == {k: b[k] for k in YEARLY_COLUMNS}
