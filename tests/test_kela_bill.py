@@ -130,3 +130,26 @@ def test_recipients_are_distinct_people_and_the_euros_add_up_to_the_run(tmp_path
         assert billed == pytest.approx(booked, abs=0.01 * len(rows))
     # each person in a cell has at least one co-financed paid day's worth there or crossed in
     assert all(float(r["recipients"]) > 0 for r in rows)
+
+
+def test_a_recipient_is_counted_once_a_cell_however_many_segments() -> None:
+    """Person 0 is paid in January 2025 in two segments (a job between), both in class 701-,
+    then in February; person 1 once in January in 701-; person 2 five paid days in January
+    in 101-200. January 701- has two recipients, February 701- one, January 101-200 one."""
+    s = scenario()
+    plan = Plan.of(s)
+    spells = SpellTable.from_columns(
+        {"person_id": [0, 0, 0, 0, 1, 2], "state": [U, E, U, U, U, U],
+         "benefit": [LMS, -1, LMS, LMS, LMS, LMS], "daily_amount": [37.21, 0.0] + [37.21] * 4,
+         "start_day": [0.0, 10.0, 15.0, 31.0, 0.0, 0.0],
+         "end_day": [10.0, 15.0, 25.0, 40.0, 7.0, 7.0],
+         "prior_paid_days": [900.0] * 4 + [800.0, 150.0]},
+        municipalities=tuple(s.municipalities), groups=tuple(s.groups),
+        services=tuple(s.services))
+    got = cells(Bill.of(spells, plan), plan)
+    assert got[("2025-01", "labour_market_subsidy", "701-")][:2] == pytest.approx(
+        (2, (10 + 10 + 7) * 5 / 7))
+    assert got[("2025-02", "labour_market_subsidy", "701-")][:2] == pytest.approx(
+        (1, 9 * 5 / 7))
+    assert got[("2025-01", "labour_market_subsidy", "101-200")][:2] == pytest.approx((1, 5.0))
+    assert len(got) == 3

@@ -155,9 +155,21 @@ class Bill:
                 euros += np.bincount(cell, part.euros, minlength=size)
                 cells.append(cell)
                 persons.append(part.person)
-            if cells:
-                recipients += np.bincount(cells_of_distinct_pairs(
-                    np.concatenate(cells), np.concatenate(persons), people), minlength=size)
+            if not cells:
+                continue
+            # Parts that share no (benefit, band) share no cell: then each part's distinct
+            # people are counted on their own, where the pairs come by person, in time order
+            # (no sort), rather than all the chunk's pairs sorted together.
+            keys = np.zeros((shape[2], shape[3]), np.int64)
+            for part in parts:
+                keys[:, part.label[0]] += np.bincount(part.benefit, minlength=shape[2]) > 0
+            if keys.max() <= 1:
+                distinct_cells = [cells_of_distinct_pairs(c, p, people)
+                                  for c, p in zip(cells, persons, strict=True)]
+            else:
+                distinct_cells = [cells_of_distinct_pairs(
+                    np.concatenate(cells), np.concatenate(persons), people)]
+            recipients += np.bincount(np.concatenate(distinct_cells), minlength=size)
         return cls(labels, recipients.reshape(shape), paid_days.reshape(shape),
                    euros.reshape(shape))
 
