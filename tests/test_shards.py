@@ -299,7 +299,7 @@ def test_shards_price_themselves_as_the_joined_history_is_priced(
         assert np.array_equal(shard_made.paid_days_by_counter[name],
                               here.paid_days_by_counter[name])
         assert np.array_equal(shard_made.transfers[name], here.transfers[name])
-    bill = priced.parts_done[0].bill + priced.parts_done[1].bill
+    bill = Bill.added([p.bill for p in priced.parts_done]).stack()
     assert np.array_equal(bill, Bill.stacked(plain.spells, plan))
     # one part: the same euros to a millionth of a cent
     whole = SpellTable(**plain.spells.columns(), municipalities=plain.spells.municipalities,

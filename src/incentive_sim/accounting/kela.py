@@ -129,9 +129,12 @@ class Bill:
 
     @classmethod
     def stacked(cls, spells: SpellTable, plan: Plan) -> FloatArray:
+        """The bill of `spells`, stacked (see `stack`)."""
+        return cls.of(spells, plan).stack()
+
+    def stack(self) -> FloatArray:
         """recipients, paid_days and euros stacked in one array (what a replication sends)."""
-        bill = cls.of(spells, plan)
-        return np.stack([bill.recipients, bill.paid_days, bill.euros])
+        return np.stack([self.recipients, self.paid_days, self.euros])
 
     @classmethod
     def of(cls, spells: SpellTable, plan: Plan, chunk_rows: int = 100_000) -> Bill:

@@ -220,10 +220,8 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     spells = result.spells
     priced: list[PricedPart] = list(result.parts_done)
     bookings = [p.booking for p in priced] or None
-    bill = None
-    for part in priced:                  # added in part order, as Bill.of adds the parts
-        assert part.bill is not None
-        bill = part.bill.copy() if bill is None else bill + part.bill
+    bills = [p.bill for p in priced if p.bill is not None]
+    bill = Bill.added(bills).stack() if bills else None    # as Bill.of adds a table's parts
     # The digest of the history (Kela's bill above all) and the ledger read the same history
     # and write nothing shared: the digest is drawn up in a second thread while the ledger
     # prices (numpy releases the interpreter in the sorting, counting and arithmetic that
@@ -268,10 +266,10 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
 @dataclass(frozen=True, eq=False)
 class PricedPart:
     """A shard's history priced where it was simulated: its amounts before transfers and, if
-    asked for, its Kela bill (Bill.stacked)."""
+    asked for, its Kela bill."""
 
     booking: Booking
-    bill: FloatArray | None
+    bill: Bill | None
 
 
 def price_part(plan: Plan, with_bill: bool, result: SimulationResult) -> SimulationResult:
@@ -284,7 +282,7 @@ def price_part(plan: Plan, with_bill: bool, result: SimulationResult) -> Simulat
         if name not in spells.counter_at_start:
             spells = spells.with_counter(name, released(counters_for_rule, spells, rule))
     booking = released(Booking.of, plan.scenario, spells, plan)
-    bill = released(Bill.stacked, spells, plan) if with_bill else None
+    bill = released(Bill.of, spells, plan) if with_bill else None
     return replace(result, spells=spells, parts_done=(PricedPart(booking, bill),))
 
 
