@@ -24,7 +24,13 @@ from incentive_sim.accounting.kela import Bill
 from incentive_sim.accounting.ledger import Ledger, Plan
 from incentive_sim.accounting.money import YEARLY_COLUMNS
 from incentive_sim.experiments.compare import compare
-from incentive_sim.experiments.run import price_part, run_scenario
+from incentive_sim.experiments.explain_store import (
+    read_index,
+    read_person,
+    write_explain_store,
+    write_parts_index,
+)
+from incentive_sim.experiments.run import HistoryDigest, price_part, run_scenario
 from incentive_sim.funding.counters import counters_for_rule
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.processes import PIPE_BYTES, spawned
@@ -311,20 +317,23 @@ def test_shards_price_themselves_as_the_joined_history_is_priced(
     np.testing.assert_allclose(bill, Bill.stacked(whole, plan), rtol=1e-12, atol=1e-8)
 
 
+@pytest.mark.parametrize("spells", [True, False])
 def test_a_run_in_shards_gives_the_same_bytes_in_processes_and_one_after_the_other(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every output of a run whose shards price themselves, the second in a process of its
-    own or both here: the same bytes (but the time the run took)."""
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spells: bool) -> None:
+    """Every output of a run whose shards price themselves (and, without --spells, draw up
+    their digests and write explain's store), the second in a process of its own or both
+    here: the same bytes (but the time the run took)."""
     s = three_municipalities(tmp_path)
     monkeypatch.setattr(shards, "SHARD_MIN_PEOPLE", 0)
     made = {}
     for apart in (True, False):
         monkeypatch.setattr(engine, "may_start_processes", lambda apart=apart: apart)
         out = tmp_path / f"apart-{apart}"
-        run_scenario(s, out, replications=1, write_spells=True)
+        run_scenario(s, out, replications=1, write_spells=spells)
         made[apart] = {p.relative_to(out).as_posix(): p.read_bytes()
                        for p in sorted(out.rglob("*")) if p.is_file()}
     assert made[True].keys() == made[False].keys()
+    assert ("spells.csv.gz" in made[True]) == spells and "explain/part-1/index.json" in made[True]
     differ = [name for name in made[True] if made[True][name] != made[False][name]]
     assert set(differ) <= {"summary.json", "report.html", "manifest.json"}
     summaries = [json.loads(made[a]["summary.json"]) for a in (True, False)]
@@ -350,6 +359,67 @@ def test_histories_come_in_person_order_and_their_parts_are_merged(tmp_path: Pat
     key = np.lexsort((joined.end_day, joined.start_day, joined.person_id))
     assert np.array_equal(joined.person_id[order], joined.person_id[key])
     assert np.array_equal(joined.start_day[order], joined.start_day[key])
+
+
+def test_shards_digest_and_store_themselves_as_the_joined_history_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `digest`, `explain_dir` and no history kept, each shard draws up its digest and
+    writes its part of explain's store where it ran, and sends back no rows: the digest is
+    the joined history's (read part by part) to the bit, every person reads back from the
+    parts as from a store of the joined history, and the history in one part has the same
+    counts and means to 1e-12."""
+    s = three_municipalities(tmp_path)
+    plan = Plan.of(s)
+    store = tmp_path / "store"
+    monkeypatch.setattr(engine, "may_start_processes", lambda: True)
+    priced = simulate(s, 0, shards=2, then=functools.partial(
+        price_part, plan, True, digest=True, explain_dir=store, keep_history=False))
+    plain = simulate(s, 0, shards=2)
+    assert len(priced.spells) == 0 and len(plain.spells) > 10_000
+    assert priced.spells.services == plain.spells.services
+    assert priced.services == plain.services          # queue and place integrals by shard
+    bill = Bill.added([p.bill for p in priced.parts_done]).stack()
+    made = HistoryDigest.of(plan, priced, bill, [p.digest for p in priced.parts_done])
+    here = HistoryDigest.of(plan, plain)
+    for name in ("stock", "transitions", "services_by_month", "indicators", "bill",
+                 "referral_counters", "referrals_by_service"):
+        assert np.array_equal(getattr(made, name), getattr(here, name)), name
+    assert made.outcomes == here.outcomes and made.services == here.services
+    assert made.outcomes["completed_spells"] > 1000
+    whole = replace(plain, spells=SpellTable(
+        **plain.spells.columns(), municipalities=plain.spells.municipalities,
+        groups=plain.spells.groups, services=plain.spells.services,
+        counter_at_start=plain.spells.counter_at_start))
+    one = HistoryDigest.of(plan, whole)
+    for name in ("stock", "transitions", "services_by_month", "indicators"):
+        assert np.array_equal(getattr(one, name), getattr(here, name)), name
+    assert one.outcomes.keys() == here.outcomes.keys()
+    for key, value in one.outcomes.items():
+        assert value == pytest.approx(here.outcomes[key], rel=1e-12), key
+    # the store: the parts named by an index, read as one store of the joined history
+    write_parts_index(store, len(priced.parts_done))
+    assert read_index(store)["format"] == 2 and (store / "part-1" / "index.json").is_file()
+    joined = plain.spells
+    for name, rule in plan.simple_rules().items():
+        if name not in joined.counter_at_start:
+            joined = joined.with_counter(name, counters_for_rule(joined, rule))
+    single = tmp_path / "single"
+    write_explain_store(single, joined, {name: joined.counter_at_start[name]
+                                         for name in plan.explained_rules()},
+                        plan.simple_rules(), plain.horizon_days)
+    assert {k: v for k, v in read_index(store).items() if k not in ("format", "parts")} == {
+        k: v for k, v in read_index(single).items()
+        if k not in ("format", "columns", "persons_numbered")}
+    people = np.unique(joined.person_id)
+    for person in [*people[::97].tolist(), int(people[-1])]:
+        a = read_person(store, person, plan.simple_rules())
+        b = read_person(single, person, plan.simple_rules())
+        assert a is not None and b is not None
+        for column, values in b.columns().items():
+            assert np.array_equal(getattr(a, column), values), (person, column)
+        for name, counter in b.counter_at_start.items():
+            assert np.array_equal(a.counter_at_start[name], counter), (person, name)
+    assert read_person(store, int(people[-1]) + 1, plan.simple_rules()) is None
 
 
 def test_run_and_compare_of_a_country_in_shards_give_the_same_yearly_euros(

@@ -8,7 +8,7 @@ one person (a registered jobseeker, activated or not); it ends with a move to an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -103,10 +103,24 @@ def outcomes(spells: SpellTable, horizon_days: float,
     `mean_spell_days_new` is over the completed spells that began within the horizon (no left
     truncation). `runs`: `Runs.of(spells, elapsed_days)`, when the caller has it already.
     """
+    return outcomes_of(outcome_sums(spells, horizon_days, elapsed_days, runs))
+
+
+# outcome_sums' sums of spell lengths and their counts, from which outcomes_of makes the means
+MEAN_SUMS = {"mean_spell_days": ("spell_days_completed", "completed_spells"),
+             "mean_spell_days_new": ("spell_days_new", "completed_spells_new")}
+
+
+def outcome_sums(spells: SpellTable, horizon_days: float,
+                 elapsed_days: FloatArray | None = None, runs: Runs | None = None
+                 ) -> dict[str, float]:
+    """`outcomes` as sums that add up over parts of a history (whole people each, as a
+    national simulation's shards): its counts, and instead of its means, the sums of spell
+    lengths and the counts they are means over (MEAN_SUMS). `outcomes_of` makes the means."""
     out: dict[str, float] = {f"exits_to_{name}": 0.0 for name in TRANSITIONS}
-    keys = ("exits_total", "completed_spells", "mean_spell_days", "mean_spell_days_new",
-            "unemployed_start", "long_term_unemployed_start", "unemployed_end",
-            "long_term_unemployed_end")
+    keys = ("exits_total", "completed_spells", "spell_days_completed", "completed_spells_new",
+            "spell_days_new", "unemployed_start", "long_term_unemployed_start",
+            "unemployed_end", "long_term_unemployed_end")
     out.update(dict.fromkeys(keys, 0.0))
     if len(spells) == 0:
         return out
@@ -117,11 +131,10 @@ def outcomes(spells: SpellTable, horizon_days: float,
     length = runs.end - runs.origin
     completed = ~runs.censored
     out["completed_spells"] = float(np.count_nonzero(completed))
-    if completed.any():
-        out["mean_spell_days"] = float(length[completed].mean())
+    out["spell_days_completed"] = float(length[completed].sum())
     new = completed & ~runs.initial
-    if new.any():
-        out["mean_spell_days_new"] = float(length[new].mean())
+    out["completed_spells_new"] = float(np.count_nonzero(new))
+    out["spell_days_new"] = float(length[new].sum())
     at_start = (runs.start <= 0.0) & (runs.end > 0.0)
     out["unemployed_start"] = float(np.count_nonzero(at_start))
     out["long_term_unemployed_start"] = float(np.count_nonzero(
@@ -131,6 +144,23 @@ def outcomes(spells: SpellTable, horizon_days: float,
     out["long_term_unemployed_end"] = float(np.count_nonzero(at_end
                                                              & (length >= LONG_TERM_DAYS)))
     return out
+
+
+def added_sums(parts: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """outcome_sums of parts of a history, added in order."""
+    return {key: float(sum(p[key] for p in parts)) for key in parts[0]}
+
+
+def outcomes_of(sums: Mapping[str, float]) -> dict[str, float]:
+    """`outcomes` from `outcome_sums` (of a history, or added over its parts): each mean is
+    its sum over its count (0 with none), the bits `np.mean` gives of one array."""
+    spent = {name for pair in MEAN_SUMS.values() for name in pair} - {"completed_spells"}
+    out = {key: value for key, value in sums.items() if key not in spent}
+    at = list(out).index("completed_spells") + 1
+    means = {mean: sums[total] / sums[count] if sums[count] else 0.0
+             for mean, (total, count) in MEAN_SUMS.items()}
+    items = list(out.items())
+    return dict(items[:at] + list(means.items()) + items[at:])
 
 
 def stock_by_month(spells: SpellTable, month_starts: FloatArray) -> FloatArray:

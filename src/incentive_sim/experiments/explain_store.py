@@ -10,7 +10,12 @@ ends where the next one starts (the last at the horizon), an amount is the perso
 paid amount, a counter is the previous counter plus the paid days it counted. Such a column is
 stored as the rows where that prediction fails and their values (`NAME.rows.npy`,
 `NAME.values.npy`), or whole (`NAME.npy`) when that is smaller. `index.json` says which, and
-holds the name tables."""
+holds the name tables.
+
+A history in parts (a national simulation's shards, each of whole people) is stored a part
+at a time, each where it was simulated: a store of the above form per part (`part-K/`), and
+an `index.json` of format PARTS_FORMAT that names them, with what they share and their
+rows and people added up. A person is in one part."""
 
 from __future__ import annotations
 
@@ -34,6 +39,9 @@ IntArray = npt.NDArray[np.int64]
 EXPLAIN = "explain"
 INDEX = "index.json"
 FORMAT = 1
+PARTS_FORMAT = 2                       # an index of stores of parts (PARTS_FORMAT's folders)
+SHARED = ("municipalities", "groups", "services", "paid_days_per_week", "horizon_days",
+          "counters")                  # what the parts' indexes have in common
 CODES = ("municipality", "group", "state", "service", "benefit")
 PREDICTED = ("end_day", "daily_amount", "basic_part", "prior_paid_days")
 BENEFIT_PAID, CENSORED = 1, 2          # bits of flags.npy
@@ -192,12 +200,42 @@ def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
+def part_folder(folder: Path, part: int) -> Path:
+    """Where the store of a history's part `part` goes."""
+    return folder / f"part-{part}"
+
+
+def write_parts_index(folder: Path, parts: int) -> None:
+    """The index of a store written a part at a time (into `part_folder(folder, k)` for k in
+    range(parts), by write_explain_store)."""
+    names = [part_folder(folder, k).name for k in range(parts)]
+    indexes = [read_index(folder / name) for name in names]
+    first = indexes[0]
+    for name, index in zip(names[1:], indexes[1:], strict=True):
+        differs = [key for key in SHARED if index[key] != first[key]]
+        if differs:
+            raise ValueError(f"{folder / name}: {', '.join(differs)} not as in {names[0]}")
+    index = {"format": PARTS_FORMAT, "parts": names,
+             "rows": sum(int(i["rows"]) for i in indexes),
+             "people": sum(int(i["people"]) for i in indexes),
+             "last_person": max(int(i["last_person"]) for i in indexes),
+             **{key: first[key] for key in SHARED}}
+    (folder / INDEX).write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+
+
 def read_person(folder: Path, person: int, rules: Mapping[str, CompiledRule]
                 ) -> SpellTable | None:
     """The rows of `person` (in person order) with the stored counters in
     `counter_at_start`; None if the history has no such person. `rules` holds the simple
     rule of each stored counter, by name."""
     index = read_index(folder)
+    if index["format"] == PARTS_FORMAT:
+        for name in index["parts"]:
+            mine = read_person(folder / name, person, rules)
+            if mine is not None:
+                return mine
+        return None
     if index["persons_numbered"]:
         i = person
         if not 0 <= i < index["people"]:
@@ -244,9 +282,9 @@ def read_person(folder: Path, person: int, rules: Mapping[str, CompiledRule]
 
 def read_index(folder: Path) -> dict[str, Any]:
     index: dict[str, Any] = json.loads((folder / INDEX).read_text(encoding="utf-8"))
-    if index.get("format") != FORMAT:
+    if index.get("format") not in (FORMAT, PARTS_FORMAT):
         raise ValueError(f"{folder / INDEX}: format {index.get('format')!r}, this version "
-                         f"reads {FORMAT}")
+                         f"reads {FORMAT} and {PARTS_FORMAT}")
     return index
 
 

@@ -52,17 +52,19 @@ from ..accounting.outcomes import (
     COUNTER_BIN_EDGES,
     DURATION_CLASSES,
     Runs,
+    added_sums,
     counter_histogram,
     jobseekers_and_in_service,
     monthly_indicators,
-    outcomes,
+    outcome_sums,
+    outcomes_of,
     services_by_month,
     stock_by_month,
     transition_counts,
 )
 from ..funding.counters import counters_for_rule
 from ..funding.money import cents
-from ..funding.spells import SpellTable
+from ..funding.spells import SpellTable, parts_of
 from ..memory import libc, release_freed_memory
 from ..report.columns_csv import (
     CentsColumn,
@@ -84,7 +86,7 @@ from ..scenario.schema import Scenario
 from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
 from .executors import run_aside, run_jobs
-from .explain_store import EXPLAIN, write_explain_store
+from .explain_store import EXPLAIN, part_folder, write_explain_store, write_parts_index
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -152,6 +154,38 @@ class Replication:
             h.behaviour)
 
 
+@dataclass(frozen=True, eq=False)
+class DigestPart:
+    """What HistoryDigest reads from a part of a history (whole people: a national
+    simulation's shard), as amounts that add up over the parts: counts, and the sums that
+    outcomes' means are made of."""
+
+    stock: FloatArray
+    transitions: FloatArray
+    services_by_month: FloatArray
+    indicators: FloatArray
+    outcomes: dict[str, float]                 # outcome_sums
+
+    @classmethod
+    def of(cls, plan: Plan, spells: SpellTable, horizon_days: float,
+           elapsed_days: FloatArray) -> DigestPart:
+        runs = Runs.of(spells, elapsed_days)             # read twice, made once
+        return cls(stock_by_month(spells, plan.month_starts), transition_counts(spells),
+                   services_by_month(spells, plan.month_starts),
+                   monthly_indicators(spells, plan.month_starts, elapsed_days, runs),
+                   outcome_sums(spells, horizon_days, elapsed_days, runs))
+
+    @classmethod
+    def added(cls, parts: Sequence[DigestPart]) -> DigestPart:
+        """The parts added, in order (their counts: exact)."""
+        first, *rest = parts
+        if not rest:
+            return first
+        counts = {name: sum((getattr(p, name) for p in rest), getattr(first, name).copy())
+                  for name in ("stock", "transitions", "services_by_month", "indicators")}
+        return cls(**counts, outcomes=added_sums([p.outcomes for p in parts]))
+
+
 @dataclass(frozen=True)
 class HistoryDigest:
     """What a replication reports that does not depend on pricing: the stock, transitions,
@@ -169,9 +203,11 @@ class HistoryDigest:
     behaviour: Behaviour
 
     @classmethod
-    def of(cls, plan: Plan, result: SimulationResult,
-           bill: FloatArray | None = None) -> HistoryDigest:
-        """`bill`: Bill.stacked of the history, drawn up already (by its shards)."""
+    def of(cls, plan: Plan, result: SimulationResult, bill: FloatArray | None = None,
+           parts: Sequence[DigestPart] | None = None) -> HistoryDigest:
+        """`bill`: Bill.stacked of the history, and `parts`: DigestPart of each of its parts,
+        drawn up already (by its shards); else read from the history, part by part (so a
+        history gives the same bits whether its shards or the caller drew it up)."""
         spells = result.spells
         horizon = result.horizon_days
         services: dict[str, dict[str, float]] = {}
@@ -183,17 +219,18 @@ class HistoryDigest:
             services[name] = row
         referrals = result.referrals.arrays()
         n_services = len(spells.services)
-        stock = stock_by_month(spells, plan.month_starts)
-        by_service = services_by_month(spells, plan.month_starts)
-        runs = Runs.of(spells, result.elapsed_days)             # read twice, made once
+        if parts is None:
+            parts = [DigestPart.of(plan, part, horizon, result.elapsed_days)
+                     for _, part in parts_of(spells)]
+        digest = DigestPart.added(parts)
         return cls(
-            stock, transition_counts(spells), services,
-            outcomes(spells, horizon, result.elapsed_days, runs), referrals["counter"],
+            digest.stock, digest.transitions, services, outcomes_of(digest.outcomes),
+            referrals["counter"],
             np.bincount(referrals["service"], minlength=n_services)[:n_services].astype(
                 np.float64),
-            monthly_indicators(spells, plan.month_starts, result.elapsed_days, runs),
-            by_service, Bill.stacked(spells, plan) if bill is None else bill,
-            Behaviour.of(referrals, stock, by_service, result.services,
+            digest.indicators, digest.services_by_month,
+            Bill.stacked(spells, plan) if bill is None else bill,
+            Behaviour.of(referrals, digest.stock, digest.services_by_month, result.services,
                          len(plan.municipalities), horizon))
 
 
@@ -213,21 +250,37 @@ def replicate(scenario: Scenario, seed: int, replication: int,
 def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Path | None,
                transfers: bool, explain_dir: Path | None) -> Replication:
     plan = Plan.of(scenario, transfers=transfers)
-    # a national simulation's shards price themselves where they ran (PricedPart)
-    result = simulate(scenario, replication, seed, then=functools.partial(price_part, plan,
-                                                                          True))
+    # A national simulation's shards price their histories where they ran, draw up their
+    # digests and write their parts of explain's store (price_part); only with --spells is
+    # the history joined here.
+    result = simulate(scenario, replication, seed, then=functools.partial(
+        price_part, plan, True, digest=True, explain_dir=explain_dir,
+        keep_history=spells_path is not None))
     release_freed_memory()
     spells = result.spells
     priced: list[PricedPart] = list(result.parts_done)
-    bookings = [p.booking for p in priced] or None
-    bills = [p.bill for p in priced if p.bill is not None]
-    bill = Bill.added(bills).stack() if bills else None    # as Bill.of adds a table's parts
+    if priced:
+        if explain_dir is not None:
+            write_parts_index(explain_dir, len(priced))
+        bill = Bill.added([p.bill for p in priced if p.bill is not None]).stack()
+        ledger = Ledger.build(scenario, spells, plan, bookings=[p.booking for p in priced])
+        history = HistoryDigest.of(plan, result, bill,
+                                   [p.digest for p in priced if p.digest is not None])
+    else:
+        ledger, history = _price_whole(scenario, plan, result, explain_dir)
+    if spells_path is not None:
+        write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
+    return Replication.of(scenario, plan, result, ledger, history)
+
+
+def _price_whole(scenario: Scenario, plan: Plan, result: SimulationResult,
+                 explain_dir: Path | None) -> tuple[Ledger, HistoryDigest]:
+    """The ledger and digest of a history simulated in one part, and explain's store."""
+    spells = result.spells
     # The digest of the history (Kela's bill above all) and the ledger read the same history
     # and write nothing shared: the digest is drawn up in a second thread while the ledger
     # prices (numpy releases the interpreter in the sorting, counting and arithmetic that
-    # dominate both), with identical results. Where the shards priced themselves, the ledger
-    # only adds their amounts, and the digest is drawn up once the second thread has written
-    # explain's store.
+    # dominate both), with identical results; the second thread then writes explain's store.
     # The counters of rules the engine did not keep are shared out between the two threads
     # too, the second's first, so the ledger has them soon.
     spells.person_order()            # cached on the table, with the person starts, before
@@ -237,53 +290,68 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     with ThreadPoolExecutor(max_workers=1) as pool:
         later = {name: pool.submit(released, counters_for_rule, spells, simple[name])
                  for name in missing[1::2]}
-        digest = (pool.submit(released, HistoryDigest.of, plan, result, bill)
-                  if bookings is None else None)
+        digest = pool.submit(released, HistoryDigest.of, plan, result)
         given = {name: released(counters_for_rule, spells, simple[name])
                  for name in missing[0::2]}
         given.update({name: future.result() for name, future in later.items()})
         stored = None
         if explain_dir is not None:
-            # what explain reads, written by the second thread once the digest is done: the
-            # counters as priced (kept online by the engine, or computed above)
-            counters = {name: given[name] if name in given else spells.counter_at_start[name]
-                        for name in plan.explained_rules()}
-            stored = pool.submit(released, write_explain_store, explain_dir, spells, counters,
-                                 simple, result.horizon_days)
-        ledger = Ledger.build(scenario, spells, plan, counters_given=given, bookings=bookings)
-        if digest is None and stored is not None:
-            # not beside the store: the two together held 1.8 GiB of a national run
-            stored.result()
-        history = (digest.result() if digest is not None
-                   else released(HistoryDigest.of, plan, result, bill))
+            # what explain reads: the counters as priced (kept online by the engine, or
+            # computed above)
+            for name, counter in given.items():
+                spells = spells.with_counter(name, counter)
+            stored = pool.submit(released, _write_store, explain_dir, plan, spells,
+                                 result.horizon_days)
+        ledger = Ledger.build(scenario, spells, plan, counters_given=given)
+        history = digest.result()
         if stored is not None:
             stored.result()
-    if spells_path is not None:
-        write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
-    return Replication.of(scenario, plan, result, ledger, history)
+    return ledger, history
+
+
+def _write_store(folder: Path, plan: Plan, spells: SpellTable, horizon_days: float) -> None:
+    """explain's store of a history whose table holds the counters of the plan's simple
+    rules."""
+    write_explain_store(folder, spells, {name: spells.counter_at_start[name]
+                                         for name in plan.explained_rules()},
+                        plan.simple_rules(), horizon_days)
 
 
 @dataclass(frozen=True, eq=False)
 class PricedPart:
     """A shard's history priced where it was simulated: its amounts before transfers and, if
-    asked for, its Kela bill."""
+    asked for, its Kela bill and its digest."""
 
     booking: Booking
     bill: Bill | None
+    digest: DigestPart | None = None
 
 
-def price_part(plan: Plan, with_bill: bool, result: SimulationResult) -> SimulationResult:
+def price_part(plan: Plan, with_bill: bool, result: SimulationResult, *, digest: bool = False,
+               explain_dir: Path | None = None, keep_history: bool = True
+               ) -> SimulationResult:
     """simulate's `then` for a shard: the counters of the plan's rules that the engine did not
     keep (added to the shard's history, so the joined history has them), the shard's ledger
     booking and bill. What Ledger.build and Bill.of of the joined history work out part by
-    part, the same bits."""
+    part, the same bits. With `digest`, the shard's DigestPart too (as HistoryDigest.of draws
+    it up part by part); with `explain_dir`, its part of explain's store is written there
+    (explain_store.part_folder); without `keep_history`, the history is not sent back (an
+    empty table with its names)."""
     spells = result.spells
     for name, rule in plan.simple_rules().items():
         if name not in spells.counter_at_start:
             spells = spells.with_counter(name, released(counters_for_rule, spells, rule))
     booking = released(Booking.of, plan.scenario, spells, plan)
     bill = released(Bill.of, spells, plan) if with_bill else None
-    return replace(result, spells=spells, parts_done=(PricedPart(booking, bill),))
+    part = (released(DigestPart.of, plan, spells, result.horizon_days, result.elapsed_days)
+            if digest else None)
+    if explain_dir is not None:
+        released(_write_store, part_folder(explain_dir, result.part), plan, spells,
+                 result.horizon_days)
+    if not keep_history:
+        spells = spells.take(slice(0, 0))
+    return replace(result, spells=spells, elapsed_days=np.zeros(0),
+                   parts_done=(PricedPart(booking, bill, part),))
 
 
 def released(fn: Callable[..., T], *args: Any) -> T:

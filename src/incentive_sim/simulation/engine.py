@@ -212,6 +212,7 @@ class SimulationResult:
     elapsed_days: FloatArray   # by person id: spell duration already elapsed on arrival
     # what simulate's `then` made of each shard's history, in the history's part order
     parts_done: tuple[Any, ...] = ()
+    part: int = 0              # a shard's result: its index (for `then`)
 
 
 @dataclass(eq=False)
@@ -1116,7 +1117,6 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         del results
         result = SimulationResult(join_tables(tables), stats, referrals, everyone,
                                   float(s.horizon_days), elapsed, done)
-    _service_time_stats(result)
     return result
 
 
@@ -1126,11 +1126,14 @@ def simulate_shard(s: Scenario, replication: int, seed: int, mine: list[People],
     """One shard's replication, of its people (`mine` holds them, and is emptied: they go
     with the engine, before `then` works on the history): its history and referrals with the
     population's person ids (the elapsed days are the whole population's, the caller's),
-    then `then` of it."""
+    then `then` of it. Its elapsed days are by person id in the whole population (zero for
+    other shards' people, up to its last person)."""
     result = _finished(Engine(s, replication, seed, mine.pop(), shard))
+    elapsed = np.zeros(int(shard.people[-1]) + 1 if shard.people.size else 0)
+    elapsed[shard.people] = result.elapsed_days
     result = dataclasses.replace(result, spells=with_ids(result.spells, shard.people),
                                  referrals=result.referrals.with_ids(shard.people),
-                                 elapsed_days=np.zeros(0))
+                                 elapsed_days=elapsed, part=shard.index)
     return result if then is None else then(result)
 
 
@@ -1149,6 +1152,7 @@ def _finished(engine: Engine) -> SimulationResult:
     # comes now, before anything more is allocated beside the history, not at some later time.
     del engine
     gc.collect()
+    _service_time_stats(result)         # of a shard, then added (ServiceStats.combined)
     return result
 
 
