@@ -33,7 +33,7 @@ from incentive_sim.experiments.explain_store import (
 from incentive_sim.experiments.run import HistoryDigest, price_part, run_scenario
 from incentive_sim.funding.counters import counters_for_rule
 from incentive_sim.funding.spells import SpellTable
-from incentive_sim.processes import PIPE_BYTES, spawned
+from incentive_sim.processes import PIPE_BYTES, spawned, started
 from incentive_sim.scenario import load_scenario
 from incentive_sim.scenario.schema import Scenario
 from incentive_sim.scenario.vocabulary import STATE_CODE
@@ -44,6 +44,7 @@ from incentive_sim.simulation.engine import (
     population,
     simulate,
 )
+from incentive_sim.simulation.population import expected_people
 from incentive_sim.simulation.shards import SHARD_MIN_PEOPLE, pool_groups, shards_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,13 +145,14 @@ def test_shards_in_processes_and_one_after_the_other_give_the_same_bits(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = three_municipalities(tmp_path)
     calls: list[int] = []
-    real = shards.spawned
+    real = shards.started
 
-    def counted(*args: object) -> object:
+    def counted(*args: str) -> object:
         calls.append(1)
-        return real(*args)                                 # type: ignore[arg-type]
+        return real(*args)
 
-    monkeypatch.setattr(shards, "spawned", counted)
+    monkeypatch.setattr(shards, "started", counted)
+    monkeypatch.setattr(engine, "started", counted)
     monkeypatch.setattr(engine, "may_start_processes", lambda: True)
     apart = simulate(s, 0, shards=2)
     assert calls == [1]                                    # the second shard ran beside
@@ -223,6 +225,32 @@ def test_a_person_no_service_touched_lives_the_same_life_in_any_shard(
     # and the referred ones do differ somewhere: the shards' service draws are their own
     assert len(whole.spells) != len(parts.spells) or not np.array_equal(
         whole.spells.end_day, parts.spells.end_day)
+
+
+def test_a_process_started_before_its_call_runs_it_or_is_stopped_unused() -> None:
+    """A shard's process starts, and imports the engine, while the population is drawn; one
+    that gets no call (the population turned out smaller than expected) is stopped."""
+    with started("incentive_sim.simulation.engine") as process:
+        assert process.call(os.getpid)() == process.proc.pid
+    assert process.proc.returncode == 0
+    with started("json") as unused:
+        pid = unused.proc.pid
+    assert unused.proc.returncode is not None and unused.wait is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(KeyError), started() as failing:
+        failing.call(divmod, 1, 1)
+        raise KeyError("the block failed")
+    assert failing.proc.returncode is not None
+    # what it preloads, it imports before the call comes
+    with pytest.raises(RuntimeError, match="died"), started("no.such.module") as broken:
+        broken.call(divmod, 1, 1)()
+    # the expected size tells before the draw whether the national scenario will be cut
+    national = load_scenario(NATIONAL)
+    assert len(population(national, national.seed, 0)) == pytest.approx(
+        expected_people(national), rel=0.002)
+    assert shards.likely_shards(national) == 2 and shards.likely_shards(national, 1) == 1
+    assert shards.likely_shards(load_scenario(SMALL)) == 1
 
 
 def test_a_spawned_call_gives_its_result_or_its_exception() -> None:

@@ -10,6 +10,7 @@ the pickled result on its standard output; it dies with its parent (Linux).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import pickle
 import signal
@@ -40,53 +41,91 @@ def spawned(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
     process, to run on another core beside what the caller does in the block; yields the
     function that waits for it and gives its result, or raises its exception. The block's end
     waits if it was not called; a failing block stops the process."""
+    with started() as process:
+        yield process.call(fn, *args)
+
+
+class Started:
+    """A new Python process, started before its call is known (`started`): its interpreter
+    starts and it imports what it was told to while the caller makes the call's arguments."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.wait: Callable[[], Any] | None = None
+        self.waited = False
+        self.sender: threading.Thread | None = None
+
+    def call(self, fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+        """Send it `fn(*args)` (once); the function that waits for the result, or raises the
+        call's exception."""
+        assert self.wait is None, "a started process runs one call"
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        job = [pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)]
+        del args
+        stdin, stdout = proc.stdin, proc.stdout
+
+        def send() -> None:
+            with contextlib.suppress(BrokenPipeError), stdin:
+                stdin.write(job.pop())                      # not held once written
+
+        # written by a thread: the call is larger than a pipe holds until the process reads it
+        self.sender = threading.Thread(target=send, daemon=True)
+        self.sender.start()
+
+        def wait() -> T:
+            with stdout:
+                try:        # read as it comes: arrays are filled from the pipe, not a copy
+                    ok, value = pickle.load(stdout)
+                except EOFError:
+                    ok, value = False, None
+            proc.wait()
+            assert self.sender is not None
+            self.sender.join()
+            self.waited = True
+            if not ok:
+                raise value if value is not None else RuntimeError(
+                    f"the process running {fn.__name__} died (exit status {proc.returncode})")
+            return value  # type: ignore[no-any-return]
+
+        self.wait = wait
+        return wait
+
+    def stop(self) -> None:
+        """Stop the process, whatever it is doing, and let its pipes go."""
+        self.proc.kill()
+        self.proc.wait()
+        if self.sender is not None:
+            self.sender.join()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+
+
+@contextlib.contextmanager
+def started(*preload: str) -> Iterator[Started]:
+    """A new Python process that imports the modules `preload` and then waits for one call
+    (Started.call). The block's end waits for the call's result if it was not asked for, and
+    stops a process that got no call, or that a failing block leaves."""
     env = {**os.environ, PARENT: str(os.getpid()),
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", __name__, *preload],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     assert proc.stdin is not None and proc.stdout is not None
     for pipe in (proc.stdin, proc.stdout):
         _widen(pipe.fileno())
-    job = [pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)]
-    del args
-    stdin, stdout = proc.stdin, proc.stdout
-
-    def send() -> None:
-        with contextlib.suppress(BrokenPipeError), stdin:
-            stdin.write(job.pop())                      # not held once written
-
-    # written by a thread: the call is larger than a pipe holds until the process reads it
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    waited = False
-
-    def wait() -> T:
-        nonlocal waited
-        with stdout:
-            try:        # read as it comes: arrays are filled from the pipe, not from a copy
-                ok, value = pickle.load(stdout)
-            except EOFError:
-                ok, value = False, None
-        proc.wait()
-        sender.join()
-        waited = True
-        if not ok:
-            raise value if value is not None else RuntimeError(
-                f"the process running {fn.__name__} died (exit status {proc.returncode})")
-        return value  # type: ignore[no-any-return]
-
+    process = Started(proc)
     try:
-        yield wait
+        yield process
     except BaseException:
-        if not waited:
-            proc.kill()
-            proc.wait()
-            sender.join()
-            with contextlib.suppress(OSError):
-                stdout.close()
+        if not process.waited:
+            process.stop()
         raise
-    if not waited:
-        wait()
+    if process.wait is None:
+        process.stop()
+    elif not process.waited:
+        process.wait()
 
 
 def _widen(pipe: int) -> None:
@@ -108,9 +147,14 @@ def _child() -> None:
             os._exit(1)                                 # the parent died before prctl
     out = sys.stdout.buffer
     sys.stdout = sys.stderr                             # prints must not enter the result
+    for name in sys.argv[1:]:        # while the caller makes the call's arguments
+        importlib.import_module(name)
+    data = sys.stdin.buffer.read()
+    if not data:                     # no call came (started, then not needed)
+        return
     result: tuple[bool, Any]
     try:
-        fn, args = pickle.loads(sys.stdin.buffer.read())
+        fn, args = pickle.loads(data)
         result = (True, fn(*args))
     except BaseException as exc:                       # any failure is the caller's to raise
         result = (False, exc)

@@ -31,6 +31,7 @@ places free then; threshold referrals take effect at their exact moment.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import gc
@@ -47,6 +48,7 @@ import simpy
 
 from ..funding.rules import compile_rule
 from ..funding.spells import SpellTable, distinct
+from ..processes import started
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import STATE_CODE
@@ -70,6 +72,7 @@ from .population import (
 from .shards import (
     Shard,
     join_tables,
+    likely_shards,
     may_start_processes,
     run_parallel,
     shards_of,
@@ -1096,17 +1099,23 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
     joined history's parts (SpellTable.parts) are the shards'. With one shard, `then` is not
     applied: the whole history is the caller's to work on."""
     seed = s.seed if seed is None else seed
-    people = population(s, seed, replication)
-    parts = shards_of(s, people, shards)
-    if len(parts) == 1:
-        result = _finished(Engine(s, replication, seed, people))
-    else:
+    apart = may_start_processes()
+    with contextlib.ExitStack() as stack:
+        # the other shards' processes start, and import the engine, while the population is
+        # drawn (any that turn out not to be needed are stopped)
+        ready = [stack.enter_context(started(__name__))
+                 for _ in range(likely_shards(s, shards) - 1)] if apart else []
+        people = population(s, seed, replication)
+        parts = shards_of(s, people, shards)
+        if len(parts) == 1:
+            stack.close()
+            return _finished(Engine(s, replication, seed, people))
         everyone, elapsed = len(people), people.elapsed_days
         jobs = _shard_jobs(s, replication, seed, people, parts, then)
         del people                  # while the shards run: their people only
         first = next(jobs)
         # the others' people go with them (the new process need not draw the population)
-        results = (run_parallel(simulate_shard, jobs, first) if may_start_processes()
+        results = (run_parallel(simulate_shard, jobs, first, ready) if apart
                    else [simulate_shard(*first), *(simulate_shard(*job) for job in jobs)])
         del first                   # its people, before the histories are joined
         stats = {name: ServiceStats.combined([r.services[name] for r in results])
@@ -1115,9 +1124,8 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
         done = tuple(x for r in results for x in r.parts_done)
         tables = [r.spells for r in results]
         del results
-        result = SimulationResult(join_tables(tables), stats, referrals, everyone,
-                                  float(s.horizon_days), elapsed, done)
-    return result
+    return SimulationResult(join_tables(tables), stats, referrals, everyone,
+                            float(s.horizon_days), elapsed, done)
 
 
 def simulate_shard(s: Scenario, replication: int, seed: int, mine: list[People], shard: Shard,
@@ -1125,9 +1133,8 @@ def simulate_shard(s: Scenario, replication: int, seed: int, mine: list[People],
                    ) -> SimulationResult:
     """One shard's replication, of its people (`mine` holds them, and is emptied: they go
     with the engine, before `then` works on the history): its history and referrals with the
-    population's person ids (the elapsed days are the whole population's, the caller's),
-    then `then` of it. Its elapsed days are by person id in the whole population (zero for
-    other shards' people, up to its last person)."""
+    population's person ids, its elapsed days by person id in the whole population (zero
+    for other shards' people, up to its last person), then `then` of it."""
     result = _finished(Engine(s, replication, seed, mine.pop(), shard))
     elapsed = np.zeros(int(shard.people[-1]) + 1 if shard.people.size else 0)
     elapsed[shard.people] = result.elapsed_days

@@ -340,6 +340,29 @@ def trend_levels(s: Scenario, days: FloatArray) -> FloatArray:
     return np.asarray(np.interp(days, at, np.array([p.level for p in trend])), np.float64)
 
 
+def expected_inflow(s: Scenario) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The months (their starts and ends, in days) and the expected new spells of each
+    municipality in each: `expected[municipality, month]` (see `inflow`)."""
+    starts = month_starts(s.start_date, s.horizon_days)
+    ends = np.append(starts[1:], float(s.horizon_days))
+    first_month = s.start_date.month - 1
+    season = np.ones(12) if s.population.seasonality is None else np.asarray(
+        s.population.seasonality)
+    month_factor = season[(first_month + np.arange(starts.size)) % 12] * trend_levels(
+        s, (starts + ends) / 2)
+    rate = np.array([s.population.inflow_per_year.get(m, 0.0) for m in s.municipalities]
+                    ) / 365.25
+    return starts, ends, rate[:, None] * ((ends - starts) * month_factor)[None, :]
+
+
+def expected_people(s: Scenario) -> float:
+    """How many people the scenario's population has, expected before it is drawn: its
+    counts at the start and its expected inflow."""
+    p = s.population
+    return float(sum(p.initial_stock.values()) + sum(p.initial_employed.values())
+                 + expected_inflow(s)[2].sum())
+
+
 def inflow(s: Scenario, seed: int, replication: int) -> People:
     """New unemployment spells over the horizon: a Poisson process per municipality whose
     rate is inflow_per_year / 365.25, times the month's seasonality multiplier and the level
@@ -348,16 +371,8 @@ def inflow(s: Scenario, seed: int, replication: int) -> People:
     earnings-related and basic-allowance recipients, whose employment condition has just reset
     them."""
     rng = stream(seed, replication, "population.inflow")
-    starts = month_starts(s.start_date, s.horizon_days)
-    ends = np.append(starts[1:], float(s.horizon_days))
-    first_month = s.start_date.month - 1
-    season = np.ones(12) if s.population.seasonality is None else np.asarray(
-        s.population.seasonality)
-    month_factor = season[(first_month + np.arange(starts.size)) % 12] * trend_levels(
-        s, (starts + ends) / 2)
+    starts, ends, expected = expected_inflow(s)
     names = list(s.municipalities)
-    rate = np.array([s.population.inflow_per_year.get(m, 0.0) for m in names]) / 365.25
-    expected = rate[:, None] * ((ends - starts) * month_factor)[None, :]   # (munis, months)
     counts = rng.poisson(expected)
     municipality = np.repeat(np.repeat(np.arange(len(names)), starts.size), counts.ravel())
     month = np.tile(np.arange(starts.size), len(names))

@@ -26,7 +26,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
@@ -36,10 +36,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..funding.spells import COLUMNS, SpellTable
-from ..processes import spawned
+from ..processes import Started, started
 from ..scenario.schema import Scenario
 from .policy import CompiledService
-from .population import People
+from .population import People, expected_people
 
 IntArray = npt.NDArray[np.int64]
 T = TypeVar("T")
@@ -136,14 +136,26 @@ def may_start_processes() -> bool:
 
 
 def run_parallel(job: Callable[..., T], args: Iterable[tuple[Any, ...]],
-                 first: tuple[Any, ...]) -> list[T]:
-    """`job(*first)` here while `job(*a)` for every `a` in `args` runs in a new process
-    (one each, started in order, each `a` dropped once sent); the results in the order
-    first, then `args`."""
+                 first: tuple[Any, ...], ready: Sequence[Started] = ()) -> list[T]:
+    """`job(*first)` here while `job(*a)` for every `a` in `args` runs in another process:
+    the processes `ready` (started already, in order), then new ones (one each, each `a`
+    dropped once sent); the results in the order first, then `args`."""
     with contextlib.ExitStack() as stack:
-        waits = [stack.enter_context(spawned(job, *a)) for a in args]
+        waits = []
+        for k, a in enumerate(args):
+            process = ready[k] if k < len(ready) else stack.enter_context(started())
+            waits.append(process.call(job, *a))
         here = job(*first)
         return [here, *(wait() for wait in waits)]
+
+
+def likely_shards(s: Scenario, count: int | None = None) -> int:
+    """The shards shards_of will likely make (`count` as there), by the population's
+    expected size (population.expected_people): how many processes are worth starting
+    before the population is drawn."""
+    if count is not None:
+        return count
+    return SHARDS if expected_people(s) >= SHARD_MIN_PEOPLE else 1
 
 
 def join_tables(tables: list[SpellTable]) -> SpellTable:
