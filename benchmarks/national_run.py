@@ -103,20 +103,29 @@ def stage_run(scenario: Path, out: Path) -> dict[str, Any]:
     from incentive_sim.scenario import load_scenario
 
     times: dict[str, float] = {}
-    segments: list[int] = []
-    _timed(run_module, "simulate", times, lambda r: len(r.spells), segments)
+    _timed(run_module, "simulate", times)
     _timed(run_module, "write_explain_store", times)
     t0 = time.perf_counter()
     summary = run_module.run_scenario(load_scenario(scenario), out, replications=1)
     wall = time.perf_counter() - t0
+    # explain's store holds replication 0's segments: one store, or one per shard (format 2),
+    # of which this process wrote the first
     store = out / EXPLAIN
     index = read_index(store)
-    rows = np.diff(np.load(store / "offsets.npy"))
-    return {"wall_s": wall, "peak_mib": peak_mib(), "events": segments[0],
+    parts = [store / name for name in index.get("parts", [])] or [store]
+    busiest = (-1, -1)
+    for part in parts:
+        rows = np.diff(np.load(part / "offsets.npy"))
+        ids = (np.load(part / "persons.npy") if (part / "persons.npy").is_file()
+               else np.arange(rows.size))
+        k = int(np.argmax(rows))
+        busiest = max(busiest, (int(rows[k]), -int(ids[k])))
+    return {"wall_s": wall, "peak_mib": peak_mib(), "events": int(index["rows"]),
             "simulate_s": times["simulate"], "explain_write_s": times["write_explain_store"],
-            "explain_bytes": sum(p.stat().st_size for p in store.iterdir()),
+            "explain_parts": len(parts),
+            "explain_bytes": sum(p.stat().st_size for p in store.rglob("*") if p.is_file()),
             "people": index["people"], "rules": list(summary["rules"]),
-            "busiest_person": int(np.argmax(rows)), "busiest_rows": int(rows.max())}
+            "busiest_person": -busiest[1], "busiest_rows": busiest[0]}
 
 
 def stage_compare(scenario: Path, out: Path) -> dict[str, Any]:
@@ -270,8 +279,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{run['people']:,}; rules priced: {', '.join(run['rules'])}")
     print(line("reference", ref, ref["wall_s"]) + f" ({ref['people']:,} people, "
           f"{ref['days']:,} days)")
-    print(line("run", run, run["wall_s"]) + f" (simulate {run['simulate_s']:.1f} s)")
-    print(f"{'':10s} explain/ written in {run['explain_write_s']:.2f} s "
+    print(line("run", run, run["wall_s"]) + f" (simulate {run['simulate_s']:.1f} s, with what "
+          "shards do where they ran)")
+    by = (f" by the first of {run['explain_parts']} shards, each its part"
+          if run["explain_parts"] > 1 else "")
+    print(f"{'':10s} explain/ written in {run['explain_write_s']:.2f} s{by} "
           f"({run['explain_write_s'] / run['wall_s']:.1%} of the run), "
           f"{run['explain_bytes'] / 1e6:,.1f} MB ({run['explain_bytes'] / run['events']:.1f} "
           "bytes a segment)")

@@ -48,6 +48,7 @@ import simpy
 
 from ..funding.rules import compile_rule
 from ..funding.spells import SpellTable, distinct
+from ..memory import release_freed_memory
 from ..processes import started
 from ..scenario import scenario_rules
 from ..scenario.schema import Scenario
@@ -1156,9 +1157,12 @@ def _shard_jobs(s: Scenario, replication: int, seed: int, people: People, parts:
 def _finished(engine: Engine) -> SimulationResult:
     result = engine.run()
     # The engine's processes refer to it (a cycle): it goes at the next full collection, which
-    # comes now, before anything more is allocated beside the history, not at some later time.
+    # comes now, before anything more is allocated beside the history, not at some later time;
+    # and the heap it held goes back to the system (a national shard's 0.71 GiB fell to 0.49
+    # GiB), before its history is priced beside it.
     del engine
     gc.collect()
+    release_freed_memory()
     _service_time_stats(result)         # of a shard, then added (ServiceStats.combined)
     return result
 
