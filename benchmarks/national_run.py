@@ -11,9 +11,10 @@ Stages, each in a fresh Python process (so each peak memory is its own), one aft
 2. `run`: one replication as `incentive-sim run` makes it (`run_scenario`, replications 1,
    into a temporary folder; not `api.run`, which also reads every table back): simulate,
    price the rule in force and the scenario's compared rules, write every output (tables,
-   plots, report, explain/). "Events" are the segments the replication records (every
-   change of state, service or benefit of every person, and the open segments at the
-   horizon).
+   plots, report, explain/; "simulate" includes what a national run's shards do where they
+   ran: their pricing, digests and parts of explain/). "Events" are the segments the
+   replication records (every change of state, service or benefit of every person, and the
+   open segments at the horizon).
 3. `compare`: the scenario's rules compared as `incentive-sim compare` does it, over two
    replications (events: the segments of both).
 4. `explain`: `incentive-sim explain` of the person with the most segments in the run of
@@ -279,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{run['people']:,}; rules priced: {', '.join(run['rules'])}")
     print(line("reference", ref, ref["wall_s"]) + f" ({ref['people']:,} people, "
           f"{ref['days']:,} days)")
-    print(line("run", run, run["wall_s"]) + f" (simulate {run['simulate_s']:.1f} s, with what "
-          "shards do where they ran)")
+    print(line("run", run, run["wall_s"]) + f" (simulate {run['simulate_s']:.1f} s)")
     by = (f" by the first of {run['explain_parts']} shards, each its part"
           if run["explain_parts"] > 1 else "")
     print(f"{'':10s} explain/ written in {run['explain_write_s']:.2f} s{by} "

@@ -7,6 +7,7 @@ import concurrent.futures as cf
 import csv
 import fcntl
 import functools
+import gzip
 import io
 import itertools
 import json
@@ -31,7 +32,8 @@ from incentive_sim.experiments.explain_store import (
     write_parts_index,
 )
 from incentive_sim.experiments.run import HistoryDigest, price_part, run_scenario
-from incentive_sim.funding.counters import counters_for_rule
+from incentive_sim.experiments.spells_csv import write_spells_csv, write_spells_csv_of_parts
+from incentive_sim.funding.counters import counter_in_force, counters_for_rule
 from incentive_sim.funding.spells import SpellTable
 from incentive_sim.processes import PIPE_BYTES, spawned, started
 from incentive_sim.scenario import load_scenario
@@ -398,10 +400,11 @@ def test_shards_digest_and_store_themselves_as_the_joined_history_is_read(
     counts and means to 1e-12."""
     s = three_municipalities(tmp_path)
     plan = Plan.of(s)
-    store = tmp_path / "store"
+    store, columns = tmp_path / "store", tmp_path / "columns"
     monkeypatch.setattr(engine, "may_start_processes", lambda: True)
     priced = simulate(s, 0, shards=2, then=functools.partial(
-        price_part, plan, True, digest=True, explain_dir=store, keep_history=False))
+        price_part, plan, True, digest=True, explain_dir=store, spells_dir=columns,
+        keep_history=False))
     plain = simulate(s, 0, shards=2)
     assert len(priced.spells) == 0 and len(plain.spells) > 10_000
     assert priced.spells.services == plain.spells.services
@@ -448,6 +451,15 @@ def test_shards_digest_and_store_themselves_as_the_joined_history_is_read(
         for name, counter in b.counter_at_start.items():
             assert np.array_equal(a.counter_at_start[name], counter), (person, name)
     assert read_person(store, int(people[-1]) + 1, plan.simple_rules()) is None
+    # spells.csv.gz from the parts' columns, a block of rows at a time: the bytes of the file
+    # written from the joined history
+    counter = counter_in_force(joined, plan.counter_shown, joined.counter_at_start)
+    write_spells_csv(tmp_path / "joined.csv.gz", joined, counter)
+    write_spells_csv_of_parts(tmp_path / "parts.csv.gz", [columns / "part-0", columns / "part-1"],
+                              priced.spells, block_rows=997)
+    joined_bytes = (tmp_path / "joined.csv.gz").read_bytes()
+    assert (tmp_path / "parts.csv.gz").read_bytes() == joined_bytes
+    assert len(gzip.decompress(joined_bytes).splitlines()) == len(joined) + 1
 
 
 def test_run_and_compare_of_a_country_in_shards_give_the_same_yearly_euros(

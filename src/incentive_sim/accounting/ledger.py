@@ -212,6 +212,12 @@ class Plan:
     def in_force(self) -> str:
         return self.scenario.funding.in_force
 
+    @property
+    def counter_shown(self) -> CompiledRule:
+        """The rule whose counter a history's segments show (Ledger.counter_in_force, the
+        counter_at_start of spells.csv.gz): the rule in force, or the first priced."""
+        return self.compiled[self.in_force if self.in_force in self.priced else self.priced[0]]
+
     def simple_rules(self) -> dict[str, CompiledRule]:
         """Every simple rule whose counter pricing needs (the rules of timelines), by name."""
         return {r.name: r for rule in self.compiled.values() for r in rule.simple_rules()}
@@ -288,9 +294,8 @@ class Ledger:
                 yearly.amounts[r, :, :, PAYER_INDEX["municipality"],
                                ITEM_INDEX["transfer"]] -= spread
         amounts = np.stack([booked[name] for name in plan.priced])
-        first = plan.priced[0] if plan.in_force not in plan.priced else plan.in_force
         return cls(plan.priced, plan.months, plan.municipalities, amounts, booking.gross,
-                   transfers, counter_in_force(spells, plan.compiled[first], counters),
+                   transfers, counter_in_force(spells, plan.counter_shown, counters),
                    booking.by_counter, yearly)
 
     # ------------------------------------------------------------ views

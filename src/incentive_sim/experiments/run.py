@@ -17,7 +17,6 @@ import ctypes
 import errno
 import functools
 import glob
-import gzip
 import hashlib
 import importlib.resources
 import json
@@ -62,7 +61,7 @@ from ..accounting.outcomes import (
     stock_by_month,
     transition_counts,
 )
-from ..funding.counters import counters_for_rule
+from ..funding.counters import counter_in_force, counters_for_rule
 from ..funding.money import cents
 from ..funding.spells import SpellTable, parts_of
 from ..memory import libc, release_freed_memory
@@ -71,8 +70,6 @@ from ..report.columns_csv import (
     Column,
     CountColumn,
     FixedColumn,
-    FlagColumn,
-    IntColumn,
     NameColumn,
     csv_chunks,
     format_count,
@@ -87,6 +84,7 @@ from ..scenario.vocabulary import BENEFITS, ITEMS, PAYERS, STATES
 from ..simulation.engine import SimulationResult, simulate
 from .executors import run_aside, run_jobs
 from .explain_store import EXPLAIN, part_folder, write_explain_store, write_parts_index
+from .spells_csv import write_spells_csv, write_spells_csv_of_parts, write_spells_part
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -102,7 +100,6 @@ REPORT = "report.html"
 TRANSITIONS = "transitions.csv"
 SPELLS = "spells.csv.gz"
 T = TypeVar("T")
-SPELLS_GZIP_LEVEL = 1        # model choice: 4 x faster than the default 6, files some 15 % larger
 RESOLVED = "scenario.resolved.yaml"
 SERVICE_STATS = ("starts", "completions", "referrals", "declined", "left_queue")
 
@@ -253,24 +250,35 @@ def _replicate(scenario: Scenario, seed: int, replication: int, spells_path: Pat
     # A national simulation's shards price their histories where they ran, draw up their
     # digests and write their parts of explain's store (price_part); only with --spells is
     # the history joined here.
-    result = simulate(scenario, replication, seed, then=functools.partial(
-        price_part, plan, True, digest=True, explain_dir=explain_dir,
-        keep_history=spells_path is not None))
-    release_freed_memory()
-    spells = result.spells
-    priced: list[PricedPart] = list(result.parts_done)
-    if priced:
+    # (--spells: its columns, beside the file, until the file is written from them)
+    parts_dir = None if spells_path is None else spells_path.with_name(spells_path.name
+                                                                       + ".parts")
+    try:
+        result = simulate(scenario, replication, seed, then=functools.partial(
+            price_part, plan, True, digest=True, explain_dir=explain_dir,
+            spells_dir=parts_dir, keep_history=False))
+        release_freed_memory()
+        priced: list[PricedPart] = list(result.parts_done)
+        if not priced:
+            ledger, history = _price_whole(scenario, plan, result, explain_dir)
+            if spells_path is not None:
+                write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
+            return Replication.of(scenario, plan, result, ledger, history)
         if explain_dir is not None:
             write_parts_index(explain_dir, len(priced))
         bill = Bill.added([p.bill for p in priced if p.bill is not None]).stack()
-        ledger = Ledger.build(scenario, spells, plan, bookings=[p.booking for p in priced])
+        ledger = Ledger.build(scenario, result.spells, plan,
+                              bookings=[p.booking for p in priced])
         history = HistoryDigest.of(plan, result, bill,
                                    [p.digest for p in priced if p.digest is not None])
-    else:
-        ledger, history = _price_whole(scenario, plan, result, explain_dir)
-    if spells_path is not None:
-        write_spells_csv(spells_path, result.spells, ledger.counter_in_force)
-    return Replication.of(scenario, plan, result, ledger, history)
+        if spells_path is not None and parts_dir is not None:
+            write_spells_csv_of_parts(spells_path, [part_folder(parts_dir, k)
+                                                    for k in range(len(priced))],
+                                      result.spells)
+        return Replication.of(scenario, plan, result, ledger, history)
+    finally:
+        if parts_dir is not None:
+            shutil.rmtree(parts_dir, ignore_errors=True)
 
 
 def _price_whole(scenario: Scenario, plan: Plan, result: SimulationResult,
@@ -328,15 +336,16 @@ class PricedPart:
 
 
 def price_part(plan: Plan, with_bill: bool, result: SimulationResult, *, digest: bool = False,
-               explain_dir: Path | None = None, keep_history: bool = True
-               ) -> SimulationResult:
+               explain_dir: Path | None = None, spells_dir: Path | None = None,
+               keep_history: bool = True) -> SimulationResult:
     """simulate's `then` for a shard: the counters of the plan's rules that the engine did not
     keep (added to the shard's history, so the joined history has them), the shard's ledger
     booking and bill. What Ledger.build and Bill.of of the joined history work out part by
     part, the same bits. With `digest`, the shard's DigestPart too (as HistoryDigest.of draws
     it up part by part); with `explain_dir`, its part of explain's store is written there
-    (explain_store.part_folder); without `keep_history`, the history is not sent back (an
-    empty table with its names)."""
+    (explain_store.part_folder), and with `spells_dir` the columns of its part of
+    spells.csv.gz (spells_csv.write_spells_part, into part_folder(spells_dir, ...)); without
+    `keep_history`, the history is not sent back (an empty table with its names)."""
     spells = result.spells
     for name, rule in plan.simple_rules().items():
         if name not in spells.counter_at_start:
@@ -348,6 +357,9 @@ def price_part(plan: Plan, with_bill: bool, result: SimulationResult, *, digest:
     if explain_dir is not None:
         released(_write_store, part_folder(explain_dir, result.part), plan, spells,
                  result.horizon_days)
+    if spells_dir is not None:
+        released(write_spells_part, part_folder(spells_dir, result.part), spells,
+                 counter_in_force(spells, plan.counter_shown, spells.counter_at_start))
     if not keep_history:
         spells = spells.take(slice(0, 0))
     return replace(result, spells=spells, elapsed_days=np.zeros(0),
@@ -1103,45 +1115,6 @@ def _transitions_csv(acc: Accumulator, scenario: Scenario) -> bytes:
         provider = scenario.services[service].provider if service in scenario.services else ""
         rows.append((STATES[a], STATES[b], service, provider, format_count(mean[index])))
     return _csv(("from_state", "to_state", "service", "provider", "count"), rows)
-
-
-def write_spells_csv(path: Path, spells: SpellTable, counter: FloatArray) -> None:
-    """One row per segment in person order, names instead of codes; gzip without a time stamp
-    so the same history gives the same bytes. Written a chunk of rows at a time
-    (report.columns_csv), each chunk compressed in a second thread while the next is laid
-    out; gzip's fastest level, since at national scale (1 GB of text) the default level
-    took longer than the whole history's formatting."""
-    columns: list[Column] = [
-        IntColumn(spells.person_id),
-        NameColumn(spells.municipality, spells.municipalities),
-        NameColumn(spells.group, spells.groups),
-        NameColumn(spells.state, STATES),
-        NameColumn(spells.service, spells.services),
-        NameColumn(spells.benefit, BENEFITS),
-        FixedColumn(spells.start_day, 4),
-        FixedColumn(spells.end_day, 4),
-        FlagColumn(spells.censored),
-        FixedColumn(np.asarray(counter, np.float64), 4),
-        FixedColumn(spells.daily_amount, 2),
-    ]
-    header = ("person_id", "municipality", "group", "state", "service", "benefit", "start_day",
-              "end_day", "censored", "counter_at_start", "daily_amount")
-    try:
-        with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                  mtime=0, compresslevel=SPELLS_GZIP_LEVEL
-                                                  ) as gz, \
-                ThreadPoolExecutor(max_workers=1) as pool:
-            pending = None
-            for chunk in csv_chunks(header, columns, spells.person_order(), workers=2):
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(gz.write, chunk)      # zlib lets go of the interpreter
-            if pending is not None:
-                pending.result()
-    except OSError as exc:
-        if exc.filename is None:
-            exc.filename = str(path)
-        raise
 
 
 @contextlib.contextmanager

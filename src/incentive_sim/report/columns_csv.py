@@ -330,16 +330,23 @@ def csv_chunks(header: Sequence[str], columns: Sequence[Column], order: IntArray
     `chunk_rows` lines at a time. With `workers` > 1, that many threads lay out the next
     chunks while the caller takes one (numpy lets go of the interpreter in the byte
     matrices' work); the chunks are the same, in the same order."""
+    return csv_blocks(header, ((columns, order[lo:lo + chunk_rows])
+                               for lo in range(0, order.size, chunk_rows)), workers)
+
+
+def csv_blocks(header: Sequence[str], blocks: Iterable[tuple[Sequence[Column], IntArray]],
+               workers: int = 1) -> Iterator[bytes]:
+    """csv_chunks of blocks each of columns of its own and its rows of them (a table too
+    large to hold, read a block at a time): the header, then each block's lines."""
     yield header_line(header)
-    starts = range(0, order.size, chunk_rows)
     if workers <= 1:
-        for lo in starts:
-            yield csv_lines(columns, order[lo:lo + chunk_rows])
+        for columns, rows in blocks:
+            yield csv_lines(columns, rows)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         ahead: collections.deque[Future[bytes]] = collections.deque()
-        for lo in starts:
-            ahead.append(pool.submit(csv_lines, columns, order[lo:lo + chunk_rows]))
+        for columns, rows in blocks:
+            ahead.append(pool.submit(csv_lines, columns, rows))
             if len(ahead) > workers:
                 yield ahead.popleft().result()
         while ahead:
