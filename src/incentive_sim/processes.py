@@ -149,12 +149,12 @@ def _child() -> None:
     sys.stdout = sys.stderr                             # prints must not enter the result
     for name in sys.argv[1:]:        # while the caller makes the call's arguments
         importlib.import_module(name)
-    data = sys.stdin.buffer.read()
-    if not data:                     # no call came (started, then not needed)
+    data = [sys.stdin.buffer.read()]
+    if not data[0]:                  # no call came (started, then not needed)
         return
     result: tuple[bool, Any]
     try:
-        fn, args = pickle.loads(data)
+        fn, args = pickle.loads(data.pop())    # the call's bytes not held while it runs
         result = (True, fn(*args))
     except BaseException as exc:                       # any failure is the caller's to raise
         result = (False, exc)

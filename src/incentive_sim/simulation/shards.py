@@ -141,10 +141,15 @@ def run_parallel(job: Callable[..., T], args: Iterable[tuple[Any, ...]],
     the processes `ready` (started already, in order), then new ones (one each, each `a`
     dropped once sent); the results in the order first, then `args`."""
     with contextlib.ExitStack() as stack:
-        waits = []
-        for k, a in enumerate(args):
-            process = ready[k] if k < len(ready) else stack.enter_context(started())
-            waits.append(process.call(job, *a))
+        processes = iter(ready)
+
+        def sent(a: tuple[Any, ...]) -> Callable[[], T]:
+            process = next(processes, None) or stack.enter_context(started())
+            return process.call(job, *a)
+
+        # a comprehension: no name holds the last call's arguments (a shard's people, some
+        # 90 MB of a national one) while this process simulates its own shard
+        waits = [sent(a) for a in args]
         here = job(*first)
         return [here, *(wait() for wait in waits)]
 
