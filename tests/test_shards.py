@@ -24,7 +24,13 @@ import pytest
 from incentive_sim.accounting.kela import Bill
 from incentive_sim.accounting.ledger import Ledger, Plan
 from incentive_sim.accounting.money import YEARLY_COLUMNS
-from incentive_sim.experiments.compare import compare
+from incentive_sim.experiments.compare import (
+    OUTCOME_KEYS,
+    OutcomePart,
+    compare,
+    compare_job,
+    compare_part,
+)
 from incentive_sim.experiments.explain_store import (
     read_index,
     read_person,
@@ -460,6 +466,37 @@ def test_shards_digest_and_store_themselves_as_the_joined_history_is_read(
     joined_bytes = (tmp_path / "joined.csv.gz").read_bytes()
     assert (tmp_path / "parts.csv.gz").read_bytes() == joined_bytes
     assert len(gzip.decompress(joined_bytes).splitlines()) == len(joined) + 1
+
+
+def test_compares_shards_draw_up_their_outcomes_as_the_joined_history_gives_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare's shards draw up their outcomes (ALL and each municipality) where they ran and
+    send back no history: each municipality's row is the one the joined history gives, to
+    the bit (a municipality is in one shard), and the whole country's adds the shards'."""
+    s = three_municipalities(tmp_path)
+    plan = Plan.of(s)
+    monkeypatch.setattr(engine, "may_start_processes", lambda: True)
+    done = simulate(s, 0, shards=2, then=functools.partial(compare_part, plan))
+    plain = simulate(s, 0, shards=2)
+    assert len(done.spells) == 0 and len(done.parts_done) == 2
+    made = OutcomePart.added([d.outcomes for d in done.parts_done])
+    joined = OutcomePart.of(plan, plain.spells, plain.horizon_days, plain.elapsed_days)
+    rows, here = np.array(made.rows()), np.array(joined.rows())
+    assert np.array_equal(rows[1:], here[1:])                  # by municipality: the bits
+    np.testing.assert_allclose(rows[0], here[0], rtol=1e-12)   # the country: the shards'
+    exits = OUTCOME_KEYS.index("exits_to_employment")          # a count: exact
+    assert rows[0, exits] == rows[1:, exits].sum() > 500
+    for name in ("stock", "services_by_month", "sums", "service_days"):
+        assert getattr(made, name).shape == getattr(joined, name).shape
+    assert np.array_equal(made.stock, joined.stock)
+    assert np.array_equal(made.services_by_month, joined.services_by_month)
+    # and compare's replication gives the same figures in shards in processes or not
+    monkeypatch.setattr(shards, "SHARD_MIN_PEOPLE", 0)
+    apart = compare_job(s, plan.priced, s.seed, 0, False)
+    monkeypatch.setattr(engine, "may_start_processes", lambda: False)
+    together = compare_job(s, plan.priced, s.seed, 0, False)
+    for name in ("amounts", "outcomes", "yearly"):
+        assert np.array_equal(getattr(apart, name), getattr(together, name)), name
 
 
 def test_run_and_compare_of_a_country_in_shards_give_the_same_yearly_euros(

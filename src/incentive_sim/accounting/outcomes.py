@@ -106,7 +106,12 @@ def outcomes(spells: SpellTable, horizon_days: float,
     return outcomes_of(outcome_sums(spells, horizon_days, elapsed_days, runs))
 
 
-# outcome_sums' sums of spell lengths and their counts, from which outcomes_of makes the means
+# outcome_sums' keys, in order, and its sums of spell lengths and their counts, from which
+# outcomes_of makes the means
+OUTCOME_SUMS = (*(f"exits_to_{name}" for name in TRANSITIONS), "exits_total",
+                "completed_spells", "spell_days_completed", "completed_spells_new",
+                "spell_days_new", "unemployed_start", "long_term_unemployed_start",
+                "unemployed_end", "long_term_unemployed_end")
 MEAN_SUMS = {"mean_spell_days": ("spell_days_completed", "completed_spells"),
              "mean_spell_days_new": ("spell_days_new", "completed_spells_new")}
 
@@ -117,11 +122,7 @@ def outcome_sums(spells: SpellTable, horizon_days: float,
     """`outcomes` as sums that add up over parts of a history (whole people each, as a
     national simulation's shards): its counts, and instead of its means, the sums of spell
     lengths and the counts they are means over (MEAN_SUMS). `outcomes_of` makes the means."""
-    out: dict[str, float] = {f"exits_to_{name}": 0.0 for name in TRANSITIONS}
-    keys = ("exits_total", "completed_spells", "spell_days_completed", "completed_spells_new",
-            "spell_days_new", "unemployed_start", "long_term_unemployed_start",
-            "unemployed_end", "long_term_unemployed_end")
-    out.update(dict.fromkeys(keys, 0.0))
+    out = dict.fromkeys(OUTCOME_SUMS, 0.0)
     if len(spells) == 0:
         return out
     runs = Runs.of(spells, elapsed_days) if runs is None else runs

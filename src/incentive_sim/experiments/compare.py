@@ -24,7 +24,7 @@ import functools
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ..accounting.behaviour import Behaviour
-from ..accounting.ledger import Ledger, Plan, year_starts
+from ..accounting.ledger import Booking, Ledger, Plan, year_starts
 from ..accounting.money import MEASURES, measures, yearly_values
 from ..accounting.money import interval as interval
-from ..accounting.outcomes import Runs, outcomes, services_by_month, stock_by_month
+from ..accounting.outcomes import (
+    OUTCOME_SUMS,
+    Runs,
+    outcome_sums,
+    outcomes_of,
+    services_by_month,
+    stock_by_month,
+)
 from ..funding.money import cents
 from ..funding.spells import SpellTable
 from ..memory import release_freed_memory
@@ -48,7 +55,7 @@ from ..scenario import InputError, Problem, scenario_rules
 from ..scenario.rules import unknown_rule
 from ..scenario.schema import Scenario
 from ..scenario.vocabulary import ITEMS, PAYERS, STATE_CODE
-from ..simulation.engine import simulate
+from ..simulation.engine import SimulationResult, simulate
 from .executors import run_jobs
 from .run import (
     MUNICIPALITIES_YEARLY,
@@ -107,49 +114,99 @@ def compare_job(scenario: Scenario, rules: tuple[str, ...], seed: int, replicati
         scenario = scenario.model_copy(update={"funding": scenario.funding.model_copy(
             update={"in_force": rule})})
     plan = Plan.of(scenario, rules_priced=rules, transfers=transfers)
-    # a national simulation's shards price themselves where they ran (see run.price_part)
+    # a national simulation's shards price themselves and draw up their outcomes where they
+    # ran (compare_part), and send back no history
     result = simulate(scenario, replication, seed,
-                      then=functools.partial(price_part, plan, False))
+                      then=functools.partial(compare_part, plan))
     release_freed_memory()
+    done: list[ComparedPart] = list(result.parts_done)
     ledger = Ledger.build(scenario, result.spells, plan,
-                          bookings=[p.booking for p in result.parts_done] or None)
+                          bookings=[d.booking for d in done] or None)
+    parts = [d.outcomes for d in done] or [OutcomePart.of(
+        plan, result.spells, result.horizon_days, result.elapsed_days)]
+    outcome_part = OutcomePart.added(parts)
     # a rule may be asked for twice (compared with itself): priced once, reported twice
     order = [plan.priced.index(rule) for rule in rules]
     by_muni = ledger.amounts[order].sum(axis=1)               # (rule, muni, payer, item)
     with_all = np.concatenate([by_muni.sum(axis=1, keepdims=True), by_muni], axis=1)
     with_gross = np.concatenate([with_all, with_all.sum(axis=2, keepdims=True)], axis=2)
     amounts = np.concatenate([with_gross, with_gross.sum(axis=3, keepdims=True)], axis=3)
-    spells = result.spells
-    per_muni = _outcomes(spells, result.horizon_days, result.elapsed_days,
-                         len(scenario.municipalities))
+    per_muni = outcome_part.rows()
     outcome = np.broadcast_to(np.array(per_muni), (len(rules), *np.shape(per_muni))).copy()
     assert ledger.yearly is not None, "a ledger built from a history has its yearly view"
     yearly = yearly_values(ledger.yearly.amounts[order], ledger.yearly.stacked_people())
-    behaviour = Behaviour.of(result.referrals.arrays(),
-                             stock_by_month(spells, plan.month_starts),
-                             services_by_month(spells, plan.month_starts), result.services,
+    behaviour = Behaviour.of(result.referrals.arrays(), outcome_part.stock,
+                             outcome_part.services_by_month, result.services,
                              len(scenario.municipalities), result.horizon_days)
     return ComparedRun(rules, amounts, outcome, yearly, behaviour)
 
 
-def _outcomes(spells: SpellTable, horizon: float, elapsed: FloatArray, municipalities: int
-              ) -> list[list[float]]:
-    """OUTCOME_KEYS of the whole history, then of each municipality's part. The runs are made
-    once and shared out: a person's runs all lie in their municipality, and each part keeps
-    the order the whole has, so each figure is what the part alone would give."""
-    runs = Runs.of(spells, elapsed)
-    in_service = np.flatnonzero(spells.state == SERVICE)
-    days = spells.end_day[in_service] - spells.start_day[in_service]
+@dataclass(frozen=True, eq=False)
+class OutcomePart:
+    """What compare reads from a part of a history (whole people: a national simulation's
+    shard), as amounts that add up over the parts: the outcome sums (outcome_sums, in
+    OUTCOME_SUMS order) and the service days of the whole part and of each municipality
+    (rows ALL, then the municipalities), and the stock and services by month."""
 
-    def row(part: Runs, service_days: FloatArray) -> list[float]:
-        o = outcomes(spells, horizon, elapsed, part)
-        o["service_days"] = float(np.sum(service_days))
-        return [float(o[k]) for k in OUTCOME_KEYS]
+    sums: FloatArray                   # (ALL + municipalities, OUTCOME_SUMS)
+    service_days: FloatArray           # (ALL + municipalities,)
+    stock: FloatArray
+    services_by_month: FloatArray
 
-    by_run = _groups(runs.municipality, municipalities)
-    by_row = _groups(spells.municipality[in_service], municipalities)
-    return [row(runs, days)] + [row(runs.take(r), days[d])
-                                for r, d in zip(by_run, by_row, strict=True)]
+    @classmethod
+    def of(cls, plan: Plan, spells: SpellTable, horizon: float, elapsed: FloatArray
+           ) -> OutcomePart:
+        """The runs are made once and shared out: a person's runs all lie in their
+        municipality, and each municipality's keep the order the whole has, so each row is
+        what the municipality's history alone would give."""
+        municipalities = len(plan.municipalities)
+        runs = Runs.of(spells, elapsed)
+        in_service = np.flatnonzero(spells.state == SERVICE)
+        days = spells.end_day[in_service] - spells.start_day[in_service]
+        by_run = _groups(runs.municipality, municipalities)
+        by_row = _groups(spells.municipality[in_service], municipalities)
+        parts = [runs, *(runs.take(r) for r in by_run)]
+        sums = [outcome_sums(spells, horizon, elapsed, part) for part in parts]
+        return cls(np.array([[s[key] for key in OUTCOME_SUMS] for s in sums]),
+                   np.array([float(np.sum(days)), *(float(np.sum(days[d])) for d in by_row)]),
+                   stock_by_month(spells, plan.month_starts),
+                   services_by_month(spells, plan.month_starts))
+
+    @classmethod
+    def added(cls, parts: Sequence[OutcomePart]) -> OutcomePart:
+        """The parts added, in order (a municipality is in one part: its rows are that
+        part's, exactly)."""
+        first, *rest = parts
+        if not rest:
+            return first
+        return cls(*(sum((getattr(p, name) for p in rest), getattr(first, name).copy())
+                     for name in ("sums", "service_days", "stock", "services_by_month")))
+
+    def rows(self) -> list[list[float]]:
+        """OUTCOME_KEYS of ALL, then of each municipality."""
+        out = []
+        for sums, days in zip(self.sums.tolist(), self.service_days.tolist(), strict=True):
+            o = outcomes_of(dict(zip(OUTCOME_SUMS, sums, strict=True)))
+            o["service_days"] = days
+            out.append([float(o[k]) for k in OUTCOME_KEYS])
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ComparedPart:
+    """A shard's history priced and its outcomes drawn up where it was simulated."""
+
+    booking: Booking
+    outcomes: OutcomePart
+
+
+def compare_part(plan: Plan, result: SimulationResult) -> SimulationResult:
+    """simulate's `then` for a shard in compare: its OutcomePart and its ledger booking
+    (price_part); no history is sent back."""
+    outcomes = OutcomePart.of(plan, result.spells, result.horizon_days, result.elapsed_days)
+    priced = price_part(plan, False, result, keep_history=False)
+    (part,) = priced.parts_done
+    return replace(priced, parts_done=(ComparedPart(part.booking, outcomes),))
 
 
 def _groups(codes: npt.NDArray[Any], n: int) -> list[IntArray]:
