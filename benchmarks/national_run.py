@@ -135,7 +135,7 @@ def stage_compare(scenario: Path, out: Path) -> dict[str, Any]:
 
     times: dict[str, float] = {}
     segments: list[int] = []
-    _timed(compare_module, "simulate", times, lambda r: len(r.spells), segments)
+    _timed(compare_module, "simulate", times, lambda r: r.segments, segments)
     t0 = time.perf_counter()
     compare_module.compare(load_scenario(scenario), None, out, replications=2)
     wall = time.perf_counter() - t0

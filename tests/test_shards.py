@@ -413,6 +413,7 @@ def test_shards_digest_and_store_themselves_as_the_joined_history_is_read(
         keep_history=False))
     plain = simulate(s, 0, shards=2)
     assert len(priced.spells) == 0 and len(plain.spells) > 10_000
+    assert priced.segments == plain.segments == len(plain.spells)    # counted where simulated
     assert priced.spells.services == plain.spells.services
     assert priced.services == plain.services          # queue and place integrals by shard
     bill = Bill.added([p.bill for p in priced.parts_done]).stack()

@@ -217,6 +217,8 @@ class SimulationResult:
     # what simulate's `then` made of each shard's history, in the history's part order
     parts_done: tuple[Any, ...] = ()
     part: int = 0              # a shard's result: its index (for `then`)
+    # the segments simulated (also where a shard's `then` did not send its history back)
+    segments: int = 0
 
 
 @dataclass(eq=False)
@@ -388,7 +390,7 @@ class Engine:
         self._value_referrals()
         spells = self.courses.finish()
         return SimulationResult(spells, self.stats, self.referrals, len(self.people),
-                                self.horizon, self.people.elapsed_days)
+                                self.horizon, self.people.elapsed_days, segments=len(spells))
 
     # ---------------------------------------------------------------- scheduling
 
@@ -1123,10 +1125,11 @@ def simulate(s: Scenario, replication: int = 0, seed: int | None = None,
                  for name in results[0].services}
         referrals = Referrals.combined([r.referrals for r in results])
         done = tuple(x for r in results for x in r.parts_done)
+        segments = sum(r.segments for r in results)
         tables = [r.spells for r in results]
         del results
     return SimulationResult(join_tables(tables), stats, referrals, everyone,
-                            float(s.horizon_days), elapsed, done)
+                            float(s.horizon_days), elapsed, done, segments=segments)
 
 
 def simulate_shard(s: Scenario, replication: int, seed: int, mine: list[People], shard: Shard,
