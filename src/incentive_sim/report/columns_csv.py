@@ -42,8 +42,12 @@ class Slot:
     part by part from the left."""
 
     def __init__(self, n: int, width: int) -> None:
-        self.text = np.empty((n, width), np.uint8)
-        self.used = np.empty((n, width), bool)
+        # (rows, positions), stored a position at a time: every row's byte at one position
+        # is contiguous, so a column is filled in runs as long as the chunk, not in a short
+        # run per row (a separator, a sign, a digit: one byte a row). 2 million rows of
+        # spells.csv.gz were laid out in 1.5-1.7 s, against 2.7 s stored a row at a time.
+        self.text = np.empty((width, n), np.uint8).T
+        self.used = np.empty((width, n), bool).T
         self.at = 0
 
     def put(self, width: int) -> tuple[Bytes, Mask]:
@@ -57,8 +61,11 @@ class Slot:
         used[:] = True
 
     def lines(self) -> bytes:
-        """The used bytes in row order (flat: a 2-d mask would make index arrays)."""
-        return self.text.reshape(-1)[self.used.reshape(-1)].tobytes()
+        """The used bytes in row order (put in row order first, then flat: a 2-d mask
+        would make index arrays)."""
+        text: Bytes = np.ascontiguousarray(self.text).reshape(-1)
+        used: Mask = np.ascontiguousarray(self.used).reshape(-1)
+        return text[used].tobytes()
 
 
 def format_count(x: float) -> str:
