@@ -26,7 +26,7 @@ from ..funding.rules import CompiledRule
 from ..funding.spells import SpellTable, parts_of, person_chunks
 from ..memory import handing_back
 from ..scenario.vocabulary import BENEFITS
-from .ledger import Plan, cells_of_distinct_pairs, month_index
+from .ledger import Plan, added_in_order, cells_of_distinct_pairs, month_index
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -180,11 +180,5 @@ class Bill:
     def added(cls, parts: list[Bill]) -> Bill:
         """The bills of parts of a history added, in order (parts of different municipalities:
         exact)."""
-        first, *rest = parts
-        recipients, paid_days, euros = (first.recipients.copy(), first.paid_days.copy(),
-                                        first.euros.copy())
-        for part in rest:
-            recipients += part.recipients
-            paid_days += part.paid_days
-            euros += part.euros
-        return cls(first.labels, recipients, paid_days, euros)
+        return cls(parts[0].labels, *(added_in_order([getattr(p, name) for p in parts])
+                                      for name in ("recipients", "paid_days", "euros")))

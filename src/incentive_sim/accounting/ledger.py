@@ -428,26 +428,28 @@ class Booking:
     @classmethod
     def added(cls, parts: Sequence[Booking]) -> Booking:
         """The parts' amounts added, in order (parts of different municipalities: exact)."""
-        first, *rest = parts
-        if not rest:
+        first = parts[0]
+        if len(parts) == 1:
             return first
-        booked = {name: a.copy() for name, a in first.booked.items()}
-        gross = first.gross.copy()
-        y = first.yearly
-        yearly = Yearly(y.years, y.amounts.copy(), y.recipients.copy(), y.benefit_days.copy(),
-                        y.gross_benefits.copy())
-        by_counter = {name: a.copy() for name, a in first.by_counter.items()}
-        for part in rest:
-            for name in booked:
-                booked[name] += part.booked[name]
-            gross += part.gross
-            yearly.amounts[:] += part.yearly.amounts
-            yearly.recipients[:] += part.yearly.recipients
-            yearly.benefit_days[:] += part.yearly.benefit_days
-            yearly.gross_benefits[:] += part.yearly.gross_benefits
-            for name in by_counter:
-                by_counter[name] += part.by_counter[name]
-        return cls(booked, gross, yearly, by_counter)
+        years = [p.yearly for p in parts]
+        yearly = Yearly(first.yearly.years,
+                        *(added_in_order([getattr(y, name) for y in years])
+                          for name in ("amounts", "recipients", "benefit_days",
+                                       "gross_benefits")))
+        return cls({name: added_in_order([p.booked[name] for p in parts])
+                    for name in first.booked},
+                   added_in_order([p.gross for p in parts]), yearly,
+                   {name: added_in_order([p.by_counter[name] for p in parts])
+                    for name in first.by_counter})
+
+
+def added_in_order(arrays: Sequence[FloatArray]) -> FloatArray:
+    """The arrays added, the first's copy first, then each in order: what the parts of a
+    history (a national simulation's shards) add up to, the same bits however they came."""
+    out = arrays[0].copy()
+    for a in arrays[1:]:
+        out += a
+    return out
 
 
 @dataclass(frozen=True, eq=False)

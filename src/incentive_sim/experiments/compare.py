@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..accounting.behaviour import Behaviour
-from ..accounting.ledger import Booking, Ledger, Plan, year_starts
+from ..accounting.ledger import Booking, Ledger, Plan, added_in_order, year_starts
 from ..accounting.money import MEASURES, measures, yearly_values
 from ..accounting.money import interval as interval
 from ..accounting.outcomes import (
@@ -176,10 +176,9 @@ class OutcomePart:
     def added(cls, parts: Sequence[OutcomePart]) -> OutcomePart:
         """The parts added, in order (a municipality is in one part: its rows are that
         part's, exactly)."""
-        first, *rest = parts
-        if not rest:
-            return first
-        return cls(*(sum((getattr(p, name) for p in rest), getattr(first, name).copy())
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(added_in_order([getattr(p, name) for p in parts])
                      for name in ("sums", "service_days", "stock", "services_by_month")))
 
     def rows(self) -> list[list[float]]:

@@ -44,7 +44,7 @@ import yaml
 from .. import __version__
 from ..accounting.behaviour import Behaviour
 from ..accounting.kela import Bill, band_labels
-from ..accounting.ledger import Booking, Ledger, Plan, year_starts
+from ..accounting.ledger import Booking, Ledger, Plan, added_in_order, year_starts
 from ..accounting.money import YEARLY_COLUMNS as YEARLY_COLUMNS  # the file's contract columns
 from ..accounting.money import measures_dict, yearly_values
 from ..accounting.outcomes import (
@@ -175,10 +175,9 @@ class DigestPart:
     @classmethod
     def added(cls, parts: Sequence[DigestPart]) -> DigestPart:
         """The parts added, in order (their counts: exact)."""
-        first, *rest = parts
-        if not rest:
-            return first
-        counts = {name: sum((getattr(p, name) for p in rest), getattr(first, name).copy())
+        if len(parts) == 1:
+            return parts[0]
+        counts = {name: added_in_order([getattr(p, name) for p in parts])
                   for name in ("stock", "transitions", "services_by_month", "indicators")}
         return cls(**counts, outcomes=added_sums([p.outcomes for p in parts]))
 

@@ -108,6 +108,8 @@ def _blocks(folders: Sequence[Path], names: SpellTable, block_rows: int
         for k, folder in enumerate(folders):
             a, b = int(done[k]) - int(first[k]), int(done[k]) - int(first[k]) + int(counts[k])
             for name in HEADER:
+                # mapped for this block only: pages of a mapping kept open would stay
+                # resident, and the whole file would end up counted in this process
                 column = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
                 values.setdefault(name, []).append(np.array(column[a:b]))
                 del column
