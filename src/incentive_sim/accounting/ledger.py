@@ -37,7 +37,7 @@ from ..funding.counters import (
     split_at,
     split_by_phase,
 )
-from ..funding.pricing import Pricing, ServiceCosts, price
+from ..funding.pricing import Pricing, ServiceCosts, price, service_costs_of
 from ..funding.rules import CompiledRule, compile_rule
 from ..funding.spells import (
     SpellTable,
@@ -391,13 +391,21 @@ class Booking:
                 return np.asarray(summed, np.float64)[:n_years * n_munis].reshape(n_years,
                                                                                   n_munis)
 
+            by_payment = partial(book_year, where=year_cell)
+            by_day = partial(book_year, where=fell_in)
+            services = service_costs_of(pieces, costs)
+            # what is the same under every rule is worked out and booked once
+            same: dict[tuple[int, int], FloatArray] = {}
+            same_yearly: dict[tuple[int, int], FloatArray] = {}
             for name, rule in plan.compiled.items():
-                pricing = price(pieces, rule, costs, by_name)
-                booked[name] += _book_pricing(pricing, pieces, plan, book)
+                pricing = price(pieces, rule, costs, by_name, services)
+                if not same:
+                    same = _rule_free(pricing, book, book)
+                    same_yearly = _rule_free(pricing, by_payment, by_day)
+                booked[name] += _book_pricing(pricing, pieces, plan, book, same)
                 if name in plan.priced:
                     yearly.book(plan.priced.index(name), pricing, pieces, first_days,
-                                partial(book_year, where=year_cell),
-                                partial(book_year, where=fell_in))
+                                by_payment, same_yearly)
             paid = pieces.benefit_paid & (pieces.paid_days > 0) & due
             yearly.benefit_days[:] += book_year(np.where(paid, pieces.paid_days, 0.0),
                                                 year_cell)
@@ -474,11 +482,15 @@ class Yearly:
 
     def book(self, r: int, pricing: Pricing, pieces: SpellTable, first_days: FloatArray,
              by_payment: Callable[[FloatArray], FloatArray],
-             by_day: Callable[[FloatArray], FloatArray]) -> None:
+             same: Mapping[tuple[int, int], FloatArray]) -> None:
+        """Book one priced rule's pricing of the pieces: benefits by the year they are paid
+        in (`by_payment`), the amounts `same` under every rule (_rule_free) as they are."""
         out = self.amounts[r]
+        benefit, service = ITEM_INDEX["benefit"], ITEM_INDEX["service"]
         for p, payer in enumerate(PAYERS):
-            out[:, :, p, ITEM_INDEX["benefit"]] += by_payment(pricing.benefit[payer])
-            out[:, :, p, ITEM_INDEX["service"]] += by_day(pricing.service[payer])
+            out[:, :, p, benefit] += (same[p, benefit] if (p, benefit) in same
+                                      else by_payment(pricing.benefit[payer]))
+            out[:, :, p, service] += same[p, service]
         bonuses = pricing.bonuses
         if bonuses.segment.size:
             n_munis = out.shape[1]
@@ -514,14 +526,29 @@ def rule_counter(spells: SpellTable, rule: CompiledRule,
     return counter_in_force(spells, rule, rule_counters(spells, rule, given))
 
 
+def _rule_free(pricing: Pricing, by_payment: Callable[[FloatArray], FloatArray],
+               by_day: Callable[[FloatArray], FloatArray]) -> dict[tuple[int, int], FloatArray]:
+    """(payer, item) -> booked amounts that are the same under every rule: the fund's part of
+    the benefits (what is not public), booked `by_payment`, and the service days' costs,
+    `by_day` (service_costs_of)."""
+    out = {(PAYER_INDEX["fund"], ITEM_INDEX["benefit"]): by_payment(pricing.benefit["fund"])}
+    for p, payer in enumerate(PAYERS):
+        out[p, ITEM_INDEX["service"]] = by_day(pricing.service[payer])
+    return out
+
+
 def _book_pricing(pricing: Pricing, pieces: SpellTable, plan: Plan,
-                  book: Callable[..., FloatArray]) -> FloatArray:
-    """(month, municipality, payer, item) amounts of one rule's pricing of the pieces."""
+                  book: Callable[..., FloatArray],
+                  same: Mapping[tuple[int, int], FloatArray]) -> FloatArray:
+    """(month, municipality, payer, item) amounts of one rule's pricing of the pieces (those
+    `same` under every rule as they are)."""
     n_months, n_munis = len(plan.months), len(plan.municipalities)
     out = np.zeros((n_months, n_munis, len(PAYERS), len(ITEMS)))
+    benefit, service = ITEM_INDEX["benefit"], ITEM_INDEX["service"]
     for p, payer in enumerate(PAYERS):
-        out[:, :, p, ITEM_INDEX["benefit"]] = book(pricing.benefit[payer])
-        out[:, :, p, ITEM_INDEX["service"]] = book(pricing.service[payer])
+        out[:, :, p, benefit] = (same[p, benefit] if (p, benefit) in same
+                                 else book(pricing.benefit[payer]))
+        out[:, :, p, service] = same[p, service]
     bonuses = pricing.bonuses
     if bonuses.segment.size:
         where = (month_index(plan.month_starts, bonuses.day) * n_munis

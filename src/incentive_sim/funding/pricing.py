@@ -104,12 +104,14 @@ class Pricing:
 
 
 def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None = None,
-          counter_at_start: FloatArray | Mapping[str, FloatArray] | None = None) -> Pricing:
+          counter_at_start: FloatArray | Mapping[str, FloatArray] | None = None,
+          service_cost: Mapping[str, FloatArray] | None = None) -> Pricing:
     """Price every segment of `spells` under `rule` (a simple rule or a timeline).
 
     The counters at segment starts come from `counter_at_start` (the simple rule's array, or
     arrays by simple-rule name), else from the table's stored counters, else are computed
-    from the history (counters.py).
+    from the history (counters.py). `service_cost`: service_costs_of(spells, services), when
+    the caller has it.
     """
     if counter_at_start is None or isinstance(counter_at_start, Mapping):
         counters = rule_counters(spells, rule, counter_at_start)
@@ -121,16 +123,26 @@ def price(spells: SpellTable, rule: CompiledRule, services: ServiceCosts | None 
     shares = {"municipality": np.empty(n), "state": np.empty(n), "fund": np.empty(n)}
     if rule.is_timeline:
         shares["municipality"] = _timeline_share(spells, rule, counters)
-    service_cost = {p: np.zeros(n) for p in PAYERS}
-    costs = services if services is not None and len(services.cost_per_day) else None
     # Block by block: each row's amounts depend on that row alone, and a block's temporaries
     # stay in the processor's cache instead of each making a pass over memory.
     for rows in row_blocks(n, BLOCK_ROWS):
         _price_rows(spells, rows, rule, counters, shares)
-        if costs is not None:
-            _service_rows(spells, rows, costs, service_cost)
-    return Pricing(rule.name, shares, service_cost, _bonuses(spells, rule, counters),
+    if service_cost is None:
+        service_cost = service_costs_of(spells, services)
+    return Pricing(rule.name, shares, dict(service_cost), _bonuses(spells, rule, counters),
                    counter_in_force(spells, rule, counters))
+
+
+def service_costs_of(spells: SpellTable, services: ServiceCosts | None) -> dict[str, FloatArray]:
+    """payer -> the cost of each segment's service days to that payer: the same under every
+    rule (what `price` puts in Pricing.service; a caller pricing one table under several
+    rules works it out once and hands it to each)."""
+    n = len(spells)
+    service_cost = {p: np.zeros(n) for p in PAYERS}
+    if services is not None and len(services.cost_per_day):
+        for rows in row_blocks(n, BLOCK_ROWS):
+            _service_rows(spells, rows, services, service_cost)
+    return service_cost
 
 
 def _price_rows(spells: SpellTable, rows: slice, rule: CompiledRule,
