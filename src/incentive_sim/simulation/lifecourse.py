@@ -43,6 +43,15 @@ PERSON_COLUMNS = ("municipality", "group", "prior_paid_days")
 ENDS_BY_EXIT, ENDS_BY_EXHAUSTION, ENDS_BY_JOB_LOSS, ENDS_NEVER = 0, 1, 2, 3
 
 
+def column(values: npt.ArrayLike, n: int, dtype: npt.DTypeLike) -> np.ndarray:
+    """A new array of n `dtype` values: `values` (n of them, or one for all), cast as
+    np.asarray would. What np.broadcast_to(...).copy() gives, for a fraction of its cost
+    (it is called a few times a simulated day, on small batches)."""
+    out = np.empty(n, dtype)
+    out[...] = values
+    return out
+
+
 class LifeCourses:
     """Open segments of all people, advanced in vectorised rounds; closed ones recorded."""
 
@@ -96,7 +105,7 @@ class LifeCourses:
 
     def _draws(self, idx: IntArray) -> tuple[FloatArray, FloatArray]:
         """An exponential and a uniform from each person's own stream."""
-        return self.draws.exponential(idx), self.draws.uniform(idx)
+        return self.draws.exponential_and_uniform(idx)
 
     def _sample(self, idx: IntArray) -> None:
         """Sample the end of the open segment of people `idx` (who start it at seg_start)."""
@@ -160,14 +169,11 @@ class LifeCourses:
         labour market subsidy."""
         idx = np.asarray(idx, np.int64)
         n = idx.size
-        state = np.broadcast_to(np.asarray(state, np.int8), (n,)).copy()
-        start = np.broadcast_to(np.asarray(start, np.float64), (n,)).copy()
-        end = np.broadcast_to(np.asarray(end, np.float64), (n,)).copy()
-        service = np.broadcast_to(np.asarray(service, np.int32), (n,)).copy()
-        if paid is None:
-            paid_arr = state == UNEMPLOYED
-        else:
-            paid_arr = np.broadcast_to(np.asarray(paid, bool), (n,)).copy()
+        state = column(state, n, np.int8)
+        start = column(start, n, np.float64)
+        end = column(end, n, np.float64)
+        service = column(service, n, np.int32)
+        paid_arr = state == UNEMPLOYED if paid is None else column(paid, n, np.bool_)
         paid_arr &= self.benefit[idx] != NO_BENEFIT
         maximum = self.max_paid_days[idx]
         limited = paid_arr & np.isfinite(maximum)
@@ -256,7 +262,7 @@ class LifeCourses:
         """As advance_to, for the people `idx` (distinct) only, each to their own time t:
         work in proportion to them, not to the population."""
         idx = np.asarray(idx, np.int64)
-        t = np.broadcast_to(np.asarray(t, np.float64), idx.shape)
+        t = column(t, idx.size, np.float64)
         while idx.size:
             due = self.active[idx] & (self.seg_end[idx] < t)
             idx, t = idx[due], t[due]
@@ -291,7 +297,7 @@ class LifeCourses:
     def take(self, idx: IntArray, t: npt.ArrayLike) -> None:
         """Hand people over to the event layer at time(s) t: their open segment closes at t
         (people who arrived at t itself have no segment to close)."""
-        t = np.broadcast_to(np.asarray(t, np.float64), np.shape(idx))
+        t = column(t, np.size(idx), np.float64)
         begun = self.seg_start[idx] < t
         who = idx[begun]
         self.record(who, self.state[who], self.seg_start[who], t[begun])
@@ -303,12 +309,12 @@ class LifeCourses:
         """Take people back at times t in `state`; returning to unemployment, a service's
         after-effect multiplies their exit hazards (rows of `boost`) for `boost_days`."""
         idx = np.asarray(idx, np.int64)
-        t = np.broadcast_to(np.asarray(t, np.float64), idx.shape)
+        t = column(t, idx.size, np.float64)
         self.active[idx] = True
-        self.state[idx] = np.broadcast_to(np.asarray(state, np.int8), idx.shape)
+        self.state[idx] = state
         self.seg_start[idx] = t
         if boost is not None:
-            days = np.broadcast_to(np.asarray(boost_days, np.float64), idx.shape)
+            days = column(boost_days, idx.size, np.float64)
             on = days > 0
             self.boost[idx[on]] = np.broadcast_to(boost, (idx.size, self.boost.shape[1]))[on]
             self.boost_until[idx[on]] = t[on] + days[on]

@@ -81,6 +81,16 @@ class PersonStreams:
         """The next standard exponential of each person in `who` (distinct)."""
         return np.asarray(-np.log1p(-self.uniform(who)))
 
+    def exponential_and_uniform(self, who: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """`exponential(who)`, then `uniform(who)`: the same draws, made in one pass."""
+        who = np.asarray(who, np.int64)
+        n = who.size
+        k = self.drawn[who]
+        self.drawn[who] = k + 2
+        ids = who if self.ids is None else self.ids[who]
+        u = person_uniform(self.key, np.concatenate([ids, ids]), np.concatenate([k, k + 1]))
+        return np.asarray(-np.log1p(-u[:n])), u[n:]
+
 
 def sample(dist: Distribution, n: int, rng: np.random.Generator) -> FloatArray:
     """n draws from a scenario distribution (all parameterised by mean and sd where they can)."""
