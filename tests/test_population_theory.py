@@ -21,6 +21,7 @@ from incentive_sim.scenario.schema import (
 )
 from incentive_sim.scenario.vocabulary import BENEFIT_CODE
 from incentive_sim.simulation.population import (
+    PersonStreams,
     frailty,
     frailty_given_survival,
     inflow,
@@ -195,3 +196,20 @@ def test_the_caseload_has_the_group_shares_and_benefit_mix_of_the_scenario() -> 
     er = people.benefit == BENEFIT_CODE["earnings_related"]
     assert (people.elapsed_days[er] * 5 / 7 < 400).all()
     assert (people.daily_amount[er] >= people.basic_part[er]).all()
+
+
+def test_a_persons_exponential_and_uniform_drawn_together_are_those_drawn_one_by_one() -> None:
+    """The life courses draw each person's exponential and uniform in one pass: the same
+    numbers as exponential() then uniform(), and the person's next draw is the same too,
+    with and without ids in a whole population."""
+    for ids in (None, np.array([7, 3, 11, 40, 2], np.int64)):
+        one_by_one = PersonStreams(5, 1, "lifecourse.exits", 5, ids)
+        together = PersonStreams(5, 1, "lifecourse.exits", 5, ids)
+        who = np.array([4, 0, 2])
+        one_by_one.uniform(np.array([2]))            # people at different draw counts
+        together.uniform(np.array([2]))
+        e, u = one_by_one.exponential(who), one_by_one.uniform(who)
+        e2, u2 = together.exponential_and_uniform(who)
+        assert e.tobytes() == e2.tobytes() and u.tobytes() == u2.tobytes()
+        everyone = np.arange(5)
+        assert one_by_one.uniform(everyone).tobytes() == together.uniform(everyone).tobytes()

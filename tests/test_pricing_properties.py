@@ -28,7 +28,7 @@ from incentive_sim.funding.counters import (
     counters_for_block,
     counters_for_rule,
 )
-from incentive_sim.funding.pricing import Pricing, ServiceCosts, price
+from incentive_sim.funding.pricing import Pricing, ServiceCosts, price, service_costs_of
 from incentive_sim.funding.rules import CompiledRule, compile_rule
 from incentive_sim.funding.spells import COLUMNS, SpellTable
 from incentive_sim.scenario.rules import catalogue, preset, preset_names
@@ -502,6 +502,28 @@ def test_pricing_is_pure(history: History, rule: CompiledRule, services: Service
         assert np.array_equal(spells.counter_at_start[key], value), key
     for key, value in service_inputs.items():
         assert np.array_equal(getattr(services, key), value), key
+
+
+@FEW
+@given(histories(), rules, rules, service_costs)
+def test_service_costs_and_the_funds_part_are_the_same_under_every_rule(
+        history: History, rule: CompiledRule, other: CompiledRule, services: ServiceCosts
+) -> None:
+    """The ledger works out the service days' costs once for all the rules it prices
+    (service_costs_of, handed to price) and books them and the fund's part of the benefits
+    once: both must be what price works out under any rule, to the bit."""
+    spells = history.table()
+    once = service_costs_of(spells, services)
+    funds = []
+    for r in (rule, other):
+        own = pricing_arrays(price(spells, r, services))
+        handed = pricing_arrays(price(spells, r, services, service_cost=once))
+        for key, value in own.items():
+            assert handed[key].tobytes() == value.tobytes(), key
+        for payer in PAYERS:
+            assert own[f"service.{payer}"].tobytes() == once[payer].tobytes(), payer
+        funds.append(own["benefit.fund"].tobytes())
+    assert funds[0] == funds[1]
 
 
 def split(history: History, person: int, k: int, fraction: float) -> History:
