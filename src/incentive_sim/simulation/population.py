@@ -70,12 +70,20 @@ class PersonStreams:
         # country): a person draws the same numbers whoever they are simulated with
         self.ids = ids
 
-    def uniform(self, who: npt.ArrayLike) -> FloatArray:
-        """The next uniform of each person in `who` (distinct)."""
+    def uniforms(self, who: npt.ArrayLike, m: int = 1) -> FloatArray:
+        """The next m uniforms of each person in `who` (distinct), in one pass: shape
+        (m, people), row j each person's j-th next draw."""
         who = np.asarray(who, np.int64)
         k = self.drawn[who]
-        self.drawn[who] = k + 1
-        return person_uniform(self.key, who if self.ids is None else self.ids[who], k)
+        self.drawn[who] = k + m
+        ids = who if self.ids is None else self.ids[who]
+        if m > 1:
+            ids, k = np.tile(ids, m), (k + np.arange(m)[:, None]).ravel()
+        return person_uniform(self.key, ids, k).reshape(m, who.size)
+
+    def uniform(self, who: npt.ArrayLike) -> FloatArray:
+        """The next uniform of each person in `who` (distinct)."""
+        return np.asarray(self.uniforms(who)[0])
 
     def exponential(self, who: npt.ArrayLike) -> FloatArray:
         """The next standard exponential of each person in `who` (distinct)."""
@@ -83,13 +91,8 @@ class PersonStreams:
 
     def exponential_and_uniform(self, who: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """`exponential(who)`, then `uniform(who)`: the same draws, made in one pass."""
-        who = np.asarray(who, np.int64)
-        n = who.size
-        k = self.drawn[who]
-        self.drawn[who] = k + 2
-        ids = who if self.ids is None else self.ids[who]
-        u = person_uniform(self.key, np.concatenate([ids, ids]), np.concatenate([k, k + 1]))
-        return np.asarray(-np.log1p(-u[:n])), u[n:]
+        u = self.uniforms(who, 2)
+        return np.asarray(-np.log1p(-u[0])), u[1]
 
 
 def sample(dist: Distribution, n: int, rng: np.random.Generator) -> FloatArray:
